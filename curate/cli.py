@@ -1,0 +1,104 @@
+"""The ``curate`` command line.
+
+Exit codes: 0 success, 2 bad usage or config (nothing written), 1 the run failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from curate import __version__
+from curate.config import load_config
+from curate.config_schema import ConfigError
+from curate.manifest import ManifestError, load_manifest
+
+
+def _fail_config(error: ConfigError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curate")
+@click.option("-v", "--verbose", is_flag=True, help="Log every task, not just phases.")
+def cli(verbose: bool) -> None:
+    """Curate web crawls into clean, deduplicated pretraining data (Chinese first)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "inputs", multiple=True, metavar="PATH_OR_GLOB", help="Input files or globs, replacing the config's input.paths (repeatable).")
+@click.option("--output", metavar="DIR", help="Output folder, replacing the config's output.path.")
+@click.option("--address", metavar="ADDR", help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel tasks (default: one per CPU).")
+@click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
+def run(config: str, inputs: tuple[str, ...], output: str | None, address: str | None, workers: int | None, fresh: bool) -> None:
+    """Run the pipeline in CONFIG and write Parquet shards plus manifest.json.
+
+    Re-running the same config resumes: inputs whose units completed are skipped.
+    """
+    from curate.runner import RunError, run_pipeline
+
+    try:
+        pipeline = load_config(config, input_override=list(inputs) or None, output_override=output)
+    except ConfigError as error:
+        _fail_config(error)
+    try:
+        summary = run_pipeline(pipeline, address=address, workers=workers, fresh=fresh)
+    except (RunError, ManifestError, OSError) as error:
+        click.echo(f"error: run failed: {error}", err=True)
+        sys.exit(1)
+    manifest = summary.manifest
+    failed = [i["path"] for i in manifest["inputs"] if i["status"] == "failed"]
+    stages = manifest["stages"]
+    click.echo(
+        f"{stages[0]['docs_in']} records in, {manifest['outputs']['rows']} documents out, "
+        f"{len(manifest['outputs']['shards'])} shards in {manifest['seconds']:.1f} s; manifest: {summary.manifest_path}"
+    )
+    for path in failed:
+        click.echo(f"warning: input failed and was skipped: {path}", err=True)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> None:
+    """Check CONFIG (keys, types, ranges, stages, inputs) without running anything."""
+    try:
+        pipeline = load_config(config)
+    except ConfigError as error:
+        _fail_config(error)
+    stage_names = ", ".join(spec.name for spec in pipeline.stages)
+    click.echo(f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})")
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
+def inspect(out: str) -> None:
+    """Print the manifest of output folder OUT as tables: funnel, drops, inputs, shards."""
+    from curate.inspect_manifest import render
+
+    try:
+        manifest = load_manifest(out)
+    except ManifestError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    click.echo(render(manifest))
+
+
+def main() -> None:
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Pipeline configuration: YAML in, typed and fully checked objects out.
+
+Everything is checked here, before Ray starts or any output is written: unknown
+keys, types, ranges, stage names, the column contract between stages, and that
+every input path or glob matches a file. Relative paths resolve against the
+folder of the config file; paths given on the command line resolve against the
+working directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from curate.config_schema import ConfigError, bounds, build, to_plain
+from curate.document import READER_SCHEMA
+from curate.stage import Stage
+from stages import STAGES
+from stages.warc_reader import WarcReaderConfig
+
+
+@dataclass
+class OutputConfig:
+    path: str
+    shard_max_rows: int = field(default=100_000, metadata=bounds(1))
+    shard_max_bytes: int = field(default=256 * 1024 * 1024, metadata=bounds(1024))
+    """Uncompressed Arrow bytes per shard; Parquet files come out several times smaller."""
+    compression_level: int = field(default=3, metadata=bounds(1, 22))
+    """zstd level of the Parquet shards."""
+
+
+@dataclass
+class RunConfig:
+    workers: int | None = field(default=None, metadata=bounds(1, 4096))
+    """Parallel unit tasks; by default one per CPU of the Ray cluster."""
+    max_units_in_flight: int | None = field(default=None, metadata=bounds(1))
+    """Units submitted but not finished (backpressure); by default twice the workers."""
+    task_retries: int = field(default=2, metadata=bounds(0, 100))
+    """Ray retries of a unit whose worker died (transient faults)."""
+
+
+@dataclass
+class StageSpec:
+    name: str
+    config: Any
+    stage_class: type[Stage]
+
+    def build(self) -> Stage:
+        return self.stage_class(self.config)
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    input: WarcReaderConfig
+    output: OutputConfig
+    stages: list[StageSpec]
+    run: RunConfig
+    config_path: str
+    inputs: list[str]
+    """Resolved input files, sorted: their order decides which duplicate is kept."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as written to the manifest."""
+        return {
+            "name": self.name,
+            "input": to_plain(self.input),
+            "output": to_plain(self.output),
+            "run": to_plain(self.run),
+            "stages": [{spec.name: to_plain(spec.config)} for spec in self.stages],
+        }
+
+    @property
+    def hash(self) -> str:
+        """Hash of everything that decides the output rows (not where they go or how many workers ran)."""
+        relevant = self.to_dict()
+        del relevant["run"]
+        del relevant["output"]["path"]
+        relevant["inputs"] = self.inputs
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def global_stages(self) -> list[StageSpec]:
+        return [spec for spec in self.stages if spec.stage_class.is_global]
+
+
+def _resolve(base: str, path: str) -> str:
+    path = os.path.expanduser(path)
+    return os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
+
+
+def _expand_inputs(patterns: list[str], base: str, key: str) -> list[str]:
+    files: set[str] = set()
+    for i, pattern in enumerate(patterns):
+        resolved = _resolve(base, pattern)
+        matches = [m for m in glob.glob(resolved, recursive=True) if os.path.isfile(m)]
+        if not matches:
+            raise ConfigError(f"{key}[{i}]", f"no input file matches {pattern!r} (looked for {resolved})")
+        files.update(matches)
+    return sorted(files)
+
+
+def _build_stages(data: Any) -> list[StageSpec]:
+    if not isinstance(data, list) or not data:
+        raise ConfigError("stages", "expected a non-empty list of stages, e.g. [{extract: {}}, {langid: {}}]")
+    specs: list[StageSpec] = []
+    seen: set[str] = set()
+    columns = set(READER_SCHEMA.names)
+    known = ", ".join(STAGES)
+    for i, item in enumerate(data):
+        if isinstance(item, str):
+            item = {item: {}}
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ConfigError(f"stages[{i}]", f"expected a mapping with one stage name as key (one of: {known})")
+        (name, options), = item.items()
+        if name not in STAGES:
+            raise ConfigError(f"stages[{i}]", f"unknown stage {name!r} (known stages: {known})")
+        if name in seen:
+            raise ConfigError(f"stages[{i}]", f"stage {name!r} appears twice")
+        stage_class = STAGES[name]
+        config = build(stage_class.config_class, options, f"stages[{i}].{name}")
+        missing = [c for c in stage_class.reads if c not in columns]
+        if missing:
+            raise ConfigError(
+                f"stages[{i}].{name}",
+                f"needs column(s) {', '.join(missing)}, which no earlier stage writes; check the stage order",
+            )
+        if specs and specs[-1].stage_class.is_global and not stage_class.is_global:
+            raise ConfigError(f"stages[{i}].{name}", "a map stage cannot follow a global stage (dedup runs last)")
+        columns.update(f.name for f in stage_class.writes)
+        seen.add(name)
+        specs.append(StageSpec(name, config, stage_class))
+    return specs
+
+
+def load_config(
+    path: str,
+    *,
+    input_override: list[str] | None = None,
+    output_override: str | None = None,
+) -> PipelineConfig:
+    """Read, check and resolve a pipeline config. Raises ConfigError naming the bad key."""
+    if not os.path.isfile(path):
+        raise ConfigError("", f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError("", f"{path} is not UTF-8 text: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path}: expected a mapping at the top level")
+    allowed = {"name", "input", "output", "run", "stages"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(str(key), f"unknown key (known keys: {', '.join(sorted(allowed))})")
+    for key in ("input", "output", "stages"):
+        if key not in data:
+            raise ConfigError(key, "required key is missing")
+
+    base = os.path.dirname(os.path.abspath(path))
+    name = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("name", f"expected a non-empty string, got {name!r}")
+
+    input_data = dict(data["input"]) if isinstance(data["input"], dict) else data["input"]
+    if input_override and isinstance(input_data, dict):
+        input_data["paths"] = list(input_override)
+    input_config = build(WarcReaderConfig, input_data, "input")
+    input_base = os.getcwd() if input_override else base
+    inputs = _expand_inputs(input_config.paths, input_base, "--input" if input_override else "input.paths")
+
+    output_data = dict(data["output"]) if isinstance(data["output"], dict) else data["output"]
+    if output_override and isinstance(output_data, dict):
+        output_data["path"] = output_override
+    output_config = build(OutputConfig, output_data, "output")
+    output_config.path = _resolve(os.getcwd() if output_override else base, output_config.path)
+    if os.path.exists(output_config.path) and not os.path.isdir(output_config.path):
+        raise ConfigError("output.path", f"{output_config.path} exists and is not a folder")
+
+    stages = _build_stages(data["stages"])
+    for i, spec in enumerate(stages):
+        model_path = getattr(spec.config, "model_path", None)
+        if model_path is not None:
+            spec.config.model_path = _resolve(base, model_path)
+            if not os.path.isfile(spec.config.model_path):
+                raise ConfigError(f"stages[{i}].{spec.name}.model_path", f"no such file: {spec.config.model_path}")
+    run_config = build(RunConfig, data.get("run"), "run")
+    return PipelineConfig(
+        name=name,
+        input=input_config,
+        output=output_config,
+        stages=stages,
+        run=run_config,
+        config_path=os.path.abspath(path),
+        inputs=inputs,
+    )

@@ -1,0 +1,143 @@
+"""Turn plain YAML data into typed config dataclasses, naming the key path of every error.
+
+Config classes are ordinary dataclasses. A field may carry bounds in its
+metadata (``field(metadata=bounds(0, 1))``); everything else comes from the
+type hints: ``int``, ``float``, ``bool``, ``str``, ``list[X]``, ``X | None``,
+``Literal[...]`` and nested dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Union
+
+
+class ConfigError(ValueError):
+    """A config problem, reported as ``key.path: what is wrong``."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any]:
+    """Field metadata for an inclusive numeric range."""
+    return {"low": low, "high": high}
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" in [{low:g}, {high:g}]"
+    if low is not None:
+        return f" >= {low:g}"
+    if high is not None:
+        return f" <= {high:g}"
+    return ""
+
+
+def _check_range(path: str, value: float, meta: dict[str, Any], noun: str) -> None:
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(path, f"expected {noun}{_range_text(low, high)}, got {_describe(value)}")
+
+
+def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None) -> Any:
+    """Check ``value`` against type ``hint`` and return it converted; raise ConfigError naming ``path``."""
+    meta = meta or {}
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+
+    if origin in (Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None:
+            if len(non_none) < len(args):
+                return None
+            raise ConfigError(path, "a value is required, got null")
+        if len(non_none) == 1:
+            return convert(path, value, non_none[0], meta)
+        errors = []
+        for candidate in non_none:
+            try:
+                return convert(path, value, candidate, meta)
+            except ConfigError as error:
+                errors.append(error.message)
+        raise ConfigError(path, " or ".join(errors))
+
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(path, f"expected one of {choices}, got {_describe(value)}")
+        return value
+
+    if origin is list:
+        (item_hint,) = args
+        if isinstance(value, (str, bytes)) or not isinstance(value, list):
+            raise ConfigError(path, f"expected a list, got {_describe(value)}")
+        return [convert(f"{path}[{i}]", item, item_hint) for i, item in enumerate(value)]
+
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, path)
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, f"expected true or false, got {_describe(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, f"expected an integer{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}")
+        _check_range(path, value, meta, "an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, f"expected a number{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}")
+        _check_range(path, float(value), meta, "a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, f"expected a string, got {_describe(value)}")
+        if meta.get("nonempty") and not value.strip():
+            raise ConfigError(path, "expected a non-empty string")
+        return value
+    raise TypeError(f"config type {hint!r} at {path} is not supported")
+
+
+def build(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass ``cls`` from mapping ``data``; unknown and missing keys are errors."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, f"expected a mapping, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    prefix = f"{path}." if path else ""
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{prefix}{key}", f"unknown key (known keys: {known})")
+    values = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = convert(f"{prefix}{name}", data[name], hints[name], dict(f.metadata))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{prefix}{name}", "required key is missing")
+    instance = cls(**values)
+    check = getattr(instance, "check", None)
+    if check is not None:
+        check(path)
+    return instance
+
+
+def to_plain(instance: Any) -> Any:
+    """A dataclass tree as plain JSON-able data (the resolved config in the manifest)."""
+    if dataclasses.is_dataclass(instance):
+        return {f.name: to_plain(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
+    if isinstance(instance, list):
+        return [to_plain(v) for v in instance]
+    return instance

@@ -1,0 +1,49 @@
+"""The document schema: the columns readers produce and the writer keeps.
+
+Readers emit ``READER_SCHEMA``. Stages add their own columns (declared in
+``Stage.writes``). ``TRANSIENT_COLUMNS`` travel between stages inside a unit
+(the raw HTML and its HTTP content type) but are never written to the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+READER_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_offset", pa.int64(), nullable=False),
+        pa.field("fetch_time", pa.timestamp("s", tz="UTC")),
+        pa.field("html", pa.binary()),
+        pa.field("http_content_type", pa.string()),
+        pa.field("text", pa.string()),
+    ]
+)
+
+TRANSIENT_COLUMNS = frozenset({"html", "http_content_type"})
+
+
+def document_id(source_name: str, offset: int, url: str | None) -> str:
+    """A stable id: the same record of the same input file always gets the same id."""
+    digest = hashlib.sha1(f"{source_name}\0{offset}\0{url or ''}".encode("utf-8")).hexdigest()
+    return digest[:24]
+
+
+def output_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema written to Parquet: everything but the transient columns."""
+    return pa.schema([f for f in schema if f.name not in TRANSIENT_COLUMNS])
+
+
+def pipeline_schema(stage_classes: list) -> pa.Schema:
+    """Columns after every stage has run: the reader's plus each stage's, in order."""
+    schema = READER_SCHEMA
+    for stage_class in stage_classes:
+        for column in stage_class.writes:
+            index = schema.get_field_index(column.name)
+            schema = schema.set(index, column) if index >= 0 else schema.append(column)
+    return schema

@@ -1,0 +1,67 @@
+"""``curate inspect``: a manifest as terminal tables."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    """A plain-text table; ``align`` holds 'l' or 'r' per column (numbers default right)."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    if not align:
+        align = "".join("r" if rows and isinstance(rows[0][i], (int, float)) else "l" for i in range(len(headers)))
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(row, widths, align)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def render(manifest: dict[str, Any]) -> str:
+    stages = manifest["stages"]
+    first_in = stages[0]["docs_in"] if stages else 0
+    parts = [
+        f"run {manifest['run_id']}  config {manifest['name']} ({manifest['config_hash'][:12]})",
+        f"curate {manifest['curate_version']}  commit {manifest['git_commit'] or '-'}  "
+        f"{manifest['started_at']} .. {manifest['finished_at']}  ({manifest['seconds']:.1f} s)",
+        "",
+        "Funnel",
+        table(
+            ["stage", "in", "out", "dropped", "kept of input", "wall s", "cpu s"],
+            [
+                [s["name"], s["docs_in"], s["docs_out"], s["docs_in"] - s["docs_out"], _percent(s["docs_out"], first_in),
+                 f"{s['wall_seconds']:.2f}", f"{s['cpu_seconds']:.2f}"]
+                for s in stages
+            ],
+            align="lrrrrrr",
+        ),
+        "",
+        "Drops by reason",
+    ]
+    drops = [[s["name"], reason, count, _percent(count, s["docs_in"])] for s in stages for reason, count in s["drops"].items()]
+    parts.append(table(["stage", "reason", "docs", "of stage input"], drops, align="llrr") if drops else "(none)")
+
+    inputs = manifest["inputs"]
+    with_errors = [i for i in inputs if i["status"] != "ok"]
+    parts += ["", f"Inputs: {len(inputs)} files, {sum(i['records'] for i in inputs)} records, {len(with_errors)} with errors"]
+    if with_errors:
+        rows = []
+        for item in with_errors:
+            first = item.get("error") or (item["errors"][0]["error"] if item["errors"] else "")
+            where = "" if item.get("error") or not item["errors"] else f" @ {item['errors'][0]['offset']}"
+            rows.append([item["path"], item["status"], item["error_count"] or 1, f"{first}{where}"])
+        parts.append(table(["path", "status", "errors", "first error"], rows, align="llrl"))
+
+    outputs = manifest["outputs"]
+    parts += ["", f"Output shards: {len(outputs['shards'])} files, {outputs['rows']} rows, {outputs['bytes']} bytes"]
+    if outputs["shards"]:
+        parts.append(
+            table(["path", "rows", "bytes", "sha256"], [[s["path"], s["rows"], s["bytes"], s["sha256"][:16]] for s in outputs["shards"]], align="lrrl")
+        )
+    return "\n".join(parts)

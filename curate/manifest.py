@@ -1,0 +1,139 @@
+"""The data manifest: what went in, what came out, what was dropped and why.
+
+``OUT/manifest.json`` follows ``manifests/schema.json``; the runner validates
+every manifest against it before writing, and writes it atomically.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+import curate
+from curate.config import PipelineConfig
+from curate.stage import StageStats
+
+MANIFEST_VERSION = 1
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(curate.__file__))), "manifests", "schema.json")
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    if not os.path.isfile(SCHEMA_PATH):
+        raise ManifestError(f"manifest schema not found at {SCHEMA_PATH}; install curate from its source tree (pip install -e .)")
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def validate_manifest(manifest: dict[str, Any]) -> None:
+    """Raise ManifestError listing every place the manifest breaks the schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    errors = sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20]]
+        raise ManifestError("manifest does not match manifests/schema.json:\n" + "\n".join(lines))
+
+
+def git_commit() -> str | None:
+    """The commit of the curate source tree, when it is a git checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(curate.__file__)))
+    try:
+        result = subprocess.run(
+            ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
+    entry = {
+        "path": record["path"],
+        "size": record.get("size"),
+        "sha256": record.get("sha256"),
+        "status": record["status"],
+        "records": record.get("records", 0),
+        "documents_out": record.get("documents_out", 0),
+        "error_count": record.get("error_count", 0),
+        "errors": record.get("errors", []),
+        "node": record.get("node"),
+        "seconds": record.get("seconds"),
+    }
+    if record["status"] == "failed":
+        entry["error"] = record["error"]
+    return entry
+
+
+def build_manifest(
+    config: PipelineConfig,
+    *,
+    run_id: str,
+    started: float,
+    finished: float,
+    inputs: list[dict[str, Any]],
+    stages: list[StageStats],
+    shards: list[dict[str, Any]],
+    schema: pa.Schema,
+    resumed_units: int,
+) -> dict[str, Any]:
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "run_id": run_id,
+        "name": config.name,
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "seconds": round(finished - started, 3),
+        "curate_version": curate.__version__,
+        "git_commit": git_commit(),
+        "config_path": config.config_path,
+        "config_hash": config.hash,
+        "config": config.to_dict(),
+        "resumed_units": resumed_units,
+        "inputs": [_input_entry(r) for r in inputs],
+        "stages": [s.to_dict() for s in stages],
+        "outputs": {
+            "rows": sum(s["rows"] for s in shards),
+            "bytes": sum(s["bytes"] for s in shards),
+            "shards": shards,
+            "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
+        },
+    }
+    validate_manifest(manifest)
+    return manifest
+
+
+def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
+    path = os.path.join(out_dir, "manifest.json")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_manifest(out_dir: str) -> dict[str, Any]:
+    path = os.path.join(out_dir, "manifest.json") if os.path.isdir(out_dir) else out_dir
+    if not os.path.isfile(path):
+        raise ManifestError(f"no manifest at {path}: is this the output folder of a finished `curate run`?")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ManifestError(f"{path} is not valid JSON: {error}") from error

@@ -1,0 +1,247 @@
+"""The work inside one Ray task: map a unit, resolve a dedup partition, write a unit's shards.
+
+A unit is one input file. Its map phase streams the file through every stage
+batch by batch and leaves, in ``OUT/_work/units/<key>/``:
+
+- ``docs.parquet``: the documents that survived the map stages (no raw HTML);
+- ``keys/part-NNNNN.parquet``: ``(exact_hash, row)`` shuffled by hash partition;
+- ``done.json``: the completion record with counts, errors and timings.
+
+All of it is written into a temporary folder that is renamed into place at the
+end, so a unit is either complete or absent: a killed run loses only the units
+in flight, and a re-run skips every unit whose completion record exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.config import PipelineConfig
+from curate.document import output_schema, pipeline_schema
+from curate.stage import StageStats, Timer
+from stages.exact_dedup import ExactDedup
+from stages.parquet_writer import ParquetShardWriter, file_sha256
+from stages.warc_reader import ReadResult, WarcReader
+
+MAX_ERRORS_LISTED = 100
+
+
+@dataclass(frozen=True)
+class Unit:
+    index: int
+    """Position in the sorted input list; decides which duplicate is kept."""
+    path: str
+    key: str
+    """Names the unit's work folder; changes when the config or the file changes."""
+
+    def __str__(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def prefix(self) -> str:
+        """Shard file prefix: the input's name without extensions, plus a hash of its full path."""
+        stem = os.path.basename(self.path).split(".")[0] or "input"
+        return f"{stem}-{hashlib.sha1(self.path.encode()).hexdigest()[:8]}"
+
+
+def unit_key(config_hash: str, path: str) -> str:
+    stat = os.stat(path)
+    material = f"{config_hash}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+def work_dir(config: PipelineConfig) -> str:
+    return os.path.join(config.output.path, "_work")
+
+
+def unit_dir(config: PipelineConfig, unit: Unit) -> str:
+    return os.path.join(work_dir(config), "units", unit.key)
+
+
+def read_completion(config: PipelineConfig, unit: Unit) -> dict[str, Any] | None:
+    path = os.path.join(unit_dir(config, unit), "done.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _dedup_stage(config: PipelineConfig) -> ExactDedup | None:
+    for spec in config.stages:
+        if spec.stage_class is ExactDedup:
+            return spec.build()
+    return None
+
+
+def map_unit(config: PipelineConfig, unit: Unit) -> dict[str, Any]:
+    """Run the map stages over one input file and publish the unit atomically."""
+    started = time.time()
+    final_dir = unit_dir(config, unit)
+    tmp_dir = os.path.join(work_dir(config), "units", f".tmp-{unit.key}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(tmp_dir)
+    try:
+        record = _map_unit_into(config, unit, tmp_dir)
+        record["seconds"] = round(time.time() - started, 3)
+        record["node"] = _node_id()
+        with open(os.path.join(tmp_dir, "done.json"), "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=1, sort_keys=True)
+        try:
+            os.rename(tmp_dir, final_dir)
+        except OSError:
+            # A retried or duplicate task published the same unit first; its output is identical.
+            if not os.path.isfile(os.path.join(final_dir, "done.json")):
+                raise
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        return record
+    except Exception as error:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        return failed_unit_record(unit, f"{type(error).__name__}: {error}", traceback.format_exc())
+
+
+def _node_id() -> str | None:
+    """The Ray node that processed a unit, for the manifest (which machine read which file)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
+def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, Any]:
+    size = os.path.getsize(unit.path) if os.path.exists(unit.path) else None
+    return {
+        "unit": unit.key,
+        "path": unit.path,
+        "size": size,
+        "status": "failed",
+        "error": error,
+        "detail": detail[-4000:],
+    }
+
+
+def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str, Any]:
+    stages = [spec.build() for spec in config.stages]
+    stage_stats = [StageStats(stage.name) for stage in stages]
+    schema = output_schema(pipeline_schema([type(s) for s in stages]))
+    dedup = _dedup_stage(config)
+    reader = WarcReader(config.input)
+    read_result = ReadResult()
+    rows = 0
+    key_parts: dict[int, list[pa.Table]] = {}
+
+    docs_writer = pq.ParquetWriter(os.path.join(tmp_dir, "docs.parquet"), schema, compression="zstd")
+    batches = reader.read(unit.path, read_result)
+    while True:
+        with Timer(read_result.stats):
+            batch = next(batches, None)
+        if batch is None:
+            break
+        for stage, stats in zip(stages, stage_stats):
+            if batch.num_rows == 0:
+                break
+            batch = stage.apply(batch, stats)
+        if batch.num_rows == 0:
+            continue
+        out = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+        docs_writer.write_table(out)
+        if dedup is not None:
+            hashes = out.column("exact_hash").combine_chunks()
+            keys = pa.table(
+                {"exact_hash": hashes, "row": pa.array(range(rows, rows + out.num_rows), pa.int64())}
+            )
+            partitions = dedup.partition_of(hashes)
+            for part in sorted(set(partitions.to_pylist())):
+                key_parts.setdefault(part, []).append(keys.filter(pc.equal(partitions, part)))
+        rows += out.num_rows
+    docs_writer.close()
+
+    if dedup is not None:
+        keys_dir = os.path.join(tmp_dir, "keys")
+        os.makedirs(keys_dir)
+        for part, tables in key_parts.items():
+            pq.write_table(pa.concat_tables(tables), os.path.join(keys_dir, f"part-{part:05d}.parquet"))
+
+    errors = read_result.errors
+    if errors and read_result.records == 0:
+        # Not a single record could be read: the file is not a WARC file (or is empty garbage).
+        return failed_unit_record(unit, f"unreadable input: {errors[0].error}") | {
+            "sha256": file_sha256(unit.path),
+            "errors": [e.to_dict() for e in errors],
+            "error_count": len(errors),
+        }
+    return {
+        "unit": unit.key,
+        "path": unit.path,
+        "size": os.path.getsize(unit.path),
+        "sha256": file_sha256(unit.path),
+        "status": "ok" if not errors else "partial",
+        "records": read_result.records,
+        "documents_out": rows,
+        "error_count": len(errors),
+        "errors": [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]],
+        "stages": [read_result.stats.to_dict()] + [s.to_dict() for s in stage_stats],
+    }
+
+
+def resolve_dedup_partition(config: PipelineConfig, units: list[Unit], partition: int) -> int:
+    """Find the exact duplicates of one hash partition; write their (unit, row) list."""
+    tables = []
+    for unit in units:
+        path = os.path.join(unit_dir(config, unit), "keys", f"part-{partition:05d}.parquet")
+        if os.path.isfile(path):
+            table = pq.read_table(path)
+            tables.append(table.append_column("unit", pa.array([unit.index] * table.num_rows, pa.int32())))
+    if tables:
+        keys = pa.concat_tables(tables).select(["exact_hash", "unit", "row"])
+    else:
+        keys = pa.table({"exact_hash": pa.array([], pa.string()), "unit": pa.array([], pa.int32()), "row": pa.array([], pa.int64())})
+    drops = ExactDedup.resolve(keys)
+    dedup_dir = os.path.join(work_dir(config), "dedup")
+    os.makedirs(dedup_dir, exist_ok=True)
+    final = os.path.join(dedup_dir, f"part-{partition:05d}.parquet")
+    tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+    pq.write_table(drops, tmp)
+    os.replace(tmp, final)
+    return drops.num_rows
+
+
+def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str, Any]:
+    """Write one unit's surviving documents as final shards; return shard infos and counts."""
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    docs = pq.read_table(os.path.join(unit_dir(config, unit), "docs.parquet"))
+    dropped_rows: list[int] = []
+    dedup_dir = os.path.join(work_dir(config), "dedup")
+    for partition in range(partitions):
+        path = os.path.join(dedup_dir, f"part-{partition:05d}.parquet")
+        if os.path.isfile(path):
+            table = pq.read_table(path, filters=[("unit", "=", unit.index)])
+            dropped_rows.extend(table.column("row").to_pylist())
+    if dropped_rows:
+        keep = pc.invert(pc.is_in(pa.array(range(docs.num_rows), pa.int64()), pa.array(dropped_rows, pa.int64())))
+        docs = docs.filter(keep)
+    writer = ParquetShardWriter(
+        config.output.path,
+        docs.schema,
+        max_rows=config.output.shard_max_rows,
+        max_bytes=config.output.shard_max_bytes,
+        compression_level=config.output.compression_level,
+    )
+    shards = writer.write(docs.to_batches(max_chunksize=config.input.batch_size), unit.prefix)
+    return {
+        "unit": unit.key,
+        "rows_in": docs.num_rows + len(dropped_rows),
+        "dedup_dropped": len(dropped_rows),
+        "shards": [s.to_dict() for s in shards],
+        "wall_seconds": time.perf_counter() - started_wall,
+        "cpu_seconds": time.process_time() - started_cpu,
+    }

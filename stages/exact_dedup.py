@@ -1,0 +1,79 @@
+"""Exact duplicate removal across the whole run (a global stage).
+
+Map side: every document gets ``exact_hash``, a 128-bit BLAKE2b digest of its
+normalised text (NFKC, lower case, whitespace collapsed), so copies that differ
+only in spacing, full-width forms or case collide.
+
+Global side: hashes are shuffled into partitions by their first bytes; each
+partition is resolved independently, so no process needs every hash. In each
+group of equal hashes the first document in input order (input file order, then
+row order) is kept and the others are dropped as ``dedup.exact``, whatever the
+scheduling, so re-runs give the same output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.config_schema import bounds
+from curate.stage import Reason, Stage
+
+_WHITESPACE = re.compile(r"\s+")
+
+# The shuffle's row layout: which unit and row each hash came from.
+KEY_SCHEMA = pa.schema(
+    [
+        pa.field("exact_hash", pa.string(), nullable=False),
+        pa.field("unit", pa.int32(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
+    ]
+)
+
+
+def normalise(text: str) -> str:
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass
+class ExactDedupConfig:
+    partitions: int = field(default=16, metadata=bounds(1, 65536))
+    """Hash partitions of the shuffle; each is resolved by one task."""
+
+
+class ExactDedup(Stage):
+    name = "exact_dedup"
+    config_class = ExactDedupConfig
+    reads = ("text",)
+    writes = (pa.field("exact_hash", pa.string()),)
+    is_global = True
+
+    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
+        texts = batch.column("text").to_pylist()
+        return {"exact_hash": [text_hash(t) for t in texts]}, [None] * len(texts)
+
+    def partition_of(self, hashes: pa.Array) -> pa.Array:
+        """Partition number of each hash (from its first 8 hex digits)."""
+        prefix = pc.utf8_slice_codeunits(hashes, 0, 8)
+        values = [int(p, 16) % self.config.partitions for p in prefix.to_pylist()]
+        return pa.array(values, type=pa.int32())
+
+    @staticmethod
+    def resolve(keys: pa.Table) -> pa.Table:
+        """The (unit, row) of every duplicate in one partition: all but the first of each hash."""
+        if keys.num_rows == 0:
+            return keys.select(["unit", "row"])
+        ordered = keys.sort_by([("exact_hash", "ascending"), ("unit", "ascending"), ("row", "ascending")])
+        hashes = ordered.column("exact_hash").combine_chunks()
+        previous = pa.concat_arrays([pa.array([None], pa.string()), hashes.slice(0, len(hashes) - 1)])
+        is_repeat = pc.fill_null(pc.equal(hashes, previous), False)
+        return ordered.filter(is_repeat).select(["unit", "row"])

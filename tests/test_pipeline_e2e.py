@@ -1,0 +1,133 @@
+"""End to end through the CLI on real WARC input, on the session's Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from curate.cli import cli
+from curate.warc_writer import write_response
+
+from conftest import REPO, require_shared
+
+CONFIG = REPO / "configs" / "zh_web.yaml"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["run", str(CONFIG), *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def check_funnel(manifest: dict) -> None:
+    stages = manifest["stages"]
+    for stage in stages:
+        assert stage["docs_in"] == stage["docs_out"] + sum(stage["drops"].values()), stage
+    for before, after in zip(stages, stages[1:]):
+        assert before["docs_out"] == after["docs_in"], (before["name"], after["name"])
+    assert stages[-1]["docs_out"] == manifest["outputs"]["rows"]
+
+
+def read_shards(out: Path, manifest: dict):
+    import pyarrow as pa
+
+    tables = [pq.read_table(out / shard["path"]) for shard in manifest["outputs"]["shards"]]
+    return pa.concat_tables(tables) if tables else None
+
+
+@pytest.fixture(scope="module")
+def real_inputs(tmp_path_factory) -> Path:
+    """The Common Crawl excerpt, its clipped record, a copy of the excerpt under another name
+    (every page an exact duplicate), and a file that is not a WARC at all."""
+    folder = tmp_path_factory.mktemp("inputs")
+    shutil.copy(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), folder / "a-cc.warc.gz")
+    shutil.copy(require_shared("warc", "commoncrawl_excerpt", "clipped.warc.gz"), folder / "b-clipped.warc.gz")
+    shutil.copy(folder / "a-cc.warc.gz", folder / "c-mirror.warc.gz")
+    (folder / "d-broken.warc.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip" * 40)
+    return folder
+
+
+def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, output = run_cli("--input", str(real_inputs / "*.warc.gz"), "--output", str(out))
+    assert code == 0, output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    schema = json.loads((REPO / "manifests" / "schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(manifest)
+    check_funnel(manifest)
+
+    by_name = {Path(i["path"]).name: i for i in manifest["inputs"]}
+    assert by_name["a-cc.warc.gz"]["status"] == "ok" and by_name["a-cc.warc.gz"]["records"] == 50
+    assert by_name["b-clipped.warc.gz"]["status"] == "partial"
+    assert "truncated record" in by_name["b-clipped.warc.gz"]["errors"][0]["error"]
+    assert by_name["d-broken.warc.gz"]["status"] == "failed"
+    assert "warning: input failed and was skipped" in output and "d-broken.warc.gz" in output
+
+    stages = {s["name"]: s for s in manifest["stages"]}
+    assert stages["read"]["docs_out"] == 32  # 16 HTML responses in each copy
+    assert stages["langid"]["drops"]["langid.not_target"] > 0
+    kept_before_dedup = stages["exact_dedup"]["docs_in"]
+    assert stages["exact_dedup"]["drops"]["dedup.exact"] == kept_before_dedup // 2  # the mirror's copies
+
+    table = read_shards(out, manifest)
+    assert table.num_rows == manifest["outputs"]["rows"] == kept_before_dedup // 2
+    assert [f["name"] for f in manifest["outputs"]["schema"]] == table.schema.names
+    for column in ("id", "text", "url", "domain", "source", "source_offset", "fetch_time", "lang", "lang_score", "script", "charset"):
+        assert column in table.schema.names
+    assert "html" not in table.schema.names
+    rows = table.to_pylist()
+    assert {r["lang"] for r in rows} == {"zh"}
+    assert all(Path(r["source"]).name == "a-cc.warc.gz" for r in rows)  # first input wins each duplicate
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert any(r["charset"] == "gb18030" for r in rows)
+    for shard in manifest["outputs"]["shards"]:
+        assert pq.ParquetFile(out / shard["path"]).metadata.row_group(0).column(0).compression == "ZSTD"
+
+    inspect = CliRunner().invoke(cli, ["inspect", str(out)])
+    assert inspect.exit_code == 0
+    assert "langid.not_target" in inspect.output and "d-broken.warc.gz" in inspect.output
+    assert f"{manifest['outputs']['rows']} rows" in inspect.output
+
+
+def test_same_config_twice_gives_identical_shards(ray_session, real_inputs: Path, tmp_path: Path) -> None:
+    checksums = []
+    for name in ("one", "two"):
+        code, output = run_cli("--input", str(real_inputs / "a-cc.warc.gz"), "--output", str(tmp_path / name))
+        assert code == 0, output
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        checksums.append([(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]])
+    assert checksums[0] == checksums[1] and checksums[0]
+
+
+def test_rerun_skips_completed_units(ray_session, real_inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-mirror.warc.gz"), "--output", str(out))
+    assert run_cli(*args)[0] == 0
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["resumed_units"] == 0
+    assert run_cli(*args)[0] == 0
+    second = json.loads((out / "manifest.json").read_text())
+    assert second["resumed_units"] == 2
+    assert second["outputs"] == first["outputs"]
+    assert run_cli(*args, "--fresh")[0] == 0
+    assert json.loads((out / "manifest.json").read_text())["resumed_units"] == 0
+
+
+def test_inspect_without_manifest_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["inspect", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no manifest" in result.output
+
+
+def test_every_input_failing_exits_1(ray_session, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.warc"
+    bad.write_bytes(b"not a warc\n" * 10)
+    code, output = run_cli("--input", str(bad), "--output", str(tmp_path / "out"))
+    assert code == 1
+    assert "every input failed" in output
