@@ -124,6 +124,9 @@ class LangId(Stage):
         elif han / letters >= self.config.han_share_zh and not kana and lang not in ("zh", *CHINESE_VARIETIES):
             # Short Han text: lid.176 says ja, or even en/fr for single words.
             lang, score = "zh", max(han_family, han / letters)
+        if lang == "ja" and han and not kana:
+            # Japanese always has kana; lid.176 says ja for Han text mixed with Latin too.
+            lang, score = "zh", han_family
         if self.config.fold_chinese_varieties and lang in CHINESE_VARIETIES:
             lang, score = "zh", han_family
         return LangGuess(lang, min(score, 1.0), raw)
