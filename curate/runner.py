@@ -118,6 +118,9 @@ def run_pipeline(
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         parallel = workers or cluster_cpus
         max_in_flight = config.run.max_units_in_flight or 2 * parallel
+        if workers and not started_ray:
+            # On a cluster (or a Ray we did not size), --workers caps the tasks in flight.
+            max_in_flight = min(max_in_flight, workers)
         retries = config.run.task_retries
         map_task = ray.remote(num_cpus=1, max_retries=retries)(map_unit)
         partition_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_dedup_partition)

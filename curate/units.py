@@ -218,7 +218,7 @@ def resolve_dedup_partition(config: PipelineConfig, units: list[Unit], partition
 def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str, Any]:
     """Write one unit's surviving documents as final shards; return shard infos and counts."""
     started_wall, started_cpu = time.perf_counter(), time.process_time()
-    docs = pq.read_table(os.path.join(unit_dir(config, unit), "docs.parquet"))
+    docs = pq.ParquetFile(os.path.join(unit_dir(config, unit), "docs.parquet"))
     dropped_rows: list[int] = []
     dedup_dir = os.path.join(work_dir(config), "dedup")
     for partition in range(partitions):
@@ -226,20 +226,27 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str,
         if os.path.isfile(path):
             table = pq.read_table(path, filters=[("unit", "=", unit.index)])
             dropped_rows.extend(table.column("row").to_pylist())
-    if dropped_rows:
-        keep = pc.invert(pc.is_in(pa.array(range(docs.num_rows), pa.int64()), pa.array(dropped_rows, pa.int64())))
-        docs = docs.filter(keep)
+    dropped = pa.array(sorted(dropped_rows), pa.int64())
+
+    def kept_batches():
+        # Streams the unit batch by batch: memory stays bounded however large the input was.
+        start = 0
+        for batch in docs.iter_batches(batch_size=config.input.batch_size):
+            rows = pa.array(range(start, start + batch.num_rows), pa.int64())
+            start += batch.num_rows
+            yield batch.filter(pc.invert(pc.is_in(rows, dropped))) if len(dropped) else batch
+
     writer = ParquetShardWriter(
         config.output.path,
-        docs.schema,
+        docs.schema_arrow,
         max_rows=config.output.shard_max_rows,
         max_bytes=config.output.shard_max_bytes,
         compression_level=config.output.compression_level,
     )
-    shards = writer.write(docs.to_batches(max_chunksize=config.input.batch_size), unit.prefix)
+    shards = writer.write(kept_batches(), unit.prefix)
     return {
         "unit": unit.key,
-        "rows_in": docs.num_rows + len(dropped_rows),
+        "rows_in": docs.metadata.num_rows,
         "dedup_dropped": len(dropped_rows),
         "shards": [s.to_dict() for s in shards],
         "wall_seconds": time.perf_counter() - started_wall,
