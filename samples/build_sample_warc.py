@@ -33,9 +33,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime
-import gzip
 import hashlib
 import html
 import struct
@@ -48,6 +46,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sample_texts as T  # noqa: E402  (sibling data module)
+
+from curate.warc_writer import gzip_member, record_id, serialize_record, sha1_b32  # noqa: E402
+from stages.cjk import encodable  # noqa: E402
 
 BASE_TIME = datetime.datetime(2024, 5, 1, 0, 0, 0, tzinfo=datetime.timezone.utc)
 USER_AGENT = "curate-sample-crawler/1.0 (synthetic sample data)"
@@ -95,35 +96,11 @@ def http_date(moment: datetime.datetime) -> str:
     )
 
 
-def record_id(*parts: object) -> str:
-    """A deterministic, RFC 4122 shaped (version 5 style) record id."""
-    digest = hashlib.sha1("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
-    chars = list(digest)
-    chars[12] = "5"
-    chars[16] = "0123456789abcdef"[(int(chars[16], 16) & 0x3) | 0x8]
-    h = "".join(chars)
-    return f"<urn:uuid:{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}>"
-
-
-def sha1_b32(data: bytes) -> str:
-    """Common Crawl style digest: ``sha1:`` + base32 of the SHA-1."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
-
-
 def fake_ip(domain: str) -> str:
     """A documentation-range IPv4 address (RFC 5737) chosen from the domain."""
     nets = ["192.0.2", "198.51.100", "203.0.113"]
     value = stable_int("ip", domain)
     return f"{nets[value % 3]}.{(value >> 8) % 250 + 2}"
-
-
-def encodable(text: str, codec: str) -> bool:
-    """Whether text can be encoded with the codec."""
-    try:
-        text.encode(codec)
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def split_sentences(text: str) -> list[str]:
@@ -1384,22 +1361,6 @@ def apply_edits(paragraphs: list[str], ops: list[tuple[object, ...]]) -> list[st
 # ---------------------------------------------------------------------------
 
 
-def warc_record(headers: list[tuple[str, str]], block: bytes) -> bytes:
-    """Serialise one WARC/1.1 record; Content-Length is inserted after the record id."""
-    lines = ["WARC/1.1"]
-    for name, value in headers:
-        lines.append(f"{name}: {value}")
-        if name == "WARC-Record-ID":
-            lines.append(f"Content-Length: {len(block)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    return head + block + b"\r\n\r\n"
-
-
-def gz_member(record: bytes) -> bytes:
-    """Compress one record as its own gzip member with a fixed header."""
-    return gzip.compress(record, compresslevel=9, mtime=0)
-
-
 def request_block(uri: str) -> bytes:
     """The HTTP request as sent by the (fictional) crawler."""
     scheme, rest = uri.split("://", 1)
@@ -1452,7 +1413,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
         "format: WARC File Format 1.1\r\n"
         "conformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n"
     ).encode("utf-8")
-    out.append(gz_member(warc_record([
+    out.append(gzip_member(serialize_record([
         ("WARC-Type", "warcinfo"), ("WARC-Date", warc_date(BASE_TIME)), ("WARC-Filename", filename),
         ("WARC-Record-ID", info_id), ("Content-Type", "application/warc-fields"),
     ], info)))
@@ -1467,7 +1428,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
         resp_id = record_id("response", page.uri, i)
         meta_id = record_id("metadata", page.uri, i)
         req = request_block(page.uri)
-        out.append(gz_member(warc_record([
+        out.append(gzip_member(serialize_record([
             ("WARC-Type", "request"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", req_id),
             ("Content-Type", "application/http; msgtype=request"), ("WARC-Warcinfo-ID", info_id),
             ("WARC-IP-Address", ip), ("WARC-Target-URI", page.uri),
@@ -1476,7 +1437,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
 
         body = page.payload()
         block = response_head(page, moment, len(body)) + body
-        out.append(gz_member(warc_record([
+        out.append(gzip_member(serialize_record([
             ("WARC-Type", "response"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", resp_id),
             ("Content-Type", "application/http; msgtype=response"), ("WARC-Warcinfo-ID", info_id),
             ("WARC-Concurrent-To", req_id), ("WARC-IP-Address", ip), ("WARC-Target-URI", page.uri),
@@ -1487,7 +1448,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
 
         fetch_ms = stable_int("fetch", page.uri) % 1900 + 60
         meta_block = f"fetchTimeMs: {fetch_ms}\r\n".encode("ascii")
-        out.append(gz_member(warc_record([
+        out.append(gzip_member(serialize_record([
             ("WARC-Type", "metadata"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", meta_id),
             ("Content-Type", "application/warc-fields"), ("WARC-Warcinfo-ID", info_id),
             ("WARC-Concurrent-To", resp_id), ("WARC-Target-URI", page.uri),
@@ -1503,7 +1464,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
     moment = BASE_TIME + datetime.timedelta(days=1, minutes=len(pages) + 1)
     host = page.uri.split("://", 1)[1].split("/", 1)[0]
     req_id = record_id("request", page.uri, "revisit")
-    out.append(gz_member(warc_record([
+    out.append(gzip_member(serialize_record([
         ("WARC-Type", "request"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", req_id),
         ("Content-Type", "application/http; msgtype=request"), ("WARC-Warcinfo-ID", info_id),
         ("WARC-IP-Address", fake_ip(host)), ("WARC-Target-URI", page.uri),
@@ -1511,7 +1472,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
     counts["request"] += 1
     rev_block = response_head(page, moment, len(page.payload()))
     rev_id = record_id("revisit", page.uri)
-    out.append(gz_member(warc_record([
+    out.append(gzip_member(serialize_record([
         ("WARC-Type", "revisit"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", rev_id),
         ("Content-Type", "application/http; msgtype=response"), ("WARC-Warcinfo-ID", info_id),
         ("WARC-Concurrent-To", req_id), ("WARC-IP-Address", fake_ip(host)), ("WARC-Target-URI", page.uri),
@@ -1522,7 +1483,7 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
         ("WARC-Identified-Payload-Type", "text/html"),
     ], rev_block)))
     counts["revisit"] += 1
-    out.append(gz_member(warc_record([
+    out.append(gzip_member(serialize_record([
         ("WARC-Type", "metadata"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", record_id("metadata", page.uri, "revisit")),
         ("Content-Type", "application/warc-fields"), ("WARC-Warcinfo-ID", info_id),
         ("WARC-Concurrent-To", rev_id), ("WARC-Target-URI", page.uri),

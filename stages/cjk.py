@@ -17,8 +17,8 @@ def script_sets() -> tuple[frozenset[str], frozenset[str]]:
     simplified, traditional = set(), set()
     for code in range(0x4E00, 0xA000):
         char = chr(code)
-        in_gb = _encodable(char, "gb2312")
-        in_big5 = _encodable(char, "big5")
+        in_gb = encodable(char, "gb2312")
+        in_big5 = encodable(char, "big5")
         if in_gb and not in_big5:
             simplified.add(char)
         elif in_big5 and not in_gb:
@@ -26,9 +26,10 @@ def script_sets() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(simplified), frozenset(traditional)
 
 
-def _encodable(char: str, codec: str) -> bool:
+def encodable(text: str, codec: str) -> bool:
+    """Whether ``text`` can be encoded with ``codec``."""
     try:
-        char.encode(codec)
+        text.encode(codec)
     except UnicodeEncodeError:
         return False
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
-from curate.warc_writer import write_response
 
 from conftest import REPO, require_shared
 
