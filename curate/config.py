@@ -85,10 +85,6 @@ class PipelineConfig:
         relevant["inputs"] = self.inputs
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
-    @property
-    def global_stages(self) -> list[StageSpec]:
-        return [spec for spec in self.stages if spec.stage_class.is_global]
-
 
 def _resolve(base: str, path: str) -> str:
     path = os.path.expanduser(path)

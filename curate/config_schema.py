@@ -102,8 +102,6 @@ def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(path, f"expected a string, got {_describe(value)}")
-        if meta.get("nonempty") and not value.strip():
-            raise ConfigError(path, "expected a non-empty string")
         return value
     raise TypeError(f"config type {hint!r} at {path} is not supported")
 

@@ -107,10 +107,18 @@ def run_pipeline(
     out = config.output.path
     if fresh and os.path.isdir(out):
         shutil.rmtree(out)
-    os.makedirs(os.path.join(work_dir(config), "units"), exist_ok=True)
-    for name in os.listdir(os.path.join(work_dir(config), "units")):
-        if name.startswith(".tmp-"):
-            shutil.rmtree(os.path.join(work_dir(config), "units", name), ignore_errors=True)
+    units_dir = os.path.join(work_dir(config), "units")
+    os.makedirs(units_dir, exist_ok=True)
+    # Until this run writes its own, the folder holds no valid manifest (its shards will change).
+    stale_manifest = os.path.join(out, "manifest.json")
+    if os.path.exists(stale_manifest):
+        os.remove(stale_manifest)
+    units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
+    current = {unit.key for unit in units}
+    for name in os.listdir(units_dir):
+        # Half-written units of a killed run, and units of another config or changed inputs.
+        if name not in current:
+            shutil.rmtree(os.path.join(units_dir, name), ignore_errors=True)
 
     workers = workers or config.run.workers
     started_ray = connect_ray(address, workers)
@@ -126,7 +134,6 @@ def run_pipeline(
         partition_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_dedup_partition)
         write_task = ray.remote(num_cpus=1, max_retries=retries)(write_unit)
 
-        units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
         config_ref = ray.put(config)
 
         # Phase 1: map every unit not already complete.

@@ -90,7 +90,6 @@ class Stage(ABC):
     """Columns this stage needs; the config check makes sure an earlier step writes them."""
     writes: ClassVar[tuple[pa.Field, ...]] = ()
     """Columns this stage adds."""
-    needs_html: ClassVar[bool] = False
     is_global: ClassVar[bool] = False
 
     def __init__(self, config: Any) -> None:

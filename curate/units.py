@@ -176,7 +176,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
         # Not a single record could be read: the file is not a WARC file (or is empty garbage).
         return failed_unit_record(unit, f"unreadable input: {errors[0].error}") | {
             "sha256": file_sha256(unit.path),
-            "errors": [e.to_dict() for e in errors],
+            "errors": [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]],
             "error_count": len(errors),
         }
     return {

@@ -47,7 +47,6 @@ class Extract(Stage):
         pa.field("charset", pa.string()),
         pa.field("charset_source", pa.string()),
     )
-    needs_html = True
 
     def __init__(self, config: ExtractConfig) -> None:
         super().__init__(config)
