@@ -9,6 +9,7 @@ working directory.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -89,6 +90,25 @@ class PipelineConfig:
 def _resolve(base: str, path: str) -> str:
     path = os.path.expanduser(path)
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
+
+
+def _resolve_paths(config: Any, base: str, key: str) -> None:
+    """Resolve every field marked ``path_field()`` against ``base`` and check that the file exists."""
+    for f in dataclasses.fields(config):
+        if not f.metadata.get("path"):
+            continue
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        paths = value if isinstance(value, list) else [value]
+        resolved = []
+        for i, path in enumerate(paths):
+            full = _resolve(base, path)
+            if not os.path.isfile(full):
+                where = f"{key}.{f.name}" + (f"[{i}]" if isinstance(value, list) else "")
+                raise ConfigError(where, f"no such file: {full}")
+            resolved.append(full)
+        setattr(config, f.name, resolved if isinstance(value, list) else resolved[0])
 
 
 def _expand_inputs(patterns: list[str], base: str, key: str) -> list[str]:
@@ -183,11 +203,7 @@ def load_config(
 
     stages = _build_stages(data["stages"])
     for i, spec in enumerate(stages):
-        model_path = getattr(spec.config, "model_path", None)
-        if model_path is not None:
-            spec.config.model_path = _resolve(base, model_path)
-            if not os.path.isfile(spec.config.model_path):
-                raise ConfigError(f"stages[{i}].{spec.name}.model_path", f"no such file: {spec.config.model_path}")
+        _resolve_paths(spec.config, base, f"stages[{i}].{spec.name}")
     run_config = build(RunConfig, data.get("run"), "run")
     return PipelineConfig(
         name=name,

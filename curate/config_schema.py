@@ -28,6 +28,11 @@ def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any
     return {"low": low, "high": high}
 
 
+def path_field() -> dict[str, Any]:
+    """Field metadata for a file path (or list of paths): resolved against the config's folder and checked to exist."""
+    return {"path": True}
+
+
 def _describe(value: Any) -> str:
     return repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
 

@@ -23,6 +23,13 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
+def _value_range(span: list[float] | None) -> str:
+    if not span:
+        return ""
+    low, high = span
+    return f"{low:.4g}" if low == high else f"{low:.4g} .. {high:.4g}"
+
+
 def render(manifest: dict[str, Any]) -> str:
     stages = manifest["stages"]
     first_in = stages[0]["docs_in"] if stages else 0
@@ -44,8 +51,12 @@ def render(manifest: dict[str, Any]) -> str:
         "",
         "Drops by reason",
     ]
-    drops = [[s["name"], reason, count, _percent(count, s["docs_in"])] for s in stages for reason, count in s["drops"].items()]
-    parts.append(table(["stage", "reason", "docs", "of stage input"], drops, align="llrr") if drops else "(none)")
+    drops = [
+        [s["name"], reason, count, _percent(count, s["docs_in"]), _value_range(s.get("drop_values", {}).get(reason))]
+        for s in stages
+        for reason, count in s["drops"].items()
+    ]
+    parts.append(table(["stage", "reason", "docs", "of stage input", "measured values"], drops, align="llrrl") if drops else "(none)")
 
     inputs = manifest["inputs"]
     with_errors = [i for i in inputs if i["status"] != "ok"]

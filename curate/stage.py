@@ -17,11 +17,20 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, ClassVar, Sequence
 
 import pyarrow as pa
 
-Reason = str | None
+@dataclass(frozen=True)
+class Drop:
+    """A drop reason with the measured value that crossed the threshold."""
+
+    reason: str
+    value: float
+
+
+Reason = str | Drop | None
 
 
 @dataclass
@@ -34,11 +43,23 @@ class StageStats:
     drops: Counter = field(default_factory=Counter)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    drop_values: dict[str, list[float]] = field(default_factory=dict)
+    """Per reason, the [min, max] of the measured values of the dropped documents."""
+
+    def record_value(self, reason: str, value: float) -> None:
+        span = self.drop_values.get(reason)
+        if span is None:
+            self.drop_values[reason] = [value, value]
+        else:
+            span[0], span[1] = min(span[0], value), max(span[1], value)
 
     def merge(self, other: "StageStats") -> None:
         self.docs_in += other.docs_in
         self.docs_out += other.docs_out
         self.drops.update(other.drops)
+        for reason, (low, high) in other.drop_values.items():
+            self.record_value(reason, low)
+            self.record_value(reason, high)
         self.wall_seconds += other.wall_seconds
         self.cpu_seconds += other.cpu_seconds
 
@@ -48,6 +69,7 @@ class StageStats:
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
             "drops": dict(sorted(self.drops.items())),
+            "drop_values": {r: [round(v, 6) for v in span] for r, span in sorted(self.drop_values.items())},
             "wall_seconds": round(self.wall_seconds, 4),
             "cpu_seconds": round(self.cpu_seconds, 4),
         }
@@ -59,6 +81,7 @@ class StageStats:
             docs_in=data["docs_in"],
             docs_out=data["docs_out"],
             drops=Counter(data["drops"]),
+            drop_values={r: list(span) for r, span in data.get("drop_values", {}).items()},
             wall_seconds=data["wall_seconds"],
             cpu_seconds=data["cpu_seconds"],
         )
@@ -97,7 +120,7 @@ class Stage(ABC):
 
     @abstractmethod
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
-        """New columns for ``batch`` and a keep (None) or drop reason per row."""
+        """New columns for ``batch`` and, per row, None (keep), a reason, or a Drop with its value."""
 
     def apply(self, batch: pa.RecordBatch, stats: StageStats) -> pa.RecordBatch:
         """Run ``annotate`` on a batch, add its columns, drop rejected rows, count and time it."""
@@ -112,9 +135,50 @@ class Stage(ABC):
                 else:
                     batch = batch.append_column(column_field, array)
             stats.docs_in += batch.num_rows
-            dropped = Counter(r for r in reasons if r is not None)
-            if dropped:
-                stats.drops.update(dropped)
-                batch = batch.filter(pa.array([r is None for r in reasons], type=pa.bool_()))
+            keep = []
+            for reason in reasons:
+                keep.append(reason is None)
+                if isinstance(reason, Drop):
+                    stats.drops[reason.reason] += 1
+                    stats.record_value(reason.reason, float(reason.value))
+                elif reason is not None:
+                    stats.drops[reason] += 1
+            if not all(keep):
+                batch = batch.filter(pa.array(keep, type=pa.bool_()))
             stats.docs_out += batch.num_rows
         return batch
+
+
+Check = tuple[str, float, bool]
+"""(reason, measured value, failed?) for one threshold rule."""
+
+
+def first_failure(checks: Iterable[Check]) -> Reason:
+    """The first failed rule as a Drop with its value, or None when all pass."""
+    for reason, value, failed in checks:
+        if failed:
+            return Drop(reason, value)
+    return None
+
+
+class SignalFilter(Stage):
+    """A rule family: measures named signals per document, keeps them in one
+    struct column, and drops on the first rule whose threshold the document fails."""
+
+    reads = ("text", "lang")
+    signal_column: ClassVar[str]
+
+    @abstractmethod
+    def signals(self, text: str, lang: str | None) -> dict[str, float]:
+        """The measured values of one document."""
+
+    @abstractmethod
+    def checks(self, signals: dict[str, float], lang: str | None) -> Iterable[Check]:
+        """The rules, in order, applied to one document's signals."""
+
+    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
+        texts = batch.column("text").to_pylist()
+        langs = batch.column("lang").to_pylist()
+        signals = [self.signals(text, lang) for text, lang in zip(texts, langs)]
+        reasons = [first_failure(self.checks(s, lang)) for s, lang in zip(signals, langs)]
+        return {self.signal_column: signals}, reasons

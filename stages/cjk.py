@@ -5,10 +5,39 @@ from __future__ import annotations
 import functools
 import re
 
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-CJK = re.compile(HAN.pattern[:-1] + KANA.pattern[1:-1] + HANGUL.pattern[1:])
+import numpy as np
+
+HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+KANA_RANGES = ((0x3040, 0x309F), (0x30A0, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F))
+HANGUL_RANGES = ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))
+
+
+def _character_class(*ranges: tuple[int, int]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges) + "]")
+
+
+HAN = _character_class(*HAN_RANGES)
+KANA = _character_class(*KANA_RANGES)
+HANGUL = _character_class(*HANGUL_RANGES)
+CJK = _character_class(*HAN_RANGES, *KANA_RANGES, *HANGUL_RANGES)
+
+
+def in_ranges(codepoints: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Mask of the code points inside any of the inclusive ranges."""
+    mask = np.zeros(len(codepoints), dtype=bool)
+    for low, high in ranges:
+        mask |= (codepoints >= low) & (codepoints <= high)
+    return mask
+
+
+@functools.lru_cache(maxsize=1)
+def script_tables() -> tuple[np.ndarray, np.ndarray]:
+    """``script_sets`` as boolean lookup tables over the BMP."""
+    simplified, traditional = script_sets()
+    tables = np.zeros((2, 0x10000), dtype=bool)
+    tables[0, [ord(c) for c in simplified]] = True
+    tables[1, [ord(c) for c in traditional]] = True
+    return tables[0], tables[1]
 
 
 @functools.lru_cache(maxsize=1)

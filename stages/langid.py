@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from curate.config_schema import ConfigError, bounds
+from curate.config_schema import ConfigError, bounds, path_field
 from curate.stage import Reason, Stage
 from stages.cjk import HAN, HANGUL, KANA, chinese_script
 
@@ -56,7 +56,7 @@ class LangIdConfig:
     languages: list[str] = field(default_factory=lambda: ["zh"])
     """Languages to keep (ISO 639-1 codes as lid.176 prints them)."""
     min_score: float = field(default=0.5, metadata=bounds(0, 1))
-    model_path: str | None = None
+    model_path: str | None = field(default=None, metadata=path_field())
     """A fastText language model (e.g. lid.176.bin); by default the bundled lid.176.ftz."""
     max_chars: int = field(default=2000, metadata=bounds(50))
     """Only the first characters are classified: as accurate, and 2-3x faster on long pages."""
