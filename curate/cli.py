@@ -95,6 +95,30 @@ def inspect(out: str) -> None:
     click.echo(render(manifest))
 
 
+@cli.command("train-quality")
+@click.option("--positive", multiple=True, required=True, type=click.Path(dir_okay=False), help="Files of good documents (repeatable): .txt (one per line), .jsonl (text field), .parquet (text column); .gz/.zst allowed.")
+@click.option("--negative", multiple=True, required=True, type=click.Path(dir_okay=False), help="Files of bad documents (repeatable), same formats.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (.bin, or .ftz to quantize).")
+@click.option("--holdout", type=click.FloatRange(0.01, 0.5), default=0.1, show_default=True, help="Share of each class held back for evaluation.")
+@click.option("--epoch", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def train_quality(positive: tuple[str, ...], negative: tuple[str, ...], out: str, holdout: float, epoch: int, seed: int) -> None:
+    """Train a fastText quality classifier for the quality_model stage and print held-back precision/recall."""
+    from curate.quality_training import TrainingError, train_quality_model
+
+    try:
+        result = train_quality_model(list(positive), list(negative), out, holdout=holdout, epoch=epoch, seed=seed)
+    except TrainingError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"trained on {result.train_positive} good / {result.train_negative} bad documents; "
+        f"held back {result.test_positive} / {result.test_negative}"
+    )
+    click.echo(f"precision {result.precision:.3f}  recall {result.recall:.3f}  accuracy {result.accuracy:.3f}  (label hq)")
+    click.echo(f"model: {out}")
+
+
 def main() -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     cli()

@@ -1,10 +1,30 @@
 """Pipeline stages, one module each, registered by their config key."""
 
+from stages.c4_lines import C4Lines
 from stages.exact_dedup import ExactDedup
 from stages.extract import Extract
+from stages.fineweb_quality import FinewebQuality
+from stages.gopher_quality import GopherQuality
+from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
-from stages.quality import Quality
+from stages.quality_model import QualityModel
+from stages.spam_lexicon import SpamLexicon
+from stages.to_simplified import ToSimplified
+from stages.zh_quality import ZhQuality
 
-STAGES = {stage.name: stage for stage in (Extract, LangId, Quality, ExactDedup)}
+STAGE_CLASSES = (
+    Extract,
+    LangId,
+    C4Lines,
+    ZhQuality,
+    GopherQuality,
+    GopherRepetition,
+    FinewebQuality,
+    SpamLexicon,
+    QualityModel,
+    ToSimplified,
+    ExactDedup,
+)
+STAGES = {stage.name: stage for stage in STAGE_CLASSES}
 
-__all__ = ["STAGES", "Extract", "LangId", "Quality", "ExactDedup"]
+__all__ = ["STAGES", "STAGE_CLASSES"]

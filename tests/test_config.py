@@ -21,7 +21,7 @@ input:
 stages:
   - extract: {{}}
   - langid: {{languages: [zh], min_score: 0.5}}
-  - quality: {{min_chars: 10}}
+  - zh_quality: {{min_chars: 10}}
   - exact_dedup: {{}}
 output:
   path: {out}
@@ -56,12 +56,12 @@ def good_config(tmp_path: Path, warc: Path, **replace: str) -> str:
 BAD = [
     ("min_score: 0.5", "min_score: high", "stages[1].langid.min_score: expected a number in [0, 1], got 'high'"),
     ("min_score: 0.5", "min_score: 1.5", "stages[1].langid.min_score: expected a number in [0, 1], got 1.5"),
-    ("min_chars: 10", "min_chars: -1", "stages[2].quality.min_chars: expected an integer >= 0"),
-    ("min_chars: 10", "min_chars: 10, colour: red", "stages[2].quality.colour: unknown key"),
+    ("min_chars: 10", "min_chars: -1", "stages[2].zh_quality.min_chars: expected an integer >= 0"),
+    ("min_chars: 10", "min_chars: 10, colour: red", "stages[2].zh_quality.colour: unknown key"),
     ("- exact_dedup: {}", "- minhash_magic: {}", "stages[3]: unknown stage 'minhash_magic'"),
     ("languages: [zh]", "languages: zh", "stages[1].langid.languages: expected a list, got 'zh'"),
     ("name: t", "name: t\nworkers: 3", "workers: unknown key"),
-    ("  - quality: {min_chars: 10}\n", "", None),  # valid: quality is optional
+    ("  - zh_quality: {min_chars: 10}\n", "", None),  # valid: quality rules are optional
 ]
 
 
@@ -90,13 +90,13 @@ def test_missing_input_names_the_glob(tmp_path: Path, warc: Path) -> None:
 
 def test_stage_order_is_checked_against_column_contracts(tmp_path: Path, warc: Path) -> None:
     text = good_config(tmp_path, warc).replace("  - extract: {}\n", "").replace(
-        "  - quality: {min_chars: 10}\n", ""
+        "  - zh_quality: {min_chars: 10}\n", ""
     )
-    text = text.replace("  - langid:", "  - quality: {}\n  - extract: {}\n  - langid:")
+    text = text.replace("  - langid:", "  - zh_quality: {}\n  - extract: {}\n  - langid:")
     config = write_config(tmp_path, text)
     with pytest.raises(ConfigError) as error:
         load_config(str(config))
-    assert error.value.path == "stages[0].quality"
+    assert error.value.path == "stages[0].zh_quality"
     assert "needs column(s) lang" in str(error.value)
 
 
@@ -131,7 +131,7 @@ def test_cli_overrides_resolve_against_the_working_directory(tmp_path: Path, war
 def test_flagship_config_validates() -> None:
     result = CliRunner().invoke(cli, ["validate", str(REPO / "configs" / "zh_web.yaml")])
     assert result.exit_code == 0, result.output
-    assert "stages: extract, langid, quality, exact_dedup" in result.output
+    assert "stages: extract, langid, spam_lexicon, c4_lines, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, exact_dedup" in result.output
 
 
 def test_every_command_has_help() -> None:

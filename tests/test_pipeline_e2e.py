@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
+from curate.warc_writer import write_response
 
 from conftest import REPO, require_shared
 
@@ -41,13 +42,18 @@ def read_shards(out: Path, manifest: dict):
 
 @pytest.fixture(scope="module")
 def real_inputs(tmp_path_factory) -> Path:
-    """The Common Crawl excerpt, its clipped record, a copy of the excerpt under another name
-    (every page an exact duplicate), and a file that is not a WARC at all."""
+    """The Common Crawl excerpt (mostly spam), its clipped record, the 69 real GB2312/GBK pages
+    wrapped as WARC, a copy of those under another name (every page an exact duplicate), and a
+    file that is not a WARC at all."""
     folder = tmp_path_factory.mktemp("inputs")
     shutil.copy(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), folder / "a-cc.warc.gz")
     shutil.copy(require_shared("warc", "commoncrawl_excerpt", "clipped.warc.gz"), folder / "b-clipped.warc.gz")
-    shutil.copy(folder / "a-cc.warc.gz", folder / "c-mirror.warc.gz")
-    (folder / "d-broken.warc.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip" * 40)
+    pages = sorted((require_shared("html", "zh_gb2312") / "original").glob("*.html"))
+    with open(folder / "c-gb.warc.gz", "wb") as out:
+        for page in pages:
+            write_response(out, f"http://gb.test/{page.stem}", page.read_bytes(), "text/html")
+    shutil.copy(folder / "c-gb.warc.gz", folder / "d-mirror.warc.gz")
+    (folder / "e-broken.warc.gz").write_bytes(b"\x1f\x8b\x08\x00not really gzip" * 40)
     return folder
 
 
@@ -64,11 +70,11 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
     assert by_name["a-cc.warc.gz"]["status"] == "ok" and by_name["a-cc.warc.gz"]["records"] == 50
     assert by_name["b-clipped.warc.gz"]["status"] == "partial"
     assert "truncated record" in by_name["b-clipped.warc.gz"]["errors"][0]["error"]
-    assert by_name["d-broken.warc.gz"]["status"] == "failed"
-    assert "warning: input failed and was skipped" in output and "d-broken.warc.gz" in output
+    assert by_name["e-broken.warc.gz"]["status"] == "failed"
+    assert "warning: input failed and was skipped" in output and "e-broken.warc.gz" in output
 
     stages = {s["name"]: s for s in manifest["stages"]}
-    assert stages["read"]["docs_out"] == 32  # 16 HTML responses in each copy
+    assert stages["read"]["docs_out"] == 16 + 2 * 69
     assert stages["langid"]["drops"]["langid.not_target"] > 0
     kept_before_dedup = stages["exact_dedup"]["docs_in"]
     assert stages["exact_dedup"]["drops"]["dedup.exact"] == kept_before_dedup // 2  # the mirror's copies
@@ -81,7 +87,7 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
     assert "html" not in table.schema.names
     rows = table.to_pylist()
     assert {r["lang"] for r in rows} == {"zh"}
-    assert all(Path(r["source"]).name == "a-cc.warc.gz" for r in rows)  # first input wins each duplicate
+    assert all(Path(r["source"]).name == "c-gb.warc.gz" for r in rows)  # the first input wins each duplicate; the spam is gone
     assert len({r["id"] for r in rows}) == len(rows)
     assert any(r["charset"] == "gb18030" for r in rows)
     for shard in manifest["outputs"]["shards"]:
@@ -89,14 +95,14 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
 
     inspect = CliRunner().invoke(cli, ["inspect", str(out)])
     assert inspect.exit_code == 0
-    assert "langid.not_target" in inspect.output and "d-broken.warc.gz" in inspect.output
+    assert "langid.not_target" in inspect.output and "e-broken.warc.gz" in inspect.output
     assert f"{manifest['outputs']['rows']} rows" in inspect.output
 
 
 def test_same_config_twice_gives_identical_shards(ray_session, real_inputs: Path, tmp_path: Path) -> None:
     checksums = []
     for name in ("one", "two"):
-        code, output = run_cli("--input", str(real_inputs / "a-cc.warc.gz"), "--output", str(tmp_path / name))
+        code, output = run_cli("--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(tmp_path / name))
         assert code == 0, output
         manifest = json.loads((tmp_path / name / "manifest.json").read_text())
         checksums.append([(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]])
@@ -105,7 +111,7 @@ def test_same_config_twice_gives_identical_shards(ray_session, real_inputs: Path
 
 def test_rerun_skips_completed_units(ray_session, real_inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-mirror.warc.gz"), "--output", str(out))
+    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(out))
     assert run_cli(*args)[0] == 0
     first = json.loads((out / "manifest.json").read_text())
     assert first["resumed_units"] == 0

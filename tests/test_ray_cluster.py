@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from curate.warc_writer import write_response
+
 from conftest import REPO, require_shared
 
 
@@ -82,6 +84,11 @@ def test_run_on_two_node_cluster(two_node_cluster, tmp_path: Path) -> None:
         require_shared("warc", "ia-web-commons", "IAH-urls-wget.warc.gz"),
         require_shared("warc", "pywb", "iana.warc.gz"),
     ]
+    articles = tmp_path / "gb2312.warc.gz"
+    with open(articles, "wb") as handle:
+        for page in sorted((require_shared("html", "zh_gb2312") / "original").glob("*.html")):
+            write_response(handle, f"http://gb.test/{page.stem}", page.read_bytes(), "text/html")
+    inputs.append(articles)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "curate.cli", "run", str(REPO / "configs" / "zh_web.yaml"), "--address", address, "--output", str(out)]
     for path in inputs:
@@ -89,7 +96,7 @@ def test_run_on_two_node_cluster(two_node_cluster, tmp_path: Path) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [i["status"] for i in manifest["inputs"]] == ["ok"] * 5
+    assert [i["status"] for i in manifest["inputs"]] == ["ok"] * 6
     nodes = {i["node"] for i in manifest["inputs"]}
     assert len(nodes) == 2, f"units ran on {nodes}"
     assert manifest["outputs"]["rows"] > 0

@@ -29,10 +29,15 @@ def test_flagship_run_on_the_sample(ray_session, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stages = {s["name"]: s for s in manifest["stages"]}
     assert stages["read"]["docs_out"] >= 150
-    for name in ("read", "extract", "langid", "quality", "exact_dedup"):
+    for name in ("read", "extract", "langid", "spam_lexicon", "c4_lines", "zh_quality", "gopher_quality", "gopher_repetition", "exact_dedup"):
         assert stages[name]["drops"], f"{name} dropped nothing on the sample"
     assert stages["read"]["drops"]["read.not_html"] == 3
-    assert stages["quality"]["drops"].keys() == {"quality.short_text", "quality.low_cjk_ratio"}
+    quality_reasons = {r for s in manifest["stages"] for r in s["drops"] if r.startswith("quality.")}
+    assert len(quality_reasons) >= 5, quality_reasons
+    for stage in manifest["stages"]:
+        for reason in stage["drops"]:
+            if reason.startswith("quality.") and reason not in ("quality.c4_lorem_ipsum", "quality.c4_curly_bracket"):
+                assert reason in stage["drop_values"], reason  # every measured drop carries its value range
 
     rows = [row for shard in manifest["outputs"]["shards"] for row in pq.read_table(out / shard["path"]).to_pylist()]
     assert len(rows) == manifest["outputs"]["rows"]
@@ -45,5 +50,7 @@ def test_flagship_run_on_the_sample(ray_session, tmp_path: Path) -> None:
         assert "\ufffd" not in row["text"], row["url"]
         if row["charset"] == "cp950":
             assert row["script"] == "Hant", row["url"]
+    for row in rows:
+        assert row["quality_zh"]["chars"] >= 200 and row["quality_gopher"]["stopwords"] >= 2
     domains = {r["domain"] for r in rows}
     assert not any(d.endswith((".jp", ".kr")) for d in domains)  # Japanese (incl. kanji-heavy) and Korean dropped

@@ -1,0 +1,149 @@
+"""``curate train-quality``: a fastText quality classifier from positive and negative texts.
+
+Inputs are text files with one document per line (``.txt``, ``.txt.gz``),
+JSON Lines with a ``text`` field (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``),
+or Parquet with a ``text`` column (curate's own output shards work). A
+deterministic share of each class, chosen by a hash of the text, is held back
+to measure precision and recall; training uses one thread so the same inputs
+give the same model.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, fasttext_tokens
+
+
+class TrainingError(ValueError):
+    pass
+
+
+def read_texts(path: str) -> Iterator[str]:
+    """Documents of one input file, by its extension."""
+    name = path.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path, columns=["text"])
+        yield from (t for t in table.column("text").to_pylist() if t)
+        return
+    if name.endswith(".zst"):
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+    elif name.endswith(".gz"):
+        stream = gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    else:
+        stream = open(path, encoding="utf-8", errors="replace")
+    is_jsonl = ".jsonl" in name or ".json" in name
+    with stream:
+        for number, line in enumerate(stream, 1):
+            line = line.strip()
+            if not line:
+                continue
+            if is_jsonl:
+                try:
+                    text = json.loads(line).get("text")
+                except (json.JSONDecodeError, AttributeError) as error:
+                    raise TrainingError(f"{path}:{number}: not a JSON object with a text field ({error})") from error
+                if isinstance(text, str) and text.strip():
+                    yield text
+            else:
+                yield line
+
+
+@dataclass
+class Evaluation:
+    train_positive: int
+    train_negative: int
+    test_positive: int
+    test_negative: int
+    precision: float
+    recall: float
+    accuracy: float
+
+
+def _held_out(text: str, share: float) -> bool:
+    digest = hashlib.sha1(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def train_quality_model(
+    positive: list[str],
+    negative: list[str],
+    out: str,
+    *,
+    holdout: float = 0.1,
+    epoch: int = 10,
+    word_ngrams: int = 2,
+    dim: int = 64,
+    seed: int = 1,
+) -> Evaluation:
+    """Train, evaluate on the held-back share, and save the model to ``out``."""
+    import fasttext
+
+    if not hasattr(fasttext, "train_supervised"):
+        raise TrainingError(
+            "the installed `fasttext` module cannot train (it is fasttext-predict's); "
+            "run: pip install --force-reinstall --no-deps fasttext-numpy2"
+        )
+    train: list[str] = []
+    test: list[tuple[str, str]] = []
+    counts = {"train": {POSITIVE_LABEL: 0, NEGATIVE_LABEL: 0}, "test": {POSITIVE_LABEL: 0, NEGATIVE_LABEL: 0}}
+    for label, paths in ((POSITIVE_LABEL, positive), (NEGATIVE_LABEL, negative)):
+        for path in paths:
+            if not os.path.isfile(path):
+                raise TrainingError(f"no such input file: {path}")
+            for text in read_texts(path):
+                tokens = fasttext_tokens(text)
+                if not tokens:
+                    continue
+                split = "test" if _held_out(text, holdout) else "train"
+                counts[split][label] += 1
+                if split == "test":
+                    test.append((label, tokens))
+                else:
+                    train.append(f"{label} {tokens}")
+    for label in (POSITIVE_LABEL, NEGATIVE_LABEL):
+        if counts["train"][label] == 0 or counts["test"][label] == 0:
+            raise TrainingError(f"not enough {label.removeprefix('__label__')} documents to train and hold some back: {counts}")
+    random.Random(seed).shuffle(train)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
+        handle.write("\n".join(train) + "\n")
+        train_path = handle.name
+    try:
+        model = fasttext.train_supervised(
+            input=train_path, epoch=epoch, lr=0.5, wordNgrams=word_ngrams, dim=dim, minCount=1, thread=1, seed=seed, verbose=0
+        )
+    finally:
+        os.remove(train_path)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if out.endswith(".ftz"):
+        model.quantize(input=None, retrain=False)
+    model.save_model(out)
+
+    predicted = model.predict([tokens for _, tokens in test], k=1)[0]
+    tp = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == POSITIVE_LABEL and guess == POSITIVE_LABEL)
+    fp = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == NEGATIVE_LABEL and guess == POSITIVE_LABEL)
+    fn = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == POSITIVE_LABEL and guess != POSITIVE_LABEL)
+    correct = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == guess)
+    return Evaluation(
+        train_positive=counts["train"][POSITIVE_LABEL],
+        train_negative=counts["train"][NEGATIVE_LABEL],
+        test_positive=counts["test"][POSITIVE_LABEL],
+        test_negative=counts["test"][NEGATIVE_LABEL],
+        precision=tp / (tp + fp) if tp + fp else 0.0,
+        recall=tp / (tp + fn) if tp + fn else 0.0,
+        accuracy=correct / len(test),
+    )

@@ -1,0 +1,165 @@
+"""C4-style line cleaning, adapted to Chinese pages. This stage rewrites ``text``.
+
+Removes lines that are not prose:
+- boilerplate: copyright, ICP/公安 filing numbers, privacy and cookie notices,
+  "contact us", "back to top", share bars, editor credits (Chinese and English
+  phrases, only in lines shorter than ``boilerplate_max_line_chars`` so a real
+  paragraph that mentions copyright stays);
+- navigation: menus and breadcrumbs, three or more short items separated by
+  spaces, |, /, > or · (首页 | 新闻 | 科技), without end punctuation;
+- lines with fewer than ``min_words_per_line`` words (jieba words for Chinese):
+  navigation labels, breadcrumbs, button text;
+- lines mentioning "javascript" (enable-JavaScript notices);
+- lines with a "word" longer than ``max_word_length`` (base64, minified code);
+- lines without terminal punctuation, when ``filter_no_terminal_punct`` is on
+  (off by default, as FineWeb does: Chinese headings rarely end with 。);
+and strips citation marks like ``[1]`` and ``[编辑]``.
+
+Drops the document (``quality.c4_*``):
+- ``c4_lorem_ipsum``: placeholder text;
+- ``c4_curly_bracket``: ``{`` anywhere, which in web text almost always means code or templates;
+- ``c4_too_few_sentences``: fewer than ``min_sentences`` sentences left after cleaning
+  (the value recorded is the sentence count).
+
+Adds ``quality_c4`` (lines kept/removed, characters removed, sentences).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from curate.config_schema import bounds
+from curate.stage import Drop, Reason, Stage
+from stages.cjk import HAN
+from stages.text_profile import kept_lines_profile, profile, sentence_count
+from stages.words import ends_with_terminal_punctuation
+
+BOILERPLATE_PHRASES = (
+    # Chinese and Traditional Chinese page furniture
+    "版权所有", "版權所有", "版权归", "版權歸", "备案号", "備案號", "icp备", "icp證", "icp证", "公网安备", "网安备",
+    "免责声明", "免責聲明", "隐私政策", "隱私權政策", "隐私条款", "使用条款", "使用條款", "服务条款", "服務條款",
+    "联系我们", "聯絡我們", "聯繫我們", "关于我们", "關於我們", "返回顶部", "回到顶部", "回到頂端", "返回首頁",
+    "分享到", "分享至", "责任编辑", "責任編輯", "未经授权", "未經授權", "转载请注明", "轉載請註明",
+    "上一篇", "下一篇", "网站地图", "網站地圖", "当前位置", "當前位置", "您的位置", "目前位置", "扫一扫", "掃一掃", "扫码关注", "手机版", "手機版",
+    # C4's English policy phrases
+    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
+    "all rights reserved", "copyright ©", "copyright (c)",
+)
+_BOILERPLATE = re.compile("|".join(re.escape(phrase) for phrase in BOILERPLATE_PHRASES), re.IGNORECASE)
+_JAVASCRIPT = re.compile("javascript", re.IGNORECASE)
+_NAV_SEPARATORS = re.compile(r"[\s|｜/>»›·•]+")
+_CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
+
+
+@dataclass
+class C4LinesConfig:
+    min_words_per_line: int = field(default=3, metadata=bounds(0))
+    """C4: 3 words. Counted in jieba words for Chinese, so a nav label like 首页 has one."""
+    min_sentences: int = field(default=5, metadata=bounds(0))
+    """C4: 5 sentences after cleaning."""
+    max_word_length: int = field(default=1000, metadata=bounds(1))
+    """C4: 1000 characters."""
+    filter_no_terminal_punct: bool = False
+    """C4 removes lines without terminal punctuation; FineWeb and FineWeb-2 turn it off."""
+    boilerplate_max_line_chars: int = field(default=100, metadata=bounds(0))
+    """Our choice: boilerplate phrases remove a line only when it is this short."""
+    filter_navigation: bool = True
+    """Ours: remove menu lines, 3+ short items (at most ``nav_item_max_chars``) split by spaces, |, /, > or ·, without end punctuation."""
+    nav_item_max_chars: int = field(default=6, metadata=bounds(1))
+    filter_javascript: bool = True
+    filter_lorem_ipsum: bool = True
+    filter_curly_bracket: bool = True
+    remove_citations: bool = True
+    segmenter: Literal["rjieba", "jieba"] = "rjieba"
+
+
+class C4Lines(Stage):
+    name = "c4_lines"
+    config_class = C4LinesConfig
+    reads = ("text", "lang")
+    writes = (
+        pa.field("text", pa.string()),
+        pa.field(
+            "quality_c4",
+            pa.struct(
+                [
+                    pa.field("lines_kept", pa.int32()),
+                    pa.field("lines_removed", pa.int32()),
+                    pa.field("chars_removed", pa.int32()),
+                    pa.field("sentences", pa.int32()),
+                ]
+            ),
+        ),
+    )
+
+    def is_navigation(self, line: str) -> bool:
+        # Chinese prose does not put spaces between words, so spaced short items are a menu.
+        # Only applied to CJK items: an English heading has spaces and short words too.
+        if ends_with_terminal_punctuation(line):
+            return False
+        items = [item for item in _NAV_SEPARATORS.split(line) if item]
+        return (
+            len(items) >= 3
+            and all(len(item) <= self.config.nav_item_max_chars for item in items)
+            and sum(bool(HAN.search(item)) for item in items) * 2 >= len(items)
+        )
+
+    def keep_line(self, line: str, words: int, has_long_word: bool) -> bool:
+        """``line`` is stripped; ``words`` counts its non-punctuation words."""
+        config = self.config
+        if config.filter_javascript and _JAVASCRIPT.search(line):
+            return False
+        if len(line) <= config.boilerplate_max_line_chars and _BOILERPLATE.search(line):
+            return False
+        if config.filter_no_terminal_punct and not ends_with_terminal_punctuation(line):
+            return False
+        if config.filter_navigation and self.is_navigation(line):
+            return False
+        return words >= config.min_words_per_line and not has_long_word
+
+    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
+        config = self.config
+        texts = batch.column("text").to_pylist()
+        langs = batch.column("lang").to_pylist()
+        out_texts: list[str] = []
+        signals: list[dict[str, int]] = []
+        reasons: list[Reason] = []
+        for text, lang in zip(texts, langs):
+            lowered = text.lower()
+            raw_lines = text.split("\n")
+            if config.remove_citations:
+                raw_lines = [_CITATION.sub("", line) for line in raw_lines]
+            # One segmentation of the whole page gives every line's word count.
+            page = profile("\n".join(raw_lines), lang, config.segmenter)
+            words_per_line = page.words_per_line()
+            long_word_lines = set(page.word_lines[page.word_lengths > config.max_word_length].tolist())
+            kept, kept_numbers, removed = [], [], 0
+            for number, raw_line in enumerate(raw_lines):
+                line = raw_line.strip()
+                if not line:
+                    continue
+                if self.keep_line(line, int(words_per_line[number]), number in long_word_lines):
+                    kept.append(line)
+                    kept_numbers.append(number)
+                else:
+                    removed += 1
+            cleaned_page = kept_lines_profile(page, kept_numbers, kept, lang, config.segmenter)
+            cleaned = cleaned_page.text
+            sentences = sentence_count(cleaned_page)
+            out_texts.append(cleaned)
+            signals.append(
+                {"lines_kept": len(kept), "lines_removed": removed, "chars_removed": len(text) - len(cleaned), "sentences": sentences}
+            )
+            if config.filter_lorem_ipsum and "lorem ipsum" in lowered:
+                reasons.append("quality.c4_lorem_ipsum")
+            elif config.filter_curly_bracket and "{" in text:
+                reasons.append("quality.c4_curly_bracket")
+            elif sentences < config.min_sentences:
+                reasons.append(Drop("quality.c4_too_few_sentences", sentences))
+            else:
+                reasons.append(None)
+        return {"text": out_texts, "quality_c4": signals}, reasons

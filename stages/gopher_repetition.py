@@ -1,0 +1,121 @@
+"""Gopher repetition rules (Rae et al. 2021, as in datatrove), on jieba words for Chinese.
+
+Lines are split on newlines, paragraphs on blank lines. n-grams are built from
+words (jieba words for zh/ja, whitespace tokens otherwise; punctuation tokens
+left out) and measured in characters of the n-gram joined without spaces, over
+the document's length in characters, as datatrove does.
+
+Drops (``quality.gopher_*``, each with the measured value):
+- ``gopher_dup_lines`` / ``gopher_dup_line_chars``: share of lines that repeat
+  an earlier line, and their share of the characters;
+- ``gopher_dup_paragraphs`` / ``gopher_dup_paragraph_chars``: the same for paragraphs;
+- ``gopher_top_<n>gram`` (n = 2, 3, 4): characters covered by the most frequent n-gram;
+- ``gopher_dup_<n>gram`` (n = 5 ... 10): characters covered by n-grams seen before.
+
+Such pages are templated spam, keyword stuffing and scraped comment floods.
+Adds the ``quality_repetition`` struct column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from curate.config_schema import ConfigError, bounds
+from curate.stage import Check, SignalFilter
+from stages.text_profile import duplicate_ngram_chars_by_size, profile, top_ngram_chars
+
+TOP_NGRAM_SIZES = (2, 3, 4)
+DUP_NGRAM_SIZES = range(5, 11)
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+_LINE_BREAK = re.compile(r"\n+")
+
+
+@dataclass
+class GopherRepetitionConfig:
+    max_dup_lines: float = field(default=0.287, metadata=bounds(0, 1))
+    """FineWeb-2 cmn_Hani: 0.287."""
+    max_dup_line_chars: float = field(default=0.2, metadata=bounds(0, 1))
+    """Gopher/datatrove: 0.2."""
+    max_dup_paragraphs: float = field(default=0.3, metadata=bounds(0, 1))
+    """Gopher/datatrove: 0.3."""
+    max_dup_paragraph_chars: float = field(default=0.2, metadata=bounds(0, 1))
+    """Gopher/datatrove: 0.2."""
+    top_ngrams: list[float] = field(default_factory=lambda: [0.256, 0.201, 0.171])
+    """Maximum share of the top 2-, 3- and 4-gram. FineWeb-2 cmn_Hani: 0.256, 0.201, 0.171."""
+    dup_ngrams: list[float] = field(default_factory=lambda: [0.198, 0.182, 0.167, 0.154, 0.140, 0.127])
+    """Maximum share of duplicated 5- to 10-grams. FineWeb-2 cmn_Hani: 0.198 0.182 0.167 0.154 0.140 0.127."""
+    segmenter: Literal["rjieba", "jieba"] = "rjieba"
+
+    def check(self, path: str) -> None:
+        for key, values, sizes in (("top_ngrams", self.top_ngrams, TOP_NGRAM_SIZES), ("dup_ngrams", self.dup_ngrams, DUP_NGRAM_SIZES)):
+            if len(values) != len(sizes):
+                raise ConfigError(f"{path}.{key}", f"expected {len(sizes)} shares (for n = {', '.join(map(str, sizes))}), got {len(values)}")
+            for i, value in enumerate(values):
+                if not 0 <= value <= 1:
+                    raise ConfigError(f"{path}.{key}[{i}]", f"expected a number in [0, 1], got {value!r}")
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """How many items repeat an earlier one, and their characters."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+class GopherRepetition(SignalFilter):
+    name = "gopher_repetition"
+    config_class = GopherRepetitionConfig
+    signal_column = "quality_repetition"
+    writes = (
+        pa.field(
+            "quality_repetition",
+            pa.struct(
+                [pa.field(n, pa.float32()) for n in ("dup_lines", "dup_line_chars", "dup_paragraphs", "dup_paragraph_chars")]
+                + [pa.field(f"top_{n}gram", pa.float32()) for n in TOP_NGRAM_SIZES]
+                + [pa.field(f"dup_{n}gram", pa.float32()) for n in DUP_NGRAM_SIZES]
+            ),
+        ),
+    )
+
+    def signals(self, text: str, lang: str | None) -> dict[str, float]:
+        length = max(len(text), 1)
+        paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+        text_lines = [line for line in _LINE_BREAK.split(text) if line.strip()]
+        dup_paragraphs, dup_paragraph_chars = duplicates(paragraphs)
+        dup_lines, dup_line_chars = duplicates(text_lines)
+        p = profile(text, lang, self.config.segmenter)
+        hashes = p.word_hashes()[p.content_mask]
+        lengths = p.word_lengths[p.content_mask]
+        values = {
+            "dup_lines": dup_lines / len(text_lines) if text_lines else 0.0,
+            "dup_line_chars": dup_line_chars / length,
+            "dup_paragraphs": dup_paragraphs / len(paragraphs) if paragraphs else 0.0,
+            "dup_paragraph_chars": dup_paragraph_chars / length,
+        }
+        for n in TOP_NGRAM_SIZES:
+            values[f"top_{n}gram"] = top_ngram_chars(hashes, lengths, n) / length
+        for n, chars in duplicate_ngram_chars_by_size(hashes, lengths, DUP_NGRAM_SIZES).items():
+            values[f"dup_{n}gram"] = chars / length
+        return values
+
+    def checks(self, s: dict[str, float], lang: str | None) -> list[Check]:
+        c = self.config
+        limits = [
+            ("dup_lines", c.max_dup_lines),
+            ("dup_line_chars", c.max_dup_line_chars),
+            ("dup_paragraphs", c.max_dup_paragraphs),
+            ("dup_paragraph_chars", c.max_dup_paragraph_chars),
+        ]
+        limits += [(f"top_{n}gram", limit) for n, limit in zip(TOP_NGRAM_SIZES, c.top_ngrams)]
+        limits += [(f"dup_{n}gram", limit) for n, limit in zip(DUP_NGRAM_SIZES, c.dup_ngrams)]
+        return [(f"quality.gopher_{key}", s[key], s[key] > limit) for key, limit in limits]
