@@ -1,0 +1,118 @@
+"""Cost of the quality suite per document, against trafilatura on the same pages.
+
+Real Chinese pages (the 69 GB2312/GBK pages and the Chinese readability test
+pages in ../shared/data/html) are extracted with the pipeline's own extract
+stage, timing trafilatura per page; then the quality stages of
+configs/zh_web.yaml run on the extracted texts in one process on one core,
+chained as in the pipeline, with rjieba (default) and with Python jieba;
+times are per document entering the suite. Segmentation is timed alone too.
+
+    python benchmarks/quality_suite.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[1]
+HTML = REPO.parent / "shared" / "data" / "html"
+QUALITY_STAGES = ("spam_lexicon", "c4_lines", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality")
+
+
+def chinese_pages() -> list[tuple[bytes, str | None]]:
+    pages = [(p.read_bytes(), None) for p in sorted((HTML / "zh_gb2312" / "original").glob("*.html"))]
+    for folder in sorted((HTML / "readability_testpages").iterdir()):
+        source = folder / "source.html.gz"
+        if source.is_file():
+            html = gzip.decompress(source.read_bytes())
+            if sum("\u4e00" <= c <= "\u9fff" for c in html.decode("utf-8", "ignore")[:20000]) > 300:
+                pages.append((html, "text/html; charset=utf-8"))
+    return pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the pages (timings are summed)")
+    parser.add_argument("--result", default=str(REPO / "benchmarks" / "results" / "quality_suite.json"))
+    args = parser.parse_args()
+    if not HTML.is_dir():
+        raise SystemExit(f"real pages not found at {HTML}")
+
+    from curate.config import load_config
+    from curate.stage import StageStats
+    from stages.extract import Extract, ExtractConfig
+    from stages.langid import LangId, LangIdConfig
+    from stages.text_profile import clear_cache
+    from stages.words import segmenter as load_segmenter
+
+    pages = chinese_pages()
+    extract = Extract(ExtractConfig())
+    texts, extract_seconds = [], 0.0
+    from stages.charset import decode_html
+
+    for html, content_type in pages:
+        decoded = decode_html(html, content_type)
+        started = time.process_time()
+        text = extract.extract_text(decoded.text)
+        extract_seconds += time.process_time() - started
+        if text:
+            texts.append(text)
+    langid = LangId(LangIdConfig())
+    langs = [g.lang for g in langid.classify(texts)]
+    chinese = [t for t, lang in zip(texts, langs) if lang == "zh"]
+
+    config = load_config(str(REPO / "configs" / "zh_web.yaml"))
+    result = {
+        "pages": len(pages),
+        "chinese_documents": len(chinese),
+        "mean_chars": round(sum(map(len, chinese)) / len(chinese)),
+        "trafilatura_ms_per_page": round(1000 * extract_seconds / len(pages), 2),
+    }
+    for segmenter in ("rjieba", "jieba"):
+        stages = []
+        for spec in config.stages:
+            if spec.name in QUALITY_STAGES:
+                if hasattr(spec.config, "segmenter"):
+                    spec.config.segmenter = segmenter
+                stages.append(spec.build())
+        per_stage = {s.name: 0.0 for s in stages}
+        segment_seconds = 0.0
+        cut = load_segmenter(segmenter)
+        for _ in range(args.repeat):
+            started = time.process_time()
+            for text in chinese:
+                cut(text)
+            segment_seconds += time.process_time() - started
+            clear_cache()
+            # Chained as in the pipeline: each stage sees what the previous one kept and rewrote.
+            batch = pa.RecordBatch.from_pydict({"text": chinese, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
+            for stage in stages:
+                stats = StageStats(stage.name)
+                batch = stage.apply(batch, stats)
+                per_stage[stage.name] += stats.cpu_seconds
+        docs = args.repeat * len(chinese)  # per input document of the suite
+        result[f"{segmenter}_kept"] = batch.num_rows
+        total_ms = 1000 * sum(per_stage.values()) / docs
+        result[segmenter] = {
+            "quality_suite_ms_per_doc": round(total_ms, 3),
+            "quality_docs_per_second_one_core": round(1000 / total_ms, 1),
+            "segmentation_ms_per_doc_alone": round(1000 * segment_seconds / docs, 3),
+            "per_stage_ms_per_doc": {name: round(1000 * s / docs, 3) for name, s in per_stage.items()},
+            "share_of_trafilatura_time": round(total_ms / result["trafilatura_ms_per_page"], 4),
+        }
+    os.makedirs(os.path.dirname(args.result), exist_ok=True)
+    with open(args.result, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+        handle.write("\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
