@@ -26,17 +26,20 @@ Adds ``quality_c4`` (lines kept/removed, characters removed, sentences).
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
-from stages.text_profile import kept_lines_profile, profile, sentence_count
-from stages.words import ends_with_terminal_punctuation
+from stages.text_profile import TextProfile, kept_lines_profile, profile, sentence_count
+from stages.words import TERMINAL_PUNCTUATION, ends_with_terminal_punctuation
 
 BOILERPLATE_PHRASES = (
     # Chinese and Traditional Chinese page furniture
@@ -49,8 +52,34 @@ BOILERPLATE_PHRASES = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
     "all rights reserved", "copyright ©", "copyright (c)",
 )
-_BOILERPLATE = re.compile("|".join(re.escape(phrase) for phrase in BOILERPLATE_PHRASES), re.IGNORECASE)
 _JAVASCRIPT = re.compile("javascript", re.IGNORECASE)
+_ENDS_WITH_TERMINAL = operator.methodcaller("endswith", TERMINAL_PUNCTUATION)
+
+
+@functools.lru_cache(maxsize=1)
+def _boilerplate_automaton():  # -> ahocorasick.Automaton
+    # A regex alternation of 60 phrases scans a page 60 times; the automaton scans it once.
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for phrase in BOILERPLATE_PHRASES:
+        automaton.add_word(phrase, phrase)
+    automaton.make_automaton()
+    return automaton
+
+
+def _line_numbers(positions: list[int], newlines: np.ndarray) -> np.ndarray:
+    return np.searchsorted(newlines, np.array(positions, dtype=np.int64)) if positions else np.zeros(0, dtype=np.int64)
+
+
+def _lines_matching(pattern: re.Pattern[str], text: str, newlines: np.ndarray) -> np.ndarray:
+    """Line numbers holding a match of ``pattern``."""
+    return _line_numbers([match.start() for match in pattern.finditer(text)], newlines)
+
+
+def _boilerplate_lines(lowered: str, newlines: np.ndarray) -> np.ndarray:
+    """Line numbers holding a boilerplate phrase (``lowered`` is the lower-cased page)."""
+    return _line_numbers([end for end, _ in _boilerplate_automaton().iter(lowered)], newlines)
 _NAV_SEPARATORS = re.compile(r"[\s|｜/>»›·•]+")
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 
@@ -108,18 +137,26 @@ class C4Lines(Stage):
             and sum(bool(HAN.search(item)) for item in items) * 2 >= len(items)
         )
 
-    def keep_line(self, line: str, words: int, has_long_word: bool) -> bool:
-        """``line`` is stripped; ``words`` counts its non-punctuation words."""
+    def removed_lines(self, page: TextProfile, lines: list[str]) -> np.ndarray:
+        """Which of the page's lines (``lines``, stripped) to remove, decided with arrays:
+        regexes run once over the page, not once per line."""
         config = self.config
-        if config.filter_javascript and _JAVASCRIPT.search(line):
-            return False
-        if len(line) <= config.boilerplate_max_line_chars and _BOILERPLATE.search(line):
-            return False
-        if config.filter_no_terminal_punct and not ends_with_terminal_punctuation(line):
-            return False
-        if config.filter_navigation and self.is_navigation(line):
-            return False
-        return words >= config.min_words_per_line and not has_long_word
+        n = page.n_lines
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
+        remove = page.words_per_line() < config.min_words_per_line
+        remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
+        newlines = np.flatnonzero(page.codepoints == 10)
+        if config.filter_javascript:
+            remove[_lines_matching(_JAVASCRIPT, page.text, newlines)] = True
+        boilerplate = _boilerplate_lines(page.text.lower(), newlines)
+        remove[boilerplate[lengths[boilerplate] <= config.boilerplate_max_line_chars]] = True
+        terminal = np.fromiter(map(_ENDS_WITH_TERMINAL, lines), dtype=bool, count=n)
+        if config.filter_no_terminal_punct:
+            remove |= ~terminal
+        if config.filter_navigation:
+            for number in np.flatnonzero(~remove & ~terminal & (lengths > 0)).tolist():
+                remove[number] = self.is_navigation(lines[number])
+        return remove | (lengths == 0)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         config = self.config
@@ -135,18 +172,11 @@ class C4Lines(Stage):
                 raw_lines = [_CITATION.sub("", line) for line in raw_lines]
             # One segmentation of the whole page gives every line's word count.
             page = profile("\n".join(raw_lines), lang, config.segmenter)
-            words_per_line = page.words_per_line()
-            long_word_lines = set(page.word_lines[page.word_lengths > config.max_word_length].tolist())
-            kept, kept_numbers, removed = [], [], 0
-            for number, raw_line in enumerate(raw_lines):
-                line = raw_line.strip()
-                if not line:
-                    continue
-                if self.keep_line(line, int(words_per_line[number]), number in long_word_lines):
-                    kept.append(line)
-                    kept_numbers.append(number)
-                else:
-                    removed += 1
+            lines = [line.strip() for line in raw_lines]
+            remove = self.removed_lines(page, lines)
+            kept_numbers = np.flatnonzero(~remove).tolist()
+            kept = [lines[number] for number in kept_numbers]
+            removed = sum(1 for line in lines if line) - len(kept)
             cleaned_page = kept_lines_profile(page, kept_numbers, kept, lang, config.segmenter)
             cleaned = cleaned_page.text
             sentences = sentence_count(cleaned_page)

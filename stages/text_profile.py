@@ -77,7 +77,9 @@ class TextProfile:
 
 
 _CACHE: OrderedDict[tuple[str, str | None, str], TextProfile] = OrderedDict()
-_CACHE_SIZE = 1024
+# Enough for a default batch (256 documents) and its cleaned versions to pass through the
+# quality stages; about 50-100 MB for long pages. Larger batches only cost re-segmentation.
+_CACHE_SIZE = 512
 
 
 def _remember(key: tuple[str, str | None, str], value: TextProfile) -> TextProfile:
@@ -178,22 +180,24 @@ def duplicate_ngram_chars_by_size(hashes: np.ndarray, lengths: np.ndarray, sizes
     positions of repeated (n-1)-grams are examined: a few in prose, not the whole text.
     """
     result = {}
+    prefix = np.concatenate(([0], np.cumsum(lengths)))
     candidates = np.arange(len(hashes), dtype=np.int64)
     for n in sizes:
-        grams = ngram_hashes(hashes, n)
-        candidates = candidates[candidates < len(grams)]
+        candidates = candidates[candidates <= len(hashes) - n]
         if not len(candidates):
             result[n] = 0
             continue
-        values = grams[candidates]
-        _, first, inverse, counts = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
+        with np.errstate(over="ignore"):
+            grams = hashes[candidates].copy()
+            for k in range(1, n):
+                grams = grams * np.int64(1_000_003) + hashes[candidates + k]
+        _, first, inverse, counts = np.unique(grams, return_index=True, return_inverse=True, return_counts=True)
         inverse = inverse.reshape(-1)
         repeats = candidates[first[inverse] < np.arange(len(candidates))]
-        chars = ngram_chars(lengths, n)
         total, next_free = 0, 0
         for position in repeats.tolist():
             if position >= next_free:
-                total += int(chars[position])
+                total += int(prefix[position + n] - prefix[position])
                 next_free = position + n
         result[n] = total
         candidates = candidates[counts[inverse] >= 2]

@@ -35,6 +35,7 @@ import pyarrow as pa
 from curate.config_schema import bounds
 from curate.stage import Check, Reason, SignalFilter, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
+from stages.text_profile import profile
 from stages.words import lines
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
@@ -74,9 +75,12 @@ _CJK_RANGES = HAN_RANGES + KANA_RANGES + HANGUL_RANGES
 
 def char_entropy(codepoints: np.ndarray) -> float:
     """Shannon entropy in bits of the character distribution."""
-    if not len(codepoints):
+    return _entropy(np.unique(codepoints, return_counts=True)[1])
+
+
+def _entropy(counts: np.ndarray) -> float:
+    if not len(counts):
         return 0.0
-    _, counts = np.unique(codepoints, return_counts=True)
     shares = counts / counts.sum()
     return float(-(shares * np.log2(shares)).sum())
 
@@ -131,17 +135,18 @@ class ZhQuality(SignalFilter):
         return len(line) <= self.config.ui_line_max_chars and _UI_PHRASE.search(line) is not None
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
-        codepoints = codepoints_of(text)
+        codepoints = profile(text, lang).codepoints  # shared with the stages around this one
         visible = codepoints[~np.isin(codepoints, _WHITESPACE_CODES)]
         chars = len(visible)
+        distinct_counts = np.unique(visible, return_counts=True)[1]
         text_lines = lines(text)
         return {
             "chars": chars,
             "cjk_ratio": int(in_ranges(visible, _CJK_RANGES).sum()) / chars if chars else 0.0,
             "bracket_share": bracket_share(codepoints),
             "digit_share": int(in_ranges(visible, _DIGIT_RANGES).sum()) / chars if chars else 0.0,
-            "char_entropy": char_entropy(visible),
-            "unique_char_ratio": len(np.unique(visible)) / chars if chars else 0.0,
+            "char_entropy": _entropy(distinct_counts),
+            "unique_char_ratio": len(distinct_counts) / chars if chars else 0.0,
             "ui_line_share": sum(self.is_ui_line(line) for line in text_lines) / len(text_lines) if text_lines else 0.0,
             "avg_line_chars": chars / len(text_lines) if text_lines else 0.0,
             "hant_share": hant_share(codepoints),
