@@ -26,7 +26,6 @@ Adds ``quality_c4`` (lines kept/removed, characters removed, sentences).
 
 from __future__ import annotations
 
-import functools
 import operator
 import re
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import pyarrow as pa
 from curate.config_schema import bounds
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
+from stages.phrase_matcher import phrase_lines
 from stages.text_profile import TextProfile, kept_lines_profile, profile, sentence_count
 from stages.words import TERMINAL_PUNCTUATION, ends_with_terminal_punctuation
 
@@ -52,35 +52,10 @@ BOILERPLATE_PHRASES = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
     "all rights reserved", "copyright ©", "copyright (c)",
 )
-_JAVASCRIPT = re.compile("javascript", re.IGNORECASE)
 _ENDS_WITH_TERMINAL = operator.methodcaller("endswith", TERMINAL_PUNCTUATION)
-
-
-@functools.lru_cache(maxsize=1)
-def _boilerplate_automaton():  # -> ahocorasick.Automaton
-    # A regex alternation of 60 phrases scans a page 60 times; the automaton scans it once.
-    import ahocorasick
-
-    automaton = ahocorasick.Automaton()
-    for phrase in BOILERPLATE_PHRASES:
-        automaton.add_word(phrase, phrase)
-    automaton.make_automaton()
-    return automaton
-
-
-def _line_numbers(positions: list[int], newlines: np.ndarray) -> np.ndarray:
-    return np.searchsorted(newlines, np.array(positions, dtype=np.int64)) if positions else np.zeros(0, dtype=np.int64)
-
-
-def _lines_matching(pattern: re.Pattern[str], text: str, newlines: np.ndarray) -> np.ndarray:
-    """Line numbers holding a match of ``pattern``."""
-    return _line_numbers([match.start() for match in pattern.finditer(text)], newlines)
-
-
-def _boilerplate_lines(lowered: str, newlines: np.ndarray) -> np.ndarray:
-    """Line numbers holding a boilerplate phrase (``lowered`` is the lower-cased page)."""
-    return _line_numbers([end for end, _ in _boilerplate_automaton().iter(lowered)], newlines)
-_NAV_SEPARATORS = re.compile(r"[\s|｜/>»›·•]+")
+_NAV_SEPARATOR_CHARS = " \t\u3000\xa0|｜/>»›·•"
+_NAV_SEPARATORS = re.compile(f"[{re.escape(_NAV_SEPARATOR_CHARS)}]+")
+_NAV_SEPARATOR_CODES = np.array([ord(c) for c in _NAV_SEPARATOR_CHARS], dtype=np.uint32)
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 
 
@@ -146,15 +121,19 @@ class C4Lines(Stage):
         remove = page.words_per_line() < config.min_words_per_line
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
         newlines = np.flatnonzero(page.codepoints == 10)
+        lowered = page.text.lower()  # lower() keeps CJK text's length, so positions still match
         if config.filter_javascript:
-            remove[_lines_matching(_JAVASCRIPT, page.text, newlines)] = True
-        boilerplate = _boilerplate_lines(page.text.lower(), newlines)
+            remove[phrase_lines(("javascript",), lowered, newlines)] = True
+        boilerplate = phrase_lines(BOILERPLATE_PHRASES, lowered, newlines)
         remove[boilerplate[lengths[boilerplate] <= config.boilerplate_max_line_chars]] = True
         terminal = np.fromiter(map(_ENDS_WITH_TERMINAL, lines), dtype=bool, count=n)
         if config.filter_no_terminal_punct:
             remove |= ~terminal
         if config.filter_navigation:
-            for number in np.flatnonzero(~remove & ~terminal & (lengths > 0)).tolist():
+            # A menu has at least two separators; only such lines are looked at one by one.
+            line_of_char = np.cumsum(page.codepoints == 10)
+            separators = np.bincount(line_of_char[np.isin(page.codepoints, _NAV_SEPARATOR_CODES)], minlength=n)
+            for number in np.flatnonzero(~remove & ~terminal & (separators >= 2)).tolist():
                 remove[number] = self.is_navigation(lines[number])
         return remove | (lengths == 0)
 
@@ -167,9 +146,8 @@ class C4Lines(Stage):
         reasons: list[Reason] = []
         for text, lang in zip(texts, langs):
             lowered = text.lower()
-            raw_lines = text.split("\n")
-            if config.remove_citations:
-                raw_lines = [_CITATION.sub("", line) for line in raw_lines]
+            # Citation marks never span lines: one substitution over the page.
+            raw_lines = (_CITATION.sub("", text) if config.remove_citations else text).split("\n")
             # One segmentation of the whole page gives every line's word count.
             page = profile("\n".join(raw_lines), lang, config.segmenter)
             lines = [line.strip() for line in raw_lines]

@@ -26,7 +26,6 @@ Adds the ``quality_zh`` struct column with every value.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,8 +34,7 @@ import pyarrow as pa
 from curate.config_schema import bounds
 from curate.stage import Check, Reason, SignalFilter, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
-from stages.text_profile import profile
-from stages.words import lines
+from stages.phrase_matcher import phrase_lines
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
 UI_PHRASES = ("展开", "展開", "收起", "更多", "阅读全文", "閱讀全文", "点击查看", "點擊查看", "查看更多", "加载更多", "載入更多", "查看全文", "全文阅读")
@@ -60,14 +58,13 @@ class ZhQualityConfig:
     max_ui_line_share: float = field(default=0.2, metadata=bounds(0, 1))
     """Our choice: share of lines that contain 展开/更多/阅读全文/点击查看-style interface text."""
     ui_line_max_chars: int = field(default=20, metadata=bounds(1))
-    """Our choice: only lines this short count as interface text."""
+    """Our choice: only lines with at most this many visible characters count as interface text."""
     min_avg_line_chars: float = field(default=10.0, metadata=bounds(0))
     """Our choice: pages whose lines average under 10 characters are lists of links or labels."""
     min_paragraph_han_chars: int = field(default=0, metadata=bounds(0))
     """Remove paragraphs of Chinese documents with fewer Han characters; 0 = off (C4 line rules already run)."""
 
 
-_UI_PHRASE = re.compile("|".join(UI_PHRASES))
 _WHITESPACE_CODES = np.array([ord(c) for c in _WHITESPACE], dtype=np.uint32)
 _DIGIT_RANGES = ((0x30, 0x39), (0xFF10, 0xFF19))
 _CJK_RANGES = HAN_RANGES + KANA_RANGES + HANGUL_RANGES
@@ -130,16 +127,19 @@ class ZhQuality(SignalFilter):
         ),
     )
 
-    def is_ui_line(self, line: str) -> bool:
-        # Interface labels are short lines; 更多 inside a sentence is ordinary Chinese.
-        return len(line) <= self.config.ui_line_max_chars and _UI_PHRASE.search(line) is not None
-
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
-        codepoints = profile(text, lang).codepoints  # shared with the stages around this one
-        visible = codepoints[~np.isin(codepoints, _WHITESPACE_CODES)]
+        codepoints = codepoints_of(text)
+        is_visible = ~np.isin(codepoints, _WHITESPACE_CODES)
+        visible = codepoints[is_visible]
         chars = len(visible)
         distinct_counts = np.unique(visible, return_counts=True)[1]
-        text_lines = lines(text)
+        newlines = np.flatnonzero(codepoints == 10)
+        # Visible characters per line; lines with none are blank.
+        per_line = np.bincount(np.cumsum(codepoints == 10)[is_visible], minlength=len(newlines) + 1)
+        n_lines = int((per_line > 0).sum())
+        # Interface labels are short lines; 更多 inside a sentence is ordinary Chinese.
+        ui_lines = np.unique(phrase_lines(UI_PHRASES, text, newlines))
+        ui_lines = int((per_line[ui_lines] <= self.config.ui_line_max_chars).sum())
         return {
             "chars": chars,
             "cjk_ratio": int(in_ranges(visible, _CJK_RANGES).sum()) / chars if chars else 0.0,
@@ -147,8 +147,8 @@ class ZhQuality(SignalFilter):
             "digit_share": int(in_ranges(visible, _DIGIT_RANGES).sum()) / chars if chars else 0.0,
             "char_entropy": _entropy(distinct_counts),
             "unique_char_ratio": len(distinct_counts) / chars if chars else 0.0,
-            "ui_line_share": sum(self.is_ui_line(line) for line in text_lines) / len(text_lines) if text_lines else 0.0,
-            "avg_line_chars": chars / len(text_lines) if text_lines else 0.0,
+            "ui_line_share": ui_lines / n_lines if n_lines else 0.0,
+            "avg_line_chars": chars / n_lines if n_lines else 0.0,
             "hant_share": hant_share(codepoints),
         }
 
