@@ -37,7 +37,7 @@ import pyarrow as pa
 from curate.config_schema import bounds
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
-from stages.phrase_matcher import phrase_lines
+from stages.phrase_matcher import lower_keeping_positions, phrase_lines
 from stages.text_profile import TextProfile, kept_lines_profile, profile, sentence_count
 from stages.words import TERMINAL_PUNCTUATION, ends_with_terminal_punctuation
 
@@ -121,7 +121,7 @@ class C4Lines(Stage):
         remove = page.words_per_line() < config.min_words_per_line
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
         newlines = np.flatnonzero(page.codepoints == 10)
-        lowered = page.text.lower()  # lower() keeps CJK text's length, so positions still match
+        lowered = lower_keeping_positions(page.text)
         if config.filter_javascript:
             remove[phrase_lines(("javascript",), lowered, newlines)] = True
         boilerplate = phrase_lines(BOILERPLATE_PHRASES, lowered, newlines)

@@ -23,3 +23,12 @@ def phrase_lines(phrases: tuple[str, ...], text: str, newlines: np.ndarray) -> n
     """Line numbers (lines split at ``newlines``, the positions of "\\n") that hold any phrase."""
     ends = [end for end, _ in phrase_automaton(phrases).iter(text)]
     return np.searchsorted(newlines, np.array(ends, dtype=np.int64)) if ends else np.zeros(0, dtype=np.int64)
+
+
+def lower_keeping_positions(text: str) -> str:
+    """``text.lower()``, except characters whose lower case is longer (İ) stay as they are,
+    so match positions still point into ``text``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(low if len(low) == 1 else char for char, low in ((c, c.lower()) for c in text))

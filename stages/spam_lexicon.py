@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds, path_field
 from curate.stage import Drop, Reason, Stage
+from stages.phrase_matcher import lower_keeping_positions
 
 BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lexicons", "spam_zh")
 BUILTIN_CATEGORIES = ("gambling", "porn", "seo", "ads")
@@ -118,7 +119,7 @@ class SpamLexicon(Stage):
 
     def match(self, text: str) -> tuple[dict[str, int], dict[str, set[str]], float]:
         """Hits and distinct terms per category, and the share of lines with a hit."""
-        lowered = text.lower()
+        lowered = lower_keeping_positions(text)
         hits: dict[str, int] = defaultdict(int)
         terms: dict[str, set[str]] = defaultdict(set)
         hit_positions = []

@@ -82,3 +82,9 @@ def test_navigation_rule_spares_english_headings() -> None:
     assert stage.is_navigation("當前位置 > 新聞 > 國際")
     assert not stage.is_navigation("How to bake a cake at home")
     assert not stage.is_navigation("我们 今天 去 公园。")
+
+
+def test_boilerplate_lines_are_found_after_characters_that_grow_in_lower_case() -> None:
+    text = "İİİ 这是第一句完整的话，内容很长很长。\n© 2024 版权所有\n这是第二句完整的话，内容也很长很长。"
+    out, _, _ = clean([text], min_sentences=1)
+    assert out.column("text")[0].as_py() == "İİİ 这是第一句完整的话，内容很长很长。\n这是第二句完整的话，内容也很长很长。"

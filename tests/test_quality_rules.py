@@ -197,3 +197,22 @@ def test_vectorised_ngrams_equal_a_plain_python_count_on_real_text() -> None:
         for n in range(5, 11):
             # Ours also counts n-grams first seen inside a skipped repeat: never less, rarely more.
             assert expected[n] <= measured[n] <= expected[n] * 1.1 + 20, (n, expected[n], measured[n])
+
+
+EDGE_TEXTS = ["", " ", "\n\n\n", "啊", "啊" * 5000, "😀𠀀𠀁 emoji and ext-B", "【】【", "}{", "a\u3000b\xa0c", "İstanbul ǅ ﬁ", "\t|\t|\t", "1.\n2.\n3."]
+
+
+def test_every_quality_stage_survives_edge_cases() -> None:
+    from curate.config import load_config
+
+    from conftest import REPO
+
+    config = load_config(str(REPO / "configs" / "zh_web.yaml"))
+    for lang in ("zh", "en", None):
+        batch = pa.RecordBatch.from_pydict({"text": EDGE_TEXTS, "lang": [lang] * len(EDGE_TEXTS)})
+        for spec in config.stages:
+            if spec.name in ("spam_lexicon", "c4_lines", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality"):
+                stats = StageStats(spec.name)
+                out = spec.build().apply(batch, stats)
+                assert stats.docs_in == stats.docs_out + sum(stats.drops.values())
+                assert out.num_rows == stats.docs_out
