@@ -7,9 +7,10 @@ numpy arrays, so the rules are array arithmetic rather than Python loops over
 characters or words. Profiles are cached per process: stages that run one
 after another on the same text share one.
 
-Each word is classified by its first character: space, punctuation, letter
-(any script, Han included) or other (digits, symbols). jieba never mixes
-punctuation into a word, so this is the word's class.
+Each word is classified by its first character: space, letter (any script,
+Han included), other alphanumeric (digits, numerals) or punctuation (everything
+else: marks, symbols). jieba never mixes punctuation into a word, so this is
+the word's class.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import OrderedDict
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,16 +29,12 @@ SPACE, PUNCT, LETTER, OTHER = 0, 1, 2, 3
 
 @functools.lru_cache(maxsize=1)
 def _kind_table() -> np.ndarray:
-    """Word class of every Basic Multilingual Plane code point, built once per process."""
-    table = np.full(0x10000, OTHER, dtype=np.uint8)
-    for code in range(0x10000):
-        char = chr(code)
-        if char.isspace():
-            table[code] = SPACE
-        elif char.isalpha():
-            table[code] = LETTER
-        elif unicodedata.category(char)[0] in "PS" or char == "_":
-            table[code] = PUNCT
+    """Word class of every Basic Multilingual Plane code point, built once per process (~10 ms)."""
+    chars = [chr(code) for code in range(0x10000)]
+    table = np.full(0x10000, PUNCT, dtype=np.uint8)  # neither letter, digit nor space
+    table[np.fromiter(map(str.isalnum, chars), dtype=bool, count=0x10000)] = OTHER
+    table[np.fromiter(map(str.isalpha, chars), dtype=bool, count=0x10000)] = LETTER
+    table[np.fromiter(map(str.isspace, chars), dtype=bool, count=0x10000)] = SPACE
     return table
 
 
