@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import os
 import time
 from pathlib import Path
 
 import pyarrow as pa
+
+from bench_results import write_result  # a sibling module: benchmarks run as scripts
 
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO.parent / "shared" / "data" / "html"
@@ -111,11 +111,7 @@ def main() -> None:
             "per_stage_ms_per_doc": {name: round(1000 * s / docs, 3) for name, s in per_stage.items()},
             "share_of_trafilatura_time": round(total_ms / result["trafilatura_ms_per_page"], 4),
         }
-    os.makedirs(os.path.dirname(args.result), exist_ok=True)
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.result, result)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ stage from the manifest's timings.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
 import time
+
+from bench_results import write_result  # a sibling module: benchmarks run as scripts
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,11 +63,7 @@ def main() -> None:
             name: round(1000 * s["cpu_seconds"] / s["docs_in"], 3) if s["docs_in"] else None for name, s in stages.items()
         },
     }
-    os.makedirs(os.path.dirname(args.result), exist_ok=True)
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.result, result)
 
 
 if __name__ == "__main__":
