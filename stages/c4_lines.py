@@ -38,7 +38,7 @@ from curate.config_schema import bounds
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
 from stages.phrase_matcher import lower_keeping_positions, phrase_lines
-from stages.text_profile import TextProfile, kept_lines_profile, profile, sentence_count
+from stages.text_profile import CharSet, TextProfile, kept_lines_profile, profile, sentence_count
 from stages.words import TERMINAL_PUNCTUATION, ends_with_terminal_punctuation
 
 BOILERPLATE_PHRASES = (
@@ -55,7 +55,7 @@ BOILERPLATE_PHRASES = (
 _ENDS_WITH_TERMINAL = operator.methodcaller("endswith", TERMINAL_PUNCTUATION)
 _NAV_SEPARATOR_CHARS = " \t\u3000\xa0|｜/>»›·•"
 _NAV_SEPARATORS = re.compile(f"[{re.escape(_NAV_SEPARATOR_CHARS)}]+")
-_NAV_SEPARATOR_CODES = np.array([ord(c) for c in _NAV_SEPARATOR_CHARS], dtype=np.uint32)
+_NAV_SEPARATOR_SET = CharSet(_NAV_SEPARATOR_CHARS)
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 
 
@@ -132,7 +132,7 @@ class C4Lines(Stage):
         if config.filter_navigation:
             # A menu has at least two separators; only such lines are looked at one by one.
             line_of_char = np.cumsum(page.codepoints == 10)
-            separators = np.bincount(line_of_char[np.isin(page.codepoints, _NAV_SEPARATOR_CODES)], minlength=n)
+            separators = np.bincount(line_of_char[_NAV_SEPARATOR_SET.mask(page.codepoints)], minlength=n)
             for number in np.flatnonzero(~remove & ~terminal & (separators >= 2)).tolist():
                 remove[number] = self.is_navigation(lines[number])
         return remove | (lengths == 0)

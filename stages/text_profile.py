@@ -38,6 +38,17 @@ def _kind_table() -> np.ndarray:
     return table
 
 
+class CharSet:
+    """Membership of code points in a fixed set of BMP characters, as one table lookup."""
+
+    def __init__(self, chars: str) -> None:
+        self.table = np.zeros(0x10001, dtype=bool)  # the last slot stands for everything beyond the BMP
+        self.table[[ord(c) for c in chars]] = True
+
+    def mask(self, codepoints: np.ndarray) -> np.ndarray:
+        return self.table[np.minimum(codepoints, 0x10000)]
+
+
 def char_kinds(codepoints: np.ndarray) -> np.ndarray:
     # Beyond the BMP: CJK extensions and emoji; count them as letters.
     return np.where(codepoints > 0xFFFF, LETTER, _kind_table()[np.minimum(codepoints, 0xFFFF)]).astype(np.uint8)
@@ -163,7 +174,9 @@ def top_ngram_chars(hashes: np.ndarray, lengths: np.ndarray, n: int) -> int:
     if best < 2:
         return 0
     # Among equally frequent n-grams, the one seen first, as collections.Counter.most_common picks.
-    position = int(np.argmax(np.isin(grams, values[counts == best])))
+    tied = values[counts == best]
+    at_tied = grams == tied[0] if len(tied) == 1 else np.isin(grams, tied)
+    position = int(np.argmax(at_tied))
     return int(ngram_chars(lengths, n)[position] * best)
 
 
@@ -219,7 +232,7 @@ def ngram_chars(lengths: np.ndarray, n: int) -> np.ndarray:
     return prefix[n:] - prefix[:-n]
 
 
-_SENTENCE_MARKS = np.array([ord(c) for c in "。！？!?…"], dtype=np.uint32)
+_SENTENCE_MARKS = CharSet("。！？!?…")
 _FULL_STOP = ord(".")
 
 
@@ -229,7 +242,7 @@ def sentence_count(page: TextProfile) -> int:
     cp = page.codepoints
     if not len(cp) or not page.text.strip():
         return 0
-    marks = np.isin(cp, _SENTENCE_MARKS)
+    marks = _SENTENCE_MARKS.mask(cp)
     previous = np.concatenate(([0], cp[:-1]))
     following = np.concatenate((cp[1:], [32]))
     stops = (cp == _FULL_STOP) & (char_kinds(previous) >= LETTER) & (char_kinds(following) == SPACE)

@@ -35,6 +35,7 @@ from curate.config_schema import bounds
 from curate.stage import Check, Reason, SignalFilter, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
 from stages.phrase_matcher import phrase_lines
+from stages.text_profile import CharSet
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
 UI_PHRASES = ("展开", "展開", "收起", "更多", "阅读全文", "閱讀全文", "点击查看", "點擊查看", "查看更多", "加载更多", "載入更多", "查看全文", "全文阅读")
@@ -65,7 +66,7 @@ class ZhQualityConfig:
     """Remove paragraphs of Chinese documents with fewer Han characters; 0 = off (C4 line rules already run)."""
 
 
-_WHITESPACE_CODES = np.array([ord(c) for c in _WHITESPACE], dtype=np.uint32)
+_WHITESPACE_SET = CharSet("".join(_WHITESPACE))
 _DIGIT_RANGES = ((0x30, 0x39), (0xFF10, 0xFF19))
 _CJK_RANGES = HAN_RANGES + KANA_RANGES + HANGUL_RANGES
 
@@ -129,7 +130,7 @@ class ZhQuality(SignalFilter):
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         codepoints = codepoints_of(text)
-        is_visible = ~np.isin(codepoints, _WHITESPACE_CODES)
+        is_visible = ~_WHITESPACE_SET.mask(codepoints)
         visible = codepoints[is_visible]
         chars = len(visible)
         distinct_counts = np.unique(visible, return_counts=True)[1]
