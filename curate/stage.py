@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Sequence
 
 import pyarrow as pa
 
+from curate.decoded_columns import column_values, filter_batch, remember
+
 @dataclass(frozen=True)
 class Drop:
     """A drop reason with the measured value that crossed the threshold."""
@@ -129,6 +131,8 @@ class Stage(ABC):
             for column_field in self.writes:
                 values = columns[column_field.name]
                 array = values if isinstance(values, pa.Array) else pa.array(values, type=column_field.type)
+                if isinstance(values, list):
+                    remember(array, values)
                 index = batch.schema.get_field_index(column_field.name)
                 if index >= 0:
                     batch = batch.set_column(index, column_field, array)
@@ -144,7 +148,7 @@ class Stage(ABC):
                 elif reason is not None:
                     stats.drops[reason] += 1
             if not all(keep):
-                batch = batch.filter(pa.array(keep, type=pa.bool_()))
+                batch = filter_batch(batch, keep)
             stats.docs_out += batch.num_rows
         return batch
 
@@ -177,8 +181,8 @@ class SignalFilter(Stage):
         """The rules, in order, applied to one document's signals."""
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
-        texts = batch.column("text").to_pylist()
-        langs = batch.column("lang").to_pylist()
+        texts = column_values(batch, "text")
+        langs = column_values(batch, "lang")
         signals = [self.signals(text, lang) for text, lang in zip(texts, langs)]
         reasons = [first_failure(self.checks(s, lang)) for s, lang in zip(signals, langs)]
         return {self.signal_column: signals}, reasons

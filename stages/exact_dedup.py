@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.config_schema import bounds
+from curate.decoded_columns import column_values
 from curate.stage import Reason, Stage
 
 _WHITESPACE = re.compile(r"\s+")
@@ -58,7 +59,7 @@ class ExactDedup(Stage):
     is_global = True
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        texts = batch.column("text").to_pylist()
+        texts = column_values(batch, "text")
         return {"exact_hash": [text_hash(t) for t in texts]}, [None] * len(texts)
 
     def partition_of(self, hashes: pa.Array) -> pa.Array:

@@ -20,6 +20,7 @@ from typing import Literal
 import pyarrow as pa
 
 from curate.config_schema import bounds
+from curate.decoded_columns import column_values
 from curate.stage import Reason, Stage
 from stages.charset import decode_html
 
@@ -91,9 +92,9 @@ class Extract(Stage):
         return text
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        htmls = batch.column("html").to_pylist()
-        content_types = batch.column("http_content_type").to_pylist()
-        texts = batch.column("text").to_pylist()
+        htmls = column_values(batch, "html")
+        content_types = column_values(batch, "http_content_type")
+        texts = column_values(batch, "text")
         charsets: list[str | None] = []
         sources: list[str | None] = []
         reasons: list[Reason] = []

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds, path_field
+from curate.decoded_columns import column_values
 from curate.stage import Reason, Stage
 from stages.cjk import HAN, HANGUL, KANA, chinese_script
 
@@ -132,7 +133,7 @@ class LangId(Stage):
         return LangGuess(lang, min(score, 1.0), raw)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        texts = batch.column("text").to_pylist()
+        texts = column_values(batch, "text")
         guesses = self.classify(texts)
         reasons: list[Reason] = []
         scripts: list[str | None] = []

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from curate.config_schema import bounds, path_field
+from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
 from stages.words import segmenter
@@ -67,6 +68,6 @@ class QualityModel(Stage):
         return [float(dict(zip(lab, prob)).get(POSITIVE_LABEL, 0.0)) for lab, prob in zip(labels, probs)]
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        scores = self.score(batch.column("text").to_pylist())
+        scores = self.score(column_values(batch, "text"))
         reasons: list[Reason] = [Drop("quality.model_score", s) if s < self.config.threshold else None for s in scores]
         return {"quality_score": scores}, reasons

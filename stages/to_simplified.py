@@ -15,6 +15,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from curate.decoded_columns import column_values
 from curate.stage import Reason, Stage
 
 
@@ -39,8 +40,8 @@ class ToSimplified(Stage):
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         convert = converter(self.config.conversion).convert
-        texts = batch.column("text").to_pylist()
-        scripts = batch.column("script").to_pylist()
+        texts = column_values(batch, "text")
+        scripts = column_values(batch, "script")
         converted = [script == "Hant" for script in scripts]
         out = [convert(text) if flag else text for text, flag in zip(texts, converted)]
         return {"text": out, "text_converted": converted}, [None] * len(texts)
