@@ -35,11 +35,12 @@ import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
+from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
-from stages.cjk import HAN
-from stages.phrase_matcher import lower_keeping_positions, phrase_lines
+from stages.cjk import han_mask
+from stages.phrase_matcher import phrase_matcher
 from stages.text_profile import CharSet, TextProfile, kept_lines_profile, profile, sentence_count
-from stages.words import TERMINAL_PUNCTUATION, ends_with_terminal_punctuation
+from stages.words import TERMINAL_PUNCTUATION
 
 BOILERPLATE_PHRASES = (
     # Chinese and Traditional Chinese page furniture
@@ -52,9 +53,10 @@ BOILERPLATE_PHRASES = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
     "all rights reserved", "copyright ©", "copyright (c)",
 )
+# One pass over a page finds the boilerplate phrases, "javascript" and "lorem ipsum".
+_PAGE_PHRASES = BOILERPLATE_PHRASES + ("javascript", "lorem ipsum")
 _ENDS_WITH_TERMINAL = operator.methodcaller("endswith", TERMINAL_PUNCTUATION)
 _NAV_SEPARATOR_CHARS = " \t\u3000\xa0|｜/>»›·•"
-_NAV_SEPARATORS = re.compile(f"[{re.escape(_NAV_SEPARATOR_CHARS)}]+")
 _NAV_SEPARATOR_SET = CharSet(_NAV_SEPARATOR_CHARS)
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 
@@ -100,58 +102,78 @@ class C4Lines(Stage):
         ),
     )
 
-    def is_navigation(self, line: str) -> bool:
+    def navigation_lines(self, page: TextProfile, newlines: np.ndarray, terminal: np.ndarray) -> np.ndarray:
+        """Which lines are menus: no terminal punctuation (``terminal``: per line, whether it ends
+        with some), 3+ items split by separators, each at most ``nav_item_max_chars``, at least
+        half of them with a Han character. ``newlines``: positions of the page's newlines.
+
+        Lines are first screened by counts: three items need two separators, and k separators
+        leave room for at most k + 1 short items. Only the characters of lines passing both (a
+        few percent of a page) are split into items: an item is a run of characters between
+        separators or line ends."""
         # Chinese prose does not put spaces between words, so spaced short items are a menu.
         # Only applied to CJK items: an English heading has spaces and short words too.
-        if ends_with_terminal_punctuation(line):
-            return False
-        items = [item for item in _NAV_SEPARATORS.split(line) if item]
-        return (
-            len(items) >= 3
-            and all(len(item) <= self.config.nav_item_max_chars for item in items)
-            and sum(bool(HAN.search(item)) for item in items) * 2 >= len(items)
-        )
+        n = page.n_lines
+        is_separator = _NAV_SEPARATOR_SET.mask(page.codepoints)
+        separators = np.bincount(np.searchsorted(newlines, np.flatnonzero(is_separator)), minlength=n)
+        line_starts = np.concatenate(([0], newlines + 1))
+        line_chars = np.concatenate((newlines, [len(page.codepoints)])) - line_starts
+        fits = line_chars - separators <= self.config.nav_item_max_chars * (separators + 1)
+        candidates = np.flatnonzero(~terminal & (separators >= 2) & fits)
+        navigation = np.zeros(n, dtype=bool)
+        if not len(candidates):
+            return navigation
+        # The characters of the candidate lines, and the line of each.
+        lengths = line_chars[candidates]
+        lines = np.repeat(candidates, lengths)
+        chars = np.arange(len(lines)) + np.repeat(line_starts[candidates] - (np.cumsum(lengths) - lengths), lengths)
+        in_item = ~is_separator[chars]
+        continues_item = np.concatenate(([False], in_item[:-1] & (lines[1:] == lines[:-1])))
+        starts_item = in_item & ~continues_item
+        item_of_char = np.cumsum(starts_item) - 1
+        item_chars = np.bincount(item_of_char[in_item], minlength=int(item_of_char[-1]) + 1)
+        han_items = np.bincount(item_of_char[in_item & han_mask(page.codepoints[chars])], minlength=len(item_chars)) > 0
+        item_lines = lines[starts_item]
+        items = np.bincount(item_lines, minlength=n)
+        long_items = np.bincount(item_lines[item_chars > self.config.nav_item_max_chars], minlength=n)
+        navigation[candidates] = True
+        return navigation & (items >= 3) & (long_items == 0) & (2 * np.bincount(item_lines[han_items], minlength=n) >= items)
 
-    def removed_lines(self, page: TextProfile, lines: list[str]) -> np.ndarray:
-        """Which of the page's lines (``lines``, stripped) to remove, decided with arrays:
-        regexes run once over the page, not once per line."""
+    def removed_lines(self, page: TextProfile, lines: list[str], found: list[tuple[int, str]]) -> np.ndarray:
+        """Which of the page's lines (``lines``, stripped) to remove, decided with arrays.
+        ``found``: the (start, phrase) matches of ``_PAGE_PHRASES`` in the page, from one pass."""
         config = self.config
         n = page.n_lines
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
         remove = page.words_per_line() < config.min_words_per_line
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
         newlines = np.flatnonzero(page.codepoints == 10)
-        lowered = lower_keeping_positions(page.text)
-        if config.filter_javascript:
-            remove[phrase_lines(("javascript",), lowered, newlines)] = True
-        boilerplate = phrase_lines(BOILERPLATE_PHRASES, lowered, newlines)
+        boilerplate = np.searchsorted(newlines, np.array([start for start, phrase in found if phrase not in ("javascript", "lorem ipsum")], dtype=np.int64))
         remove[boilerplate[lengths[boilerplate] <= config.boilerplate_max_line_chars]] = True
+        if config.filter_javascript:
+            remove[np.searchsorted(newlines, np.array([start for start, phrase in found if phrase == "javascript"], dtype=np.int64))] = True
         terminal = np.fromiter(map(_ENDS_WITH_TERMINAL, lines), dtype=bool, count=n)
         if config.filter_no_terminal_punct:
             remove |= ~terminal
         if config.filter_navigation:
-            # A menu has at least two separators; only such lines are looked at one by one.
-            line_of_char = np.cumsum(page.codepoints == 10)
-            separators = np.bincount(line_of_char[_NAV_SEPARATOR_SET.mask(page.codepoints)], minlength=n)
-            for number in np.flatnonzero(~remove & ~terminal & (separators >= 2)).tolist():
-                remove[number] = self.is_navigation(lines[number])
+            remove |= self.navigation_lines(page, newlines, terminal)
         return remove | (lengths == 0)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         config = self.config
-        texts = batch.column("text").to_pylist()
-        langs = batch.column("lang").to_pylist()
+        texts = column_values(batch, "text")
+        langs = column_values(batch, "lang")
         out_texts: list[str] = []
         signals: list[dict[str, int]] = []
         reasons: list[Reason] = []
         for text, lang in zip(texts, langs):
-            lowered = text.lower()
             # Citation marks never span lines: one substitution over the page.
-            raw_lines = (_CITATION.sub("", text) if config.remove_citations else text).split("\n")
+            uncited = _CITATION.sub("", text) if config.remove_citations and "[" in text else text
             # One segmentation of the whole page gives every line's word count.
-            page = profile("\n".join(raw_lines), lang, config.segmenter)
-            lines = [line.strip() for line in raw_lines]
-            remove = self.removed_lines(page, lines)
+            page = profile(uncited, lang, config.segmenter)
+            lines = [line.strip() for line in uncited.split("\n")]
+            found = phrase_matcher(_PAGE_PHRASES).find(uncited, page.codepoints)
+            remove = self.removed_lines(page, lines, found)
             kept_numbers = np.flatnonzero(~remove).tolist()
             kept = [lines[number] for number in kept_numbers]
             removed = sum(1 for line in lines if line) - len(kept)
@@ -162,7 +184,7 @@ class C4Lines(Stage):
             signals.append(
                 {"lines_kept": len(kept), "lines_removed": removed, "chars_removed": len(text) - len(cleaned), "sentences": sentences}
             )
-            if config.filter_lorem_ipsum and "lorem ipsum" in lowered:
+            if config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found):
                 reasons.append("quality.c4_lorem_ipsum")
             elif config.filter_curly_bracket and "{" in text:
                 reasons.append("quality.c4_curly_bracket")

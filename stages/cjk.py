@@ -31,6 +31,22 @@ def in_ranges(codepoints: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> np
 
 
 @functools.lru_cache(maxsize=1)
+def _bmp_han_table() -> np.ndarray:
+    return in_ranges(np.arange(0x10001, dtype=np.uint32), HAN_RANGES[:-1])
+
+
+def han_mask(codepoints: np.ndarray) -> np.ndarray:
+    """Mask of the Han characters: one table lookup in the BMP (the table's last slot stands
+    for everything beyond it), a range test for the supplementary-plane extensions."""
+    mask = _bmp_han_table().take(codepoints, mode="clip")
+    beyond = np.flatnonzero(codepoints > 0xFFFF)
+    if len(beyond):
+        low, high = HAN_RANGES[-1]
+        mask[beyond] = (codepoints[beyond] >= low) & (codepoints[beyond] <= high)
+    return mask
+
+
+@functools.lru_cache(maxsize=1)
 def script_tables() -> tuple[np.ndarray, np.ndarray]:
     """``script_sets`` as boolean lookup tables over the BMP."""
     simplified, traditional = script_sets()

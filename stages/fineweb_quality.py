@@ -55,7 +55,7 @@ class FinewebQuality(SignalFilter):
         text_lines = lines(text)
         n_lines = max(len(text_lines), 1)
         _, dup_chars = duplicates(text_lines)
-        n_words = max(len(profile(text, lang, self.config.segmenter).words), 1)
+        n_words = max(len(profile(text, lang, self.config.segmenter).word_lengths), 1)
         return {
             "line_punct": sum(map(ends_with_terminal_punctuation, text_lines)) / n_lines,
             "short_lines": sum(len(line) <= self.config.short_line_chars for line in text_lines) / n_lines,

@@ -26,11 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import Check, SignalFilter
-from stages.text_profile import LETTER, profile
+from stages.text_profile import LETTER, hashes_of_words, profile
 
 # FineWeb-2's stopword list for cmn_Hani.
 CHINESE_STOPWORDS = ["的", "年", "在", "月", "是", "和", "日", "了", "於", "·", "為", "有", "被", "人", "中", "为", "他", "與", "後", "也", "而", "由"]
@@ -88,11 +89,11 @@ class GopherQuality(SignalFilter):
 
     def __init__(self, config: GopherQualityConfig) -> None:
         super().__init__(config)
-        self._stopwords = frozenset(config.stopwords)
+        self._stopword_hashes = hashes_of_words(sorted(set(config.stopwords)))
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         p = profile(text, lang, self.config.segmenter)
-        n_words = max(len(p.words), 1)
+        n_words = max(len(p.word_lengths), 1)
         content = p.word_lengths[p.content_mask]
         text_lines = text.splitlines() or [""]
         return {
@@ -103,7 +104,7 @@ class GopherQuality(SignalFilter):
             "bullet_lines": sum(line.lstrip().startswith(BULLETS) for line in text_lines) / len(text_lines),
             "ellipsis_lines": sum(line.rstrip().endswith(("...", "…")) for line in text_lines) / len(text_lines),
             "alpha_words": int((p.word_kinds == LETTER).sum()) / n_words,
-            "stopwords": len(self._stopwords.intersection(p.words)),
+            "stopwords": len(np.unique(p.word_hashes[np.isin(p.word_hashes, self._stopword_hashes)])),
         }
 
     def checks(self, s: dict[str, float], lang: str | None) -> tuple[Check, ...]:

@@ -3,7 +3,8 @@
 Lines are split on newlines, paragraphs on blank lines. n-grams are built from
 words (jieba words for zh/ja, whitespace tokens otherwise; punctuation tokens
 left out) and measured in characters of the n-gram joined without spaces, over
-the document's length in characters, as datatrove does.
+the document's length in characters, as datatrove does; the counting runs in C
+(``stages/_text_kernels.c``) with datatrove's exact semantics.
 
 Drops (``quality.gopher_*``, each with the measured value):
 - ``gopher_dup_lines`` / ``gopher_dup_line_chars``: share of lines that repeat
@@ -26,12 +27,12 @@ import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds
 from curate.stage import Check, SignalFilter
-from stages.text_profile import duplicate_ngram_chars_by_size, profile, top_ngram_chars
+from stages._text_kernels import repetition_chars
+from stages.text_profile import profile
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = range(5, 11)
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
-_LINE_BREAK = re.compile(r"\n+")
 
 
 @dataclass
@@ -90,11 +91,11 @@ class GopherRepetition(SignalFilter):
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         length = max(len(text), 1)
         paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
-        text_lines = [line for line in _LINE_BREAK.split(text) if line.strip()]
+        text_lines = [line for line in text.split("\n") if line.strip()]
         dup_paragraphs, dup_paragraph_chars = duplicates(paragraphs)
         dup_lines, dup_line_chars = duplicates(text_lines)
         p = profile(text, lang, self.config.segmenter)
-        hashes = p.word_hashes()[p.content_mask]
+        hashes = p.word_hashes[p.content_mask]
         lengths = p.word_lengths[p.content_mask]
         values = {
             "dup_lines": dup_lines / len(text_lines) if text_lines else 0.0,
@@ -102,9 +103,10 @@ class GopherRepetition(SignalFilter):
             "dup_paragraphs": dup_paragraphs / len(paragraphs) if paragraphs else 0.0,
             "dup_paragraph_chars": dup_paragraph_chars / length,
         }
-        for n in TOP_NGRAM_SIZES:
-            values[f"top_{n}gram"] = top_ngram_chars(hashes, lengths, n) / length
-        for n, chars in duplicate_ngram_chars_by_size(hashes, lengths, DUP_NGRAM_SIZES).items():
+        top_chars, dup_chars = repetition_chars(hashes, lengths, TOP_NGRAM_SIZES, DUP_NGRAM_SIZES)
+        for n, chars in zip(TOP_NGRAM_SIZES, top_chars):
+            values[f"top_{n}gram"] = chars / length
+        for n, chars in zip(DUP_NGRAM_SIZES, dup_chars):
             values[f"dup_{n}gram"] = chars / length
         return values
 

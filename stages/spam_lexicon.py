@@ -2,8 +2,9 @@
 
 Keyword lists (written for this project, in ``stages/lexicons/spam_zh/``, one
 file per category; users add their own files with ``extra_lists``, the file
-name being the category) are matched together by one Aho-Corasick automaton,
-built once per worker process. Latin letters match case-insensitively.
+name being the category) are matched together in one pass by a multi-pattern
+matcher (``stages.phrase_matcher``), built once per worker process. Latin
+letters match case-insensitively.
 
 A document is dropped as ``quality.spam_<category>`` when, for that category,
 it has at least ``min_distinct_terms`` distinct terms AND at least
@@ -27,8 +28,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds, path_field
+from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
-from stages.phrase_matcher import lower_keeping_positions
+from stages.phrase_matcher import PhraseMatcher
 
 BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lexicons", "spam_zh")
 BUILTIN_CATEGORIES = ("gambling", "porn", "seo", "ads")
@@ -75,23 +77,15 @@ def read_terms(path: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def build_automaton(files: tuple[str, ...]):  # -> ahocorasick.Automaton
-    """One automaton over every term of every list, built once per worker process.
-
-    Each term maps to the categories whose lists contain it.
-    """
-    import ahocorasick
-
+def build_lexicon(files: tuple[str, ...]) -> tuple[PhraseMatcher, dict[str, tuple[str, ...]]]:
+    """One matcher over every term of every list, built once per worker process, and the
+    categories whose lists contain each term."""
     categories: dict[str, list[str]] = defaultdict(list)
     for path in files:
         for term in read_terms(path):
             if category_of(path) not in categories[term]:
                 categories[term].append(category_of(path))
-    automaton = ahocorasick.Automaton()
-    for term, names in categories.items():
-        automaton.add_word(term, (term, tuple(names)))
-    automaton.make_automaton()
-    return automaton
+    return PhraseMatcher(categories), {term: tuple(names) for term, names in categories.items()}
 
 
 class SpamLexicon(Stage):
@@ -112,31 +106,30 @@ class SpamLexicon(Stage):
         super().__init__(config)
         builtin = sorted(os.path.join(BUILTIN_DIR, f"{c}.txt") for c in BUILTIN_CATEGORIES) if config.builtin_lists else []
         self.files = tuple(builtin + list(config.extra_lists))
-        self.automaton = build_automaton(self.files)
+        self.matcher, self.categories = build_lexicon(self.files)
 
     def thresholds(self, category: str) -> SpamThresholds:
         return getattr(self.config, category) if category in BUILTIN_CATEGORIES else self.config.other
 
     def match(self, text: str) -> tuple[dict[str, int], dict[str, set[str]], float]:
         """Hits and distinct terms per category, and the share of lines with a hit."""
-        lowered = lower_keeping_positions(text)
         hits: dict[str, int] = defaultdict(int)
         terms: dict[str, set[str]] = defaultdict(set)
         hit_positions = []
-        for end, (term, categories) in self.automaton.iter(lowered):
-            hit_positions.append(end)
-            for category in categories:
+        for start, term in self.matcher.find(text):
+            hit_positions.append(start)
+            for category in self.categories[term]:
                 hits[category] += 1
                 terms[category].add(term)
         if not hit_positions:
             return hits, terms, 0.0
         # Trailing newlines start no line.
-        line_starts = [0] + [match.end() for match in _NEWLINE.finditer(lowered.rstrip())]
+        line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text.rstrip())]
         hit_lines = {bisect.bisect_right(line_starts, position) - 1 for position in hit_positions}
         return hits, terms, len(hit_lines) / len(line_starts)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        texts = batch.column("text").to_pylist()
+        texts = column_values(batch, "text")
         signals, reasons = [], []
         for text in texts:
             hits, terms, line_share = self.match(text)

@@ -16,25 +16,27 @@ the word's class.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from stages.words import SEGMENTED_LANGUAGES, segmenter
+from stages._text_kernels import token_lengths
+from stages.words import SEGMENTED_LANGUAGES, ends_with_terminal_punctuation, segmenter
 
 SPACE, PUNCT, LETTER, OTHER = 0, 1, 2, 3
 
 
 @functools.lru_cache(maxsize=1)
 def _kind_table() -> np.ndarray:
-    """Word class of every Basic Multilingual Plane code point, built once per process (~10 ms)."""
+    """Word class of every Basic Multilingual Plane code point, built once per process (~10 ms).
+    The last slot stands for everything beyond the BMP: CJK extensions and emoji, counted as letters."""
     chars = [chr(code) for code in range(0x10000)]
-    table = np.full(0x10000, PUNCT, dtype=np.uint8)  # neither letter, digit nor space
-    table[np.fromiter(map(str.isalnum, chars), dtype=bool, count=0x10000)] = OTHER
-    table[np.fromiter(map(str.isalpha, chars), dtype=bool, count=0x10000)] = LETTER
-    table[np.fromiter(map(str.isspace, chars), dtype=bool, count=0x10000)] = SPACE
+    table = np.full(0x10001, PUNCT, dtype=np.uint8)  # neither letter, digit nor space
+    table[:-1][np.fromiter(map(str.isalnum, chars), dtype=bool, count=0x10000)] = OTHER
+    table[:-1][np.fromiter(map(str.isalpha, chars), dtype=bool, count=0x10000)] = LETTER
+    table[:-1][np.fromiter(map(str.isspace, chars), dtype=bool, count=0x10000)] = SPACE
+    table[0x10000] = LETTER
     return table
 
 
@@ -46,12 +48,12 @@ class CharSet:
         self.table[[ord(c) for c in chars]] = True
 
     def mask(self, codepoints: np.ndarray) -> np.ndarray:
-        return self.table[np.minimum(codepoints, 0x10000)]
+        # mode="clip" sends every code point past the BMP to the last slot, in one pass.
+        return self.table.take(codepoints, mode="clip")
 
 
 def char_kinds(codepoints: np.ndarray) -> np.ndarray:
-    # Beyond the BMP: CJK extensions and emoji; count them as letters.
-    return np.where(codepoints > 0xFFFF, LETTER, _kind_table()[np.minimum(codepoints, 0xFFFF)]).astype(np.uint8)
+    return _kind_table().take(codepoints, mode="clip")
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,22 +63,28 @@ class TextProfile:
     text: str
     codepoints: np.ndarray
     """uint32 code point of every character."""
-    words: tuple[str, ...]
-    """Every word that is not whitespace, punctuation included."""
+    tokens: list[str]
+    """The segmenter's tokens; ``words`` are those at ``word_tokens``."""
+    word_tokens: np.ndarray
+    """Index in ``tokens`` of each word (a token that is not whitespace)."""
     word_lengths: np.ndarray
     word_kinds: np.ndarray
     word_lines: np.ndarray
     """Line number (counting newlines) of each word."""
+    word_hashes: np.ndarray
+    """int64 hash of each word, for n-gram arithmetic: equal words, equal hashes (``substring_hashes``)."""
     n_lines: int
+
+    @functools.cached_property
+    def words(self) -> tuple[str, ...]:
+        """Every word that is not whitespace, punctuation included. Built on first use: the
+        rules work on the arrays, so the pipeline rarely needs the strings."""
+        return tuple(map(self.tokens.__getitem__, self.word_tokens.tolist()))
 
     @property
     def content_mask(self) -> np.ndarray:
         """Words that are not punctuation."""
         return self.word_kinds != PUNCT
-
-    def word_hashes(self) -> np.ndarray:
-        """A 64-bit hash per word, for n-gram arithmetic (equal words, equal hashes)."""
-        return np.fromiter(map(hash, self.words), dtype=np.int64, count=len(self.words))
 
     def words_per_line(self) -> np.ndarray:
         """Non-punctuation words on each line."""
@@ -122,10 +130,12 @@ def kept_lines_profile(page: TextProfile, kept: list[int], lines: list[str], lan
     derived = TextProfile(
         text=text,
         codepoints=np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
-        words=tuple(itertools.compress(page.words, keep.tolist())),
+        tokens=page.tokens,
+        word_tokens=page.word_tokens[keep],
         word_lengths=page.word_lengths[keep],
         word_kinds=page.word_kinds[keep],
         word_lines=new_lines[keep],
+        word_hashes=page.word_hashes[keep],
         n_lines=max(len(lines), 1),
     )
     return _remember((text, lang, segmenter_name), derived)
@@ -137,23 +147,70 @@ def _build(text: str, lang: str | None, segmenter_name: str) -> TextProfile:
     if lang in SEGMENTED_LANGUAGES:
         # jieba's tokens, whitespace included, concatenate back to the text.
         tokens = segmenter(segmenter_name)(text)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        lengths = np.frombuffer(token_lengths(tokens), dtype=np.int64)
         starts = np.cumsum(lengths) - lengths
     else:
         tokens = text.split()
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        lengths = np.frombuffer(token_lengths(tokens), dtype=np.int64)
         starts = np.fromiter(_whitespace_starts(text, tokens), dtype=np.int64, count=len(tokens))
     kinds = char_kinds(codepoints[starts]) if len(tokens) else np.zeros(0, dtype=np.uint8)
-    keep = kinds != SPACE
+    word_tokens = np.flatnonzero(kinds != SPACE)
+    starts = starts[word_tokens]
     return TextProfile(
         text=text,
         codepoints=codepoints,
-        words=tuple(itertools.compress(tokens, keep.tolist())),
-        word_lengths=lengths[keep],
-        word_kinds=kinds[keep],
-        word_lines=newlines_before[starts][keep],
+        tokens=tokens,
+        word_tokens=word_tokens,
+        word_lengths=lengths[word_tokens],
+        word_kinds=kinds[word_tokens],
+        word_lines=newlines_before[starts],
+        word_hashes=substring_hashes(codepoints, starts, lengths[word_tokens]),
         n_lines=int(newlines_before[-1]) + 1,
     )
+
+
+_HASH_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
+_HASH_BASE_INVERSE = np.uint64(pow(int(_HASH_BASE), -1, 2**64))
+_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def substring_hashes(codepoints: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A polynomial hash (base B, modulo 2**64) of each substring, independent of where it
+    starts, from one prefix sum over the text: sum(cp[s+t] * B**t) = (P[s+L] - P[s]) * B**-s,
+    where P[k] = sum(cp[j] * B**j for j < k). About 20 µs for a 5,000-character page, where
+    Python's hash() on each word string took ~150 µs. Polynomial hashes modulo 2**64 can be made
+    to collide on purpose (Thue-Morse strings); here a collision only makes two words count as
+    one in the repetition statistics."""
+    with np.errstate(over="ignore"):
+        powers, inverse_powers = _powers(len(codepoints))
+        prefix = np.zeros(len(codepoints) + 1, dtype=np.uint64)
+        np.cumsum(codepoints * powers, out=prefix[1:])
+        lengths = lengths.astype(np.int64)
+        hashes = (prefix[starts + lengths] - prefix[starts]) * inverse_powers[starts]
+        hashes += lengths.astype(np.uint64) * _LENGTH_MIX  # "a" and "a\0" differ
+    return hashes.view(np.int64)
+
+
+_POWERS: list[np.ndarray] = [np.ones(0, np.uint64), np.ones(0, np.uint64)]
+_MAX_CACHED_POWERS = 1 << 20
+
+
+def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """B**0 ... B**(count - 1) and the same powers of B's inverse, modulo 2**64. Tables up to
+    2**20 entries (16 MB) are kept per process and grown by doubling, so a page only slices
+    them; longer texts compute their own."""
+    if len(_POWERS[0]) >= count:
+        return _POWERS[0][:count], _POWERS[1][:count]
+    size = count if count > _MAX_CACHED_POWERS else min(max(count, 2 * len(_POWERS[0]), 4096), _MAX_CACHED_POWERS)
+    tables = []
+    for base in (_HASH_BASE, _HASH_BASE_INVERSE):
+        table = np.full(size, base, dtype=np.uint64)
+        table[0] = 1
+        with np.errstate(over="ignore"):
+            tables.append(np.cumprod(table, dtype=np.uint64))
+    if size <= _MAX_CACHED_POWERS:
+        _POWERS[:] = tables
+    return tables[0][:count], tables[1][:count]
 
 
 def _whitespace_starts(text: str, tokens: list[str]):
@@ -162,74 +219,6 @@ def _whitespace_starts(text: str, tokens: list[str]):
         position = text.index(token, position)
         yield position
         position += len(token)
-
-
-def top_ngram_chars(hashes: np.ndarray, lengths: np.ndarray, n: int) -> int:
-    """Characters covered by the most frequent n-gram (0 if no n-gram repeats)."""
-    grams = ngram_hashes(hashes, n)
-    if not len(grams):
-        return 0
-    values, counts = np.unique(grams, return_counts=True)
-    best = counts.max()
-    if best < 2:
-        return 0
-    # Among equally frequent n-grams, the one seen first, as collections.Counter.most_common picks.
-    tied = values[counts == best]
-    at_tied = grams == tied[0] if len(tied) == 1 else np.isin(grams, tied)
-    position = int(np.argmax(at_tied))
-    return int(ngram_chars(lengths, n)[position] * best)
-
-
-def duplicate_ngram_chars_by_size(hashes: np.ndarray, lengths: np.ndarray, sizes: range) -> dict[int, int]:
-    """For each n in ``sizes`` (consecutive), characters of n-grams seen earlier in the text,
-    skipping past each repeat (datatrove's find_all_duplicate; here an n-gram first seen inside a
-    skipped repeat also counts as seen).
-
-    An n-gram can only repeat where its (n-1)-gram repeats, so after the smallest n only the
-    positions of repeated (n-1)-grams are examined: a few in prose, not the whole text.
-    """
-    result = {}
-    prefix = np.concatenate(([0], np.cumsum(lengths)))
-    candidates = np.arange(len(hashes), dtype=np.int64)
-    for n in sizes:
-        candidates = candidates[candidates <= len(hashes) - n]
-        if not len(candidates):
-            result[n] = 0
-            continue
-        with np.errstate(over="ignore"):
-            grams = hashes[candidates].copy()
-            for k in range(1, n):
-                grams = grams * np.int64(1_000_003) + hashes[candidates + k]
-        _, first, inverse, counts = np.unique(grams, return_index=True, return_inverse=True, return_counts=True)
-        inverse = inverse.reshape(-1)
-        repeats = candidates[first[inverse] < np.arange(len(candidates))]
-        total, next_free = 0, 0
-        for position in repeats.tolist():
-            if position >= next_free:
-                total += int(prefix[position + n] - prefix[position])
-                next_free = position + n
-        result[n] = total
-        candidates = candidates[counts[inverse] >= 2]
-    return result
-
-
-def ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
-    """One hash per n-gram of consecutive words (wrapping 64-bit polynomial)."""
-    if len(hashes) < n:
-        return np.zeros(0, dtype=np.int64)
-    with np.errstate(over="ignore"):
-        combined = hashes[: len(hashes) - n + 1].copy()
-        for k in range(1, n):
-            combined = combined * np.int64(1_000_003) + hashes[k : len(hashes) - n + 1 + k]
-    return combined
-
-
-def ngram_chars(lengths: np.ndarray, n: int) -> np.ndarray:
-    """Characters of each n-gram, joined without spaces."""
-    if len(lengths) < n:
-        return np.zeros(0, dtype=np.int64)
-    prefix = np.concatenate(([0], np.cumsum(lengths)))
-    return prefix[n:] - prefix[:-n]
 
 
 _SENTENCE_MARKS = CharSet("。！？!?…")
@@ -242,12 +231,18 @@ def sentence_count(page: TextProfile) -> int:
     cp = page.codepoints
     if not len(cp) or not page.text.strip():
         return 0
-    marks = _SENTENCE_MARKS.mask(cp)
-    previous = np.concatenate(([0], cp[:-1]))
-    following = np.concatenate((cp[1:], [32]))
-    stops = (cp == _FULL_STOP) & (char_kinds(previous) >= LETTER) & (char_kinds(following) == SPACE)
-    ends = marks | stops
-    runs = int((ends & ~np.concatenate(([False], ends[:-1]))).sum())
-    from stages.words import ends_with_terminal_punctuation
-
+    ends = _SENTENCE_MARKS.mask(cp)
+    dots = np.flatnonzero(cp == _FULL_STOP)
+    if len(dots):
+        before = char_kinds(cp[dots - 1])  # dots[0] == 0 reads the last character: masked below
+        after = char_kinds(np.where(dots + 1 < len(cp), cp[np.minimum(dots + 1, len(cp) - 1)], 32))
+        ends[dots[(dots > 0) & (before >= LETTER) & (after == SPACE)]] = True
+    runs = int(ends[0]) + int(np.count_nonzero(ends[1:] & ~ends[:-1]))
     return runs + (0 if ends_with_terminal_punctuation(page.text.strip()) else 1)
+
+
+def hashes_of_words(words: list[str]) -> np.ndarray:
+    """``word_hashes`` of the given words, to look them up in a profile."""
+    text = "".join(words)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    return substring_hashes(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), np.cumsum(lengths) - lengths, lengths)

@@ -26,16 +26,18 @@ Adds the ``quality_zh`` struct column with every value.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
+from curate.decoded_columns import column_values
 from curate.stage import Check, Reason, SignalFilter, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
 from stages.phrase_matcher import phrase_lines
-from stages.text_profile import CharSet
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
 UI_PHRASES = ("展开", "展開", "收起", "更多", "阅读全文", "閱讀全文", "点击查看", "點擊查看", "查看更多", "加载更多", "載入更多", "查看全文", "全文阅读")
@@ -66,14 +68,41 @@ class ZhQualityConfig:
     """Remove paragraphs of Chinese documents with fewer Han characters; 0 = off (C4 line rules already run)."""
 
 
-_WHITESPACE_SET = CharSet("".join(_WHITESPACE))
 _DIGIT_RANGES = ((0x30, 0x39), (0xFF10, 0xFF19))
-_CJK_RANGES = HAN_RANGES + KANA_RANGES + HANGUL_RANGES
+_SUPPLEMENTARY_HAN = HAN_RANGES[-1]
+# Character classes as bit flags in one table over the BMP, so a page is classified with one
+# lookup; the slot past the BMP (everything beyond it) carries no flag, and Han characters in
+# the supplementary planes are counted from their range.
+_CJK, _DIGIT, _SPACE, _HANS, _HANT = 1, 2, 4, 8, 16
+
+
+@functools.lru_cache(maxsize=1)
+def _class_table() -> np.ndarray:
+    table = np.zeros(0x10001, dtype=np.uint8)
+    bmp = np.arange(0x10000, dtype=np.uint32)
+    table[:-1][in_ranges(bmp, HAN_RANGES[:-1] + KANA_RANGES + HANGUL_RANGES)] |= _CJK
+    table[:-1][in_ranges(bmp, _DIGIT_RANGES)] |= _DIGIT
+    table[[ord(c) for c in _WHITESPACE]] |= _SPACE
+    simplified, traditional = script_tables()
+    table[:-1][simplified] |= _HANS
+    table[:-1][traditional] |= _HANT
+    return table
 
 
 def char_entropy(codepoints: np.ndarray) -> float:
     """Shannon entropy in bits of the character distribution."""
-    return _entropy(np.unique(codepoints, return_counts=True)[1])
+    return _entropy(_char_counts(codepoints))
+
+
+def _char_counts(codepoints: np.ndarray) -> np.ndarray:
+    """How often each distinct character occurs. Sorted as 16-bit values when the text stays in
+    the BMP (numpy radix-sorts those: ~25 µs for 5,000 characters, where np.unique took ~120 µs
+    and a bincount's zeroed 0.5 MB ~40 µs)."""
+    if not len(codepoints):
+        return np.zeros(0, dtype=np.int64)
+    ordered = np.sort(codepoints.astype(np.uint16) if codepoints.max() <= 0xFFFF else codepoints, kind="stable")
+    edges = np.flatnonzero(ordered[1:] != ordered[:-1])
+    return np.diff(np.concatenate(([-1], edges, [len(ordered) - 1])))
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -88,16 +117,11 @@ def bracket_share(codepoints: np.ndarray) -> float:
     if not len(codepoints):
         return 0.0
     opens, closes = codepoints == 0x3010, codepoints == 0x3011
+    if not opens.any():
+        return 0.0
     depth = np.cumsum(opens.astype(np.int64) - closes.astype(np.int64))
     inside = (depth > 0) & ~opens
-    return float(inside.sum()) / len(codepoints)
-
-
-def hant_share(codepoints: np.ndarray) -> float:
-    simplified, traditional = script_tables()
-    bmp = codepoints[codepoints < 0x10000]
-    hans, hant = int(simplified[bmp].sum()), int(traditional[bmp].sum())
-    return hant / (hans + hant) if hans + hant else 0.0
+    return float(np.count_nonzero(inside)) / len(codepoints)
 
 
 def codepoints_of(text: str) -> np.ndarray:
@@ -130,27 +154,32 @@ class ZhQuality(SignalFilter):
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         codepoints = codepoints_of(text)
-        is_visible = ~_WHITESPACE_SET.mask(codepoints)
+        flags = _class_table().take(codepoints, mode="clip")
+        is_visible = (flags & _SPACE) == 0
         visible = codepoints[is_visible]
+        visible_flags = flags[is_visible]
         chars = len(visible)
-        distinct_counts = np.unique(visible, return_counts=True)[1]
-        newlines = np.flatnonzero(codepoints == 10)
+        beyond_bmp = visible[visible > 0xFFFF]
+        supplementary_han = np.count_nonzero((beyond_bmp >= _SUPPLEMENTARY_HAN[0]) & (beyond_bmp <= _SUPPLEMENTARY_HAN[1]))
+        distinct_counts = _char_counts(visible)
+        is_newline = codepoints == 10
         # Visible characters per line; lines with none are blank.
-        per_line = np.bincount(np.cumsum(codepoints == 10)[is_visible], minlength=len(newlines) + 1)
-        n_lines = int((per_line > 0).sum())
+        per_line = np.bincount(np.cumsum(is_newline)[is_visible], minlength=np.count_nonzero(is_newline) + 1)
+        n_lines = int(np.count_nonzero(per_line))
         # Interface labels are short lines; 更多 inside a sentence is ordinary Chinese.
-        ui_lines = np.unique(phrase_lines(UI_PHRASES, text, newlines))
-        ui_lines = int((per_line[ui_lines] <= self.config.ui_line_max_chars).sum())
+        ui_lines = np.unique(phrase_lines(UI_PHRASES, text, np.flatnonzero(is_newline)))
+        ui_lines = int(np.count_nonzero(per_line[ui_lines] <= self.config.ui_line_max_chars))
+        hans, hant = np.count_nonzero(visible_flags & _HANS), np.count_nonzero(visible_flags & _HANT)
         return {
             "chars": chars,
-            "cjk_ratio": int(in_ranges(visible, _CJK_RANGES).sum()) / chars if chars else 0.0,
+            "cjk_ratio": (np.count_nonzero(visible_flags & _CJK) + supplementary_han) / chars if chars else 0.0,
             "bracket_share": bracket_share(codepoints),
-            "digit_share": int(in_ranges(visible, _DIGIT_RANGES).sum()) / chars if chars else 0.0,
+            "digit_share": np.count_nonzero(visible_flags & _DIGIT) / chars if chars else 0.0,
             "char_entropy": _entropy(distinct_counts),
             "unique_char_ratio": len(distinct_counts) / chars if chars else 0.0,
             "ui_line_share": ui_lines / n_lines if n_lines else 0.0,
             "avg_line_chars": chars / n_lines if n_lines else 0.0,
-            "hant_share": hant_share(codepoints),
+            "hant_share": hant / (hans + hant) if hans + hant else 0.0,
         }
 
     def checks(self, s: dict[str, float], lang: str | None) -> tuple[Check, ...]:
@@ -166,9 +195,9 @@ class ZhQuality(SignalFilter):
             ("quality.short_lines", s["avg_line_chars"], s["avg_line_chars"] < c.min_avg_line_chars),
         )
 
-    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
-        texts = batch.column("text").to_pylist()
-        langs = batch.column("lang").to_pylist()
+    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[Reason]]:
+        texts = column_values(batch, "text")
+        langs = column_values(batch, "lang")
         min_han = self.config.min_paragraph_han_chars
         out_texts, signals, reasons = [], [], []
         for text, lang in zip(texts, langs):
@@ -178,4 +207,5 @@ class ZhQuality(SignalFilter):
             out_texts.append(text)
             signals.append(values)
             reasons.append(first_failure(self.checks(values, lang)))
-        return {"text": out_texts, "quality_zh": signals}, reasons
+        # Without paragraph removal the text is unchanged: pass the Arrow column through.
+        return {"text": out_texts if min_han else batch.column("text"), "quality_zh": signals}, reasons

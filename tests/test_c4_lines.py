@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pyarrow as pa
 
 from curate.stage import Drop, StageStats
 from stages.c4_lines import C4Lines, C4LinesConfig
 from stages.text_profile import profile, sentence_count
+from stages.words import TERMINAL_PUNCTUATION
 
-from conftest import peoples_daily_documents
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 
 def clean(texts: list[str], **options) -> tuple[pa.RecordBatch, StageStats, list]:
@@ -77,11 +81,34 @@ def test_terminal_punctuation_rule_when_configured() -> None:
 
 
 def test_navigation_rule_spares_english_headings() -> None:
-    stage = C4Lines(C4LinesConfig())
-    assert stage.is_navigation("首页 | 新闻 | 科技 | 财经")
-    assert stage.is_navigation("當前位置 > 新聞 > 國際")
-    assert not stage.is_navigation("How to bake a cake at home")
-    assert not stage.is_navigation("我们 今天 去 公园。")
+    lines = ["首页 | 新闻 | 科技 | 财经", "當前位置 > 新聞 > 國際", "How to bake a cake at home", "我们 今天 去 公园。", "  ·首页·· 新闻 ·科技·  ", "", "首页 | 新闻 | 国际新闻深度报道"]
+    navigation = navigation_lines("\n".join(lines))
+    assert navigation.tolist() == [True, True, False, False, True, False, False]
+
+
+def navigation_lines(text: str) -> np.ndarray:
+    terminal = np.array([line.strip().endswith(TERMINAL_PUNCTUATION) for line in text.split("\n")])
+    page = profile(text, "zh")
+    return C4Lines(C4LinesConfig()).navigation_lines(page, np.flatnonzero(page.codepoints == 10), terminal)
+
+
+def is_navigation_line(line: str, max_item_chars: int = 6) -> bool:
+    """The rule written out per line, as a reference."""
+    if line.strip().endswith(TERMINAL_PUNCTUATION):
+        return False
+    items = [item for item in re.split(r"[ \t\u3000\xa0|｜/>»›·•]+", line) if item]
+    han = sum(bool(re.search(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]", item)) for item in items)
+    return len(items) >= 3 and all(len(item) <= max_item_chars for item in items) and 2 * han >= len(items)
+
+
+def test_navigation_lines_equal_the_per_line_rule_on_real_pages() -> None:
+    furnished = ["\n".join(FURNITURE + document.split("\n") + FURNITURE[::-1]) for document in peoples_daily_documents(20)]
+    found = 0
+    for text in [page["text"] for page in common_crawl_chinese_pages()] + furnished:
+        expected = [is_navigation_line(line) for line in text.split("\n")]
+        assert navigation_lines(text).tolist() == expected
+        found += sum(expected)
+    assert found >= 40
 
 
 def test_boilerplate_lines_are_found_after_characters_that_grow_in_lower_case() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -12,7 +13,8 @@ from curate.stage import Drop, StageStats, first_failure
 from stages.fineweb_quality import FinewebQuality, FinewebQualityConfig
 from stages.gopher_quality import GopherQuality, GopherQualityConfig
 from stages.gopher_repetition import GopherRepetition, GopherRepetitionConfig
-from stages.text_profile import duplicate_ngram_chars_by_size, profile, top_ngram_chars
+from stages._text_kernels import repetition_chars
+from stages.text_profile import profile
 from stages.zh_quality import ZhQuality, ZhQualityConfig, bracket_share, char_entropy, codepoints_of
 
 from conftest import common_crawl_chinese_pages, peoples_daily_documents
@@ -165,24 +167,25 @@ def test_paragraph_han_minimum_removes_thin_paragraphs() -> None:
 
 def test_ngram_helpers_match_datatrove_semantics() -> None:
     page = profile("我们 喜欢 我们 喜欢 我们 喜欢", "en")
-    hashes, lengths = page.word_hashes(), page.word_lengths
-    assert top_ngram_chars(hashes, lengths, 2) == len("我们喜欢") * 3
-    assert duplicate_ngram_chars_by_size(hashes, lengths, range(2, 3)) == {2: len("我们喜欢") * 2}
+    assert repetition_chars(page.word_hashes, page.word_lengths, [2], [2]) == ([len("我们喜欢") * 3], [len("我们喜欢") * 2])
     three = profile("一 二 三", "en")
-    assert top_ngram_chars(three.word_hashes(), three.word_lengths, 2) == 0
+    assert repetition_chars(three.word_hashes, three.word_lengths, [2, 3, 4], [3]) == ([0, 0, 0], [0])
 
 
-def test_vectorised_ngrams_equal_a_plain_python_count_on_real_text() -> None:
-    for text in peoples_daily_documents(30) + [p["text"] for p in common_crawl_chinese_pages()]:
+def test_ngram_counts_equal_a_plain_python_count_on_real_text() -> None:
+    news = peoples_daily_documents(30)
+    # Repetitive pages too: whole copies, repeated openings, a repeated short phrase.
+    repetitive = [news[0] + "\n" + news[0], news[1][:120] * 6 + news[2], "我们喜欢学习。" * 40 + news[3]]
+    for text in news + repetitive + [p["text"] for p in common_crawl_chinese_pages()]:
         page = profile(text, "zh")
         tokens = [w for w, punct in zip(page.words, ~page.content_mask) if not punct]
-        hashes, lengths = page.word_hashes()[page.content_mask], page.word_lengths[page.content_mask]
+        hashes, lengths = page.word_hashes[page.content_mask], page.word_lengths[page.content_mask]
+        top, expected = [], []
         for n in (2, 3, 4):
             grams = Counter("".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
             gram, count = grams.most_common(1)[0] if grams else ("", 0)
-            assert top_ngram_chars(hashes, lengths, n) == (len(gram) * count if count > 1 else 0)
+            top.append(len(gram) * count if count > 1 else 0)
         # datatrove's find_all_duplicate, run on the joined strings, for each size.
-        expected = {}
         for n in range(5, 11):
             seen, chars, index = set(), 0, 0
             while index < len(tokens) - n + 1:
@@ -192,11 +195,11 @@ def test_vectorised_ngrams_equal_a_plain_python_count_on_real_text() -> None:
                 else:
                     seen.add(gram)
                     index += 1
-            expected[n] = chars
-        measured = duplicate_ngram_chars_by_size(hashes, lengths, range(5, 11))
-        for n in range(5, 11):
-            # Ours also counts n-grams first seen inside a skipped repeat: never less, rarely more.
-            assert expected[n] <= measured[n] <= expected[n] * 1.1 + 20, (n, expected[n], measured[n])
+            expected.append(chars)
+        assert repetition_chars(hashes, lengths, (2, 3, 4), range(5, 11)) == (top, expected)
+        # Sizes counted in one sweep give what each size counted alone gives.
+        assert [repetition_chars(hashes, lengths, [n], [])[0][0] for n in (2, 3, 4)] == top
+        assert [repetition_chars(hashes, lengths, [], [n])[1][0] for n in range(5, 11)] == expected
 
 
 EDGE_TEXTS = ["", " ", "\n\n\n", "啊", "啊" * 5000, "😀𠀀𠀁 emoji and ext-B", "【】【", "}{", "a\u3000b\xa0c", "İstanbul ǅ ﬁ", "\t|\t|\t", "1.\n2.\n3."]
@@ -216,3 +219,15 @@ def test_every_quality_stage_survives_edge_cases() -> None:
                 out = spec.build().apply(batch, stats)
                 assert stats.docs_in == stats.docs_out + sum(stats.drops.values())
                 assert out.num_rows == stats.docs_out
+
+
+def test_ngram_counts_reject_bad_arguments() -> None:
+    hashes = np.arange(4, dtype=np.int64)
+    with pytest.raises(ValueError, match="one length"):
+        repetition_chars(hashes, np.ones(3, dtype=np.int64), [2], [5])
+    with pytest.raises(ValueError, match="ascending"):
+        repetition_chars(hashes, np.ones(4, dtype=np.int64), [0], [])
+    with pytest.raises(ValueError, match="ascending"):
+        repetition_chars(hashes, np.ones(4, dtype=np.int64), [], [6, 5])
+    assert repetition_chars(hashes[:0], hashes[:0], [2], [5]) == ([0], [0])
+    assert repetition_chars(hashes, np.ones(4, dtype=np.int64), [2, 3], [4, 5]) == ([0, 0], [0, 0])

@@ -1,0 +1,72 @@
+"""The multi-phrase matcher finds exactly what a brute-force search finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages.phrase_matcher import PhraseMatcher, lower_codepoints, phrase_lines
+from stages.spam_lexicon import BUILTIN_CATEGORIES, BUILTIN_DIR, read_terms
+
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
+
+
+def brute_force(phrases: list[str], text: str) -> list[tuple[int, str]]:
+    found = []
+    for phrase in set(phrases):
+        start = text.find(phrase)
+        while start >= 0:
+            found.append((start, phrase))
+            start = text.find(phrase, start + 1)
+    return sorted(found)
+
+
+def test_every_occurrence_including_overlapping_and_nested() -> None:
+    phrases = ["六合彩", "六合彩开奖", "彩开", "aa", "a", "开"]
+    text = "今天六合彩开奖结果，aaa 六合彩开奖。"
+    assert PhraseMatcher(phrases).find(text) == brute_force(phrases, text)
+
+
+def test_spam_terms_on_real_pages_match_brute_force() -> None:
+    terms = [t for c in BUILTIN_CATEGORIES for t in read_terms(str(Path(BUILTIN_DIR) / f"{c}.txt"))]
+    matcher = PhraseMatcher(terms)
+    texts = [p["text"] for p in common_crawl_chinese_pages()] + peoples_daily_documents(200)
+    hits = 0
+    for text in texts:
+        found = matcher.find(text)
+        assert found == brute_force(terms, text.lower())
+        hits += len(found)
+    assert hits >= 30  # the spam pages do hit (39 here)
+
+
+def test_matching_ignores_case_one_character_for_one() -> None:
+    matcher = PhraseMatcher(["JavaScript", "lorem ipsum", "σοφία"])
+    text = "Enable JAVASCRIPT. İİ Lorem Ipsum ΣΟΦΊΑ"
+    assert matcher.find(text) == [(7, "javascript"), (22, "lorem ipsum"), (34, "σοφία")]
+    # İ lowers to two characters; it stays itself so positions still point into the text.
+    codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    lowered = "".join(map(chr, lower_codepoints(codepoints).tolist()))
+    assert len(lowered) == len(text) and lowered.startswith("enable javascript. İİ lorem")
+    assert "".join(map(chr, lower_codepoints(np.array([0x10400, 0x1F600], dtype=np.uint32)).tolist())) == "\U00010428😀"
+
+
+def test_short_texts_and_characters_beyond_the_bmp() -> None:
+    matcher = PhraseMatcher(["𠀀字", "字", "ab"])
+    assert matcher.find("") == []
+    assert matcher.find("a") == []
+    assert matcher.find("字") == [(0, "字")]
+    assert matcher.find("x𠀀字ab") == [(1, "𠀀字"), (2, "字"), (3, "ab")]
+
+
+def test_lines_of_matches() -> None:
+    text = "首页\n版权所有 2024\n正文。\n联系我们"
+    newlines = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == 10)
+    assert phrase_lines(("版权所有", "联系我们"), text, newlines).tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("phrase", ["", "两行\n文字"])
+def test_phrases_must_be_single_line_and_not_empty(phrase: str) -> None:
+    with pytest.raises(ValueError):
+        PhraseMatcher([phrase])
