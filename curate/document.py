@@ -2,7 +2,8 @@
 
 Readers emit ``READER_SCHEMA``. Stages add their own columns (declared in
 ``Stage.writes``). ``TRANSIENT_COLUMNS`` travel between stages inside a unit
-(the raw HTML and its HTTP content type) but are never written to the output.
+(the raw HTML and its HTTP content type, MinHash band keys) but are never
+written to the output.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ READER_SCHEMA = pa.schema(
     ]
 )
 
-TRANSIENT_COLUMNS = frozenset({"html", "http_content_type"})
+TRANSIENT_COLUMNS = frozenset({"html", "http_content_type", "minhash_bands"})
 
 
 def document_id(source_name: str, offset: int, url: str | None) -> str:

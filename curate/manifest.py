@@ -91,6 +91,7 @@ def build_manifest(
     shards: list[dict[str, Any]],
     schema: pa.Schema,
     resumed_units: int,
+    minhash: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -114,6 +115,8 @@ def build_manifest(
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         },
     }
+    if minhash is not None:
+        manifest["minhash_dedup"] = minhash
     validate_manifest(manifest)
     return manifest
 

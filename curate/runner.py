@@ -11,6 +11,7 @@ The driver only moves small records (counts, paths); documents stay in files.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -31,11 +32,14 @@ from curate.units import (
     map_unit,
     read_completion,
     resolve_dedup_partition,
+    unit_dir,
     unit_key,
     work_dir,
     write_unit,
 )
+from curate import minhash_phases as phases
 from stages.exact_dedup import ExactDedup
+from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig
 
 log = logging.getLogger("curate")
 
@@ -182,13 +186,26 @@ def run_pipeline(
                 )
         dedup_seconds = time.perf_counter() - dedup_started
 
-        # Phase 3: final shards, unit by unit.
+        # Phase 3: near-duplicates, in their own phases.
+        minhash_work, minhash_summary = None, None
+        minhash_spec = next((s for s in config.stages if s.stage_class is MinHashDedup), None)
+        if minhash_spec is not None:
+            minhash_started = time.perf_counter()
+            minhash_work = minhash_work_dir(config, good_units)
+            minhash_summary = _minhash_dedup(
+                minhash_spec.config, minhash_work, good_units, config,
+                exact_drops=os.path.join(work_dir(config), "dedup") if dedup_spec is not None else None,
+                max_in_flight=max_in_flight, retries=retries,
+            )
+            minhash_summary["seconds"] = round(time.perf_counter() - minhash_started, 3)
+
+        # Phase 4: final shards, unit by unit.
         writes: dict[str, dict[str, Any]] = {}
         _remove_stale_shards(out)
         with Progress("write", len(good_units)) as progress:
             _run_tasks(
                 write_task,
-                [(unit, (config_ref, unit, partitions)) for unit in good_units],
+                [(unit, (config_ref, unit, partitions, minhash_work)) for unit in good_units],
                 max_in_flight=max_in_flight,
                 progress=progress,
                 on_result=lambda unit, result: writes.__setitem__(unit.key, result),
@@ -198,7 +215,10 @@ def run_pipeline(
         if started_ray:
             ray.shutdown()
 
-    stage_stats = _merge_stage_stats(config, [records[u.key] for u in good_units], [writes[u.key] for u in good_units], dedup_seconds)
+    stage_stats = _merge_stage_stats(
+        config, [records[u.key] for u in good_units], [writes[u.key] for u in good_units], dedup_seconds,
+        minhash_summary["seconds"] if minhash_summary else 0.0,
+    )
     shards = [shard for unit in good_units for shard in writes[unit.key]["shards"]]
     schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
     manifest = build_manifest(
@@ -211,6 +231,7 @@ def run_pipeline(
         shards=shards,
         schema=schema,
         resumed_units=resumed,
+        minhash=minhash_summary,
     )
     path = write_manifest(out, manifest)
     return RunSummary(path, manifest)
@@ -235,6 +256,7 @@ def _merge_stage_stats(
     records: Iterable[dict[str, Any]],
     writes: Iterable[dict[str, Any]],
     dedup_seconds: float,
+    minhash_seconds: float,
 ) -> list[StageStats]:
     names = ["read"] + [spec.name for spec in config.stages]
     merged = {name: StageStats(name) for name in names}
@@ -248,11 +270,100 @@ def _merge_stage_stats(
             dedup.docs_out -= result["dedup_dropped"]
             if result["dedup_dropped"]:
                 dedup.drops["dedup.exact"] += result["dedup_dropped"]
-        kept = result["rows_in"] - result["dedup_dropped"]
+        near = merged.get(MinHashDedup.name)
+        if near is not None:
+            # Exact duplicates left first, so MinHash's count starts after them.
+            near.docs_in -= result["dedup_dropped"]
+            near.docs_out -= result["dedup_dropped"] + result["minhash_dropped"]
+            if result["minhash_dropped"]:
+                near.drops["dedup.minhash"] += result["minhash_dropped"]
+        kept = result["rows_in"] - result["dedup_dropped"] - result.get("minhash_dropped", 0)
         write_stats.docs_in += kept
         write_stats.docs_out += sum(s["rows"] for s in result["shards"])
         write_stats.wall_seconds += result["wall_seconds"]
         write_stats.cpu_seconds += result["cpu_seconds"]
     if ExactDedup.name in merged:
         merged[ExactDedup.name].wall_seconds += dedup_seconds
+    if MinHashDedup.name in merged:
+        merged[MinHashDedup.name].wall_seconds += minhash_seconds
     return [merged[name] for name in names] + [write_stats]
+
+
+def minhash_work_dir(config: PipelineConfig, units: list[Unit]) -> str:
+    """The MinHash phases' folder, named by what they read (the config and every unit), so a
+    re-run over the same units resumes it and any change starts afresh; other runs' folders go."""
+    key = hashlib.sha256("\0".join([config.hash] + [u.key for u in units]).encode()).hexdigest()[:16]
+    parent = os.path.join(work_dir(config), "minhash")
+    if os.path.isdir(parent):
+        for name in os.listdir(parent):
+            if name != key:
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    return os.path.join(parent, key)
+
+
+def _minhash_dedup(
+    settings: MinHashDedupConfig,
+    work: str,
+    units: list[Unit],
+    config: PipelineConfig,
+    *,
+    exact_drops: str | None,
+    max_in_flight: int,
+    retries: int,
+) -> dict[str, Any]:
+    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary."""
+    import ray
+
+    def task(function: Callable) -> Any:
+        return ray.remote(num_cpus=1, max_retries=retries)(function)
+
+    def run(name: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
+        results: dict[Any, Any] = {}
+        with Progress(name, len(jobs)) as progress:
+            _run_tasks(
+                task(function), jobs, max_in_flight=max_in_flight, progress=progress,
+                on_result=results.__setitem__, on_error=_raise_phase_error(name),
+            )
+        return results
+
+    partitions = range(settings.partitions)
+    unit_dirs = [unit_dir(config, u) for u in units]
+    lsh = run("minhash lsh", phases.lsh_partition, [(p, (unit_dirs, work, p, settings.partitions, exact_drops)) for p in partitions])
+    pairs = run("minhash pairs", phases.unique_edges, [(p, (work, p)) for p in partitions])
+    candidates = sum(r["candidate_pairs"] for r in pairs.values())
+    edge_dir, verified = "edges", None
+    if settings.verify:
+        shingler = MinHashDedup(settings).shingles
+        dirs = {u.index: unit_dir(config, u) for u in units}
+        checked = run("minhash verify", phases.verify_partition, [(p, (dirs, work, p, shingler, settings.verify_threshold)) for p in partitions])
+        edge_dir, verified = "verified", sum(r["verified_pairs"] for r in checked.values())
+    edges = verified if verified is not None else candidates
+    if edges <= settings.local_components_max_edges:
+        components = run("minhash components", phases.local_components, [("all", (work, edge_dir, settings.partitions))])["all"]
+    else:
+        run("minhash adjacency", phases.adjacency_partition, [(p, (work, edge_dir, p, settings.partitions)) for p in partitions])
+        iteration = 0
+        while True:
+            rounds = run(f"minhash components {iteration}", phases.propagation_round, [(p, (work, p, settings.partitions, iteration)) for p in partitions])
+            if iteration > 0 and sum(r["changed"] for r in rounds.values()) == 0:
+                break
+            iteration += 1
+        for p in partitions:
+            phases.publish_labels(work, iteration, p)
+        components = {"method": "distributed", "iterations": iteration + 1, "nodes": sum(r["nodes"] for r in rounds.values())}
+    run("minhash members", phases.members_partition, [(p, (unit_dirs, work, p, settings.partitions)) for p in partitions])
+    keepers = run("minhash keepers", phases.keepers_partition, [(p, (work, p, settings.keep)) for p in partitions])
+    histogram: dict[str, int] = {}
+    for record in keepers.values():
+        for size, count in record["cluster_sizes"].items():
+            histogram[size] = histogram.get(size, 0) + count
+    return {
+        "parameters": settings.parameters(),
+        "band_keys": sum(r["band_keys"] for r in lsh.values()),
+        "candidate_pairs": candidates,
+        "verified_pairs": verified,
+        "components": {"method": components["method"], "iterations": components["iterations"], "nodes": components["nodes"]},
+        "clusters": sum(r["clusters"] for r in keepers.values()),
+        "cluster_sizes": dict(sorted(histogram.items(), key=lambda item: int(item[0]))),
+        "documents_removed": sum(r["removed"] for r in keepers.values()),
+    }

@@ -14,6 +14,7 @@ in flight, and a re-run skips every unit whose completion record exists.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,7 +33,9 @@ import pyarrow.parquet as pq
 from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
 from curate.stage import StageStats, Timer
+from curate import minhash_phases
 from stages.exact_dedup import ExactDedup
+from stages.minhash_dedup import MinHashDedup
 from stages.parquet_writer import ParquetShardWriter, file_sha256
 from stages.warc_reader import ReadResult, WarcReader
 
@@ -85,6 +89,56 @@ def _dedup_stage(config: PipelineConfig) -> ExactDedup | None:
     return None
 
 
+def minhash_config(config: PipelineConfig):  # -> MinHashDedupConfig | None
+    return next((spec.config for spec in config.stages if spec.stage_class is MinHashDedup), None)
+
+
+class MinHashKeys:
+    """A unit's MinHash shuffle files: band keys and node attributes, partitioned by hash."""
+
+    def __init__(self, unit: Unit, partitions: int) -> None:
+        self.unit, self.partitions = unit, partitions
+        self.bands: list[pa.Table] = []
+        self.nodes: list[pa.Table] = []
+
+    def add(self, batch: pa.RecordBatch, first_row: int) -> None:
+        """Keys of the documents of ``batch`` (rows ``first_row`` onwards of the unit's docs)."""
+        bands = batch.column("minhash_bands")
+        has_keys = pc.invert(pc.is_null(bands)).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(has_keys)
+        if not len(rows):
+            return
+        nodes = minhash_phases.node_ids(self.unit.index, rows + first_row)
+        with_keys = batch.filter(pa.array(has_keys))
+        keys = pc.list_flatten(with_keys.column("minhash_bands")).to_numpy()
+        per_doc = pc.list_value_length(with_keys.column("minhash_bands")).to_numpy()
+        self.bands.append(pa.table({"key": keys, "node": np.repeat(nodes, per_doc)}, schema=minhash_phases.BAND_SCHEMA))
+        names = with_keys.schema.names
+        fetch = with_keys.column("fetch_time").cast(pa.int64()) if "fetch_time" in names else pa.nulls(len(rows), pa.int64())
+        self.nodes.append(
+            pa.table(
+                {
+                    "node": nodes,
+                    "id": with_keys.column("id"),
+                    "length": pc.utf8_length(with_keys.column("text")).cast(pa.int64()),
+                    "quality": with_keys.column("quality_score").cast(pa.float64()) if "quality_score" in names else pa.nulls(len(rows), pa.float64()),
+                    "fetch": fetch,
+                }
+            ).rename_columns(minhash_phases.NODE_SCHEMA.names).cast(minhash_phases.NODE_SCHEMA)
+        )
+
+    def write(self, unit_folder: str) -> None:
+        for kind, tables, partition_of in (
+            ("bands", self.bands, lambda t: minhash_phases.key_partition(t.column("key").to_numpy(), self.partitions)),
+            ("nodes", self.nodes, lambda t: minhash_phases.node_partition(t.column("node").to_numpy(), self.partitions)),
+        ):
+            folder = os.path.join(unit_folder, "minhash", kind)
+            os.makedirs(folder, exist_ok=True)
+            if tables:
+                table = pa.concat_tables(tables)
+                minhash_phases.write_partitioned(table, partition_of(table), self.partitions, lambda p: os.path.join(folder, minhash_phases.part_name(p)))
+
+
 def map_unit(config: PipelineConfig, unit: Unit) -> dict[str, Any]:
     """Run the map stages over one input file and publish the unit atomically."""
     started = time.time()
@@ -134,6 +188,8 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     stage_stats = [StageStats(stage.name) for stage in stages]
     schema = output_schema(pipeline_schema([type(s) for s in stages]))
     dedup = _dedup_stage(config)
+    minhash = minhash_config(config)
+    minhash_keys = MinHashKeys(unit, minhash.partitions) if minhash is not None else None
     reader = WarcReader(config.input)
     read_result = ReadResult()
     rows = 0
@@ -152,6 +208,8 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
             batch = stage.apply(batch, stats)
         if batch.num_rows == 0:
             continue
+        if minhash_keys is not None:
+            minhash_keys.add(batch, rows)
         out = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
         docs_writer.write_table(out)
         if dedup is not None:
@@ -165,6 +223,8 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
         rows += out.num_rows
     docs_writer.close()
 
+    if minhash_keys is not None:
+        minhash_keys.write(tmp_dir)
     if dedup is not None:
         keys_dir = os.path.join(tmp_dir, "keys")
         os.makedirs(keys_dir)
@@ -215,8 +275,12 @@ def resolve_dedup_partition(config: PipelineConfig, units: list[Unit], partition
     return drops.num_rows
 
 
-def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str, Any]:
-    """Write one unit's surviving documents as final shards; return shard infos and counts."""
+def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work: str | None = None) -> dict[str, Any]:
+    """Write one unit's surviving documents as final shards; return shard infos and counts.
+
+    Exact duplicates (``partitions`` partitions of drops) and, with ``minhash_work``, MinHash
+    decisions are applied here: removed near-duplicates are left out (a sample of them goes to
+    ``OUT/samples/dedup.minhash/``) and kept cluster members get their cluster columns."""
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     docs = pq.ParquetFile(os.path.join(unit_dir(config, unit), "docs.parquet"))
     dropped_rows: list[int] = []
@@ -226,15 +290,31 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str,
         if os.path.isfile(path):
             table = pq.read_table(path, filters=[("unit", "=", unit.index)])
             dropped_rows.extend(table.column("row").to_pylist())
+    exact_dropped = len(dropped_rows)
+    decisions = _minhash_decisions(minhash_work, unit)
+    near_dropped = decisions.filter(decisions.column("drop"))
+    dropped_rows.extend(near_dropped.column("row").to_pylist())
     dropped = pa.array(sorted(dropped_rows), pa.int64())
+    clustered = decisions.filter(pc.invert(decisions.column("drop")))
+    cluster_rows = clustered.column("row").to_numpy()
+    order = np.argsort(cluster_rows)
+    cluster_rows = cluster_rows[order]
+    cluster_ids = clustered.column("cluster_id").take(pa.array(order))
+    cluster_sizes = clustered.column("cluster_size").to_numpy()[order]
+    sample_limit = minhash_config(config).samples_per_unit if minhash_work else 0
+    samples: list[pa.Table] = []
 
     def kept_batches():
         # Streams the unit batch by batch: memory stays bounded however large the input was.
         start = 0
         for batch in docs.iter_batches(batch_size=config.input.batch_size):
-            rows = pa.array(range(start, start + batch.num_rows), pa.int64())
+            rows = np.arange(start, start + batch.num_rows)
             start += batch.num_rows
-            yield batch.filter(pc.invert(pc.is_in(rows, dropped))) if len(dropped) else batch
+            if len(cluster_rows):
+                batch = _with_clusters(batch, rows, cluster_rows, cluster_ids, cluster_sizes)
+            if sample_limit and len(near_dropped) and sum(t.num_rows for t in samples) < sample_limit:
+                samples.append(_removed_sample(batch, rows, near_dropped))
+            yield batch.filter(pc.invert(pc.is_in(pa.array(rows), dropped))) if len(dropped) else batch
 
     writer = ParquetShardWriter(
         config.output.path,
@@ -244,11 +324,57 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int) -> dict[str,
         compression_level=config.output.compression_level,
     )
     shards = writer.write(kept_batches(), unit.prefix)
+    if samples:
+        sample = pa.concat_tables(samples).slice(0, sample_limit)
+        minhash_phases.write_parquet_atomically(sample, os.path.join(config.output.path, "samples", "dedup.minhash", f"{unit.prefix}.parquet"))
     return {
         "unit": unit.key,
         "rows_in": docs.metadata.num_rows,
-        "dedup_dropped": len(dropped_rows),
+        "dedup_dropped": exact_dropped,
+        "minhash_dropped": len(near_dropped),
         "shards": [s.to_dict() for s in shards],
         "wall_seconds": time.perf_counter() - started_wall,
         "cpu_seconds": time.process_time() - started_cpu,
     }
+
+
+def _minhash_decisions(minhash_work: str | None, unit: Unit) -> pa.Table:
+    paths = sorted(glob.glob(os.path.join(minhash_work, "decisions", "part-*.parquet"))) if minhash_work else []
+    tables = [pq.read_table(path, filters=[("unit", "=", unit.index)], schema=minhash_phases.DECISION_SCHEMA) for path in paths]
+    return pa.concat_tables(tables) if tables else minhash_phases.DECISION_SCHEMA.empty_table()
+
+
+def _with_clusters(batch: pa.RecordBatch, rows: np.ndarray, cluster_rows: np.ndarray, cluster_ids: pa.ChunkedArray, cluster_sizes: np.ndarray) -> pa.RecordBatch:
+    """``batch`` with the cluster id and size of its rows that head or belong to a kept cluster."""
+    position = np.searchsorted(cluster_rows, rows)
+    inside = position < len(cluster_rows)
+    hit = np.zeros(len(rows), dtype=bool)
+    hit[inside] = cluster_rows[position[inside]] == rows[inside]
+    if not hit.any():
+        return batch
+    ids = batch.column("dup_cluster_id").to_pylist()
+    sizes = batch.column("dup_cluster_size").to_numpy(zero_copy_only=False).copy()
+    found = cluster_ids.take(pa.array(position[hit])).to_pylist()
+    for index, cluster_id in zip(np.flatnonzero(hit).tolist(), found):
+        ids[index] = cluster_id
+    sizes[hit] = cluster_sizes[position[hit]]
+    batch = batch.set_column(batch.schema.get_field_index("dup_cluster_id"), batch.schema.field("dup_cluster_id"), pa.array(ids, pa.string()))
+    return batch.set_column(batch.schema.get_field_index("dup_cluster_size"), batch.schema.field("dup_cluster_size"), pa.array(sizes, pa.int32()))
+
+
+def _removed_sample(batch: pa.RecordBatch, rows: np.ndarray, removed: pa.Table) -> pa.Table:
+    """The removed near-duplicates among ``batch``'s rows, with the id of the document kept instead."""
+    removed_rows = removed.column("row").to_numpy()
+    is_removed = np.isin(rows, removed_rows)
+    if not is_removed.any():
+        return pa.table({"id": pa.array([], pa.string()), "kept_id": pa.array([], pa.string()), "url": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    picked = pa.Table.from_batches([batch.filter(pa.array(is_removed))])
+    kept_of = dict(zip(removed_rows.tolist(), removed.column("kept_id").to_pylist()))
+    return pa.table(
+        {
+            "id": picked.column("id"),
+            "kept_id": pa.array([kept_of[r] for r in rows[is_removed].tolist()], pa.string()),
+            "url": picked.column("url"),
+            "text": picked.column("text"),
+        }
+    )

@@ -7,6 +7,7 @@ from stages.fineweb_quality import FinewebQuality
 from stages.gopher_quality import GopherQuality
 from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
+from stages.minhash_dedup import MinHashDedup
 from stages.quality_model import QualityModel
 from stages.spam_lexicon import SpamLexicon
 from stages.to_simplified import ToSimplified
@@ -24,6 +25,7 @@ STAGE_CLASSES = (
     QualityModel,
     ToSimplified,
     ExactDedup,
+    MinHashDedup,
 )
 STAGES = {stage.name: stage for stage in STAGE_CLASSES}
 
