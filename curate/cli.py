@@ -79,6 +79,11 @@ def validate(config: str) -> None:
         _fail_config(error)
     stage_names = ", ".join(spec.name for spec in pipeline.stages)
     click.echo(f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})")
+    for spec in pipeline.stages:
+        if spec.name == "minhash_dedup":
+            from stages.minhash_dedup import describe_bands
+
+            click.echo(f"minhash_dedup: {describe_bands(spec.config.parameters())}")
 
 
 @cli.command()

@@ -69,6 +69,24 @@ def render(manifest: dict[str, Any]) -> str:
             rows.append([item["path"], item["status"], item["error_count"] or 1, f"{first}{where}"])
         parts.append(table(["path", "status", "errors", "first error"], rows, align="llrl"))
 
+    near = manifest.get("minhash_dedup")
+    if near is not None:
+        from stages.minhash_dedup import describe_bands
+
+        components = near["components"]
+        parts += [
+            "",
+            "Near-duplicates (MinHash)",
+            describe_bands(near["parameters"]),
+            table(
+                ["candidate pairs", "verified pairs", "clusters", "documents removed", "components", "seconds"],
+                [[near["candidate_pairs"], near["verified_pairs"] if near["verified_pairs"] is not None else "-", near["clusters"],
+                  near["documents_removed"], f"{components['method']}, {components['iterations']} rounds", f"{near['seconds']:.2f}"]],
+                align="rrrrlr",
+            ),
+            "cluster sizes: " + (", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"),
+        ]
+
     outputs = manifest["outputs"]
     parts += ["", f"Output shards: {len(outputs['shards'])} files, {outputs['rows']} rows, {outputs['bytes']} bytes"]
     if outputs["shards"]:

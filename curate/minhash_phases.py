@@ -18,7 +18,7 @@ partitioned by hash; a node is ``unit index << 32 | row``. Then, in
 4. ``members``: per node partition, labels joined with node attributes,
    shuffled by cluster → ``members/from-P/to-R``;
 5. ``keepers``: per cluster partition, one document kept per cluster →
-   ``decisions/part-R`` (unit, row, cluster id, size, drop, kept id).
+   ``decisions/unit-U/part-R`` (unit, row, cluster id, size, drop, kept id).
 
 Every task writes its files under temporary names and renames them into place,
 with a small JSON record of its counts last; a task whose record exists is
@@ -330,8 +330,13 @@ KEEP_ORDER = {
 }
 
 
+def unit_decisions_path(work: str, unit: int, partition: int) -> str:
+    return os.path.join(work, "decisions", f"unit-{unit:06d}", part_name(partition))
+
+
 def keepers_partition(work: str, partition: int, keep: str) -> dict[str, Any]:
-    """Choose one document per cluster of this partition; record a decision for every member."""
+    """Choose one document per cluster of this partition; record a decision for every member,
+    in one file per unit (``decisions/unit-U/part-P``)."""
     out = os.path.join(work, "decisions", part_name(partition))
     if (record := finished(out)) is not None:
         return record
@@ -358,7 +363,10 @@ def keepers_partition(work: str, partition: int, keep: str) -> dict[str, Any]:
         },
         schema=DECISION_SCHEMA,
     )
-    write_parquet_atomically(decisions, out)
+    # One file per unit, so that each unit's writer reads only its own decisions.
+    units = decisions.column("unit").to_numpy()
+    for unit in np.unique(units).tolist():
+        write_parquet_atomically(decisions.filter(pa.array(units == unit)), unit_decisions_path(work, unit, partition))
     histogram = np.bincount(sizes) if len(sizes) else np.zeros(0, dtype=np.int64)
     return mark_finished(
         out,

@@ -39,7 +39,7 @@ from curate.units import (
 )
 from curate import minhash_phases as phases
 from stages.exact_dedup import ExactDedup
-from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig
+from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, describe_bands
 
 log = logging.getLogger("curate")
 
@@ -196,6 +196,7 @@ def run_pipeline(
                 minhash_spec.config, minhash_work, good_units, config,
                 exact_drops=os.path.join(work_dir(config), "dedup") if dedup_spec is not None else None,
                 max_in_flight=max_in_flight, retries=retries,
+                documents=sum(records[u.key].get("documents_out", 0) for u in good_units),
             )
             minhash_summary["seconds"] = round(time.perf_counter() - minhash_started, 3)
 
@@ -310,22 +311,32 @@ def _minhash_dedup(
     exact_drops: str | None,
     max_in_flight: int,
     retries: int,
+    documents: int,
 ) -> dict[str, Any]:
-    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary."""
+    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary.
+
+    With at most ``local_max_documents`` documents the phases run as plain calls in this
+    process: their data is small, and a Ray task per partition and phase would cost more
+    than the work."""
     import ray
 
-    def task(function: Callable) -> Any:
-        return ray.remote(num_cpus=1, max_retries=retries)(function)
+    in_process = documents <= settings.local_max_documents
 
     def run(name: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
         results: dict[Any, Any] = {}
         with Progress(name, len(jobs)) as progress:
-            _run_tasks(
-                task(function), jobs, max_in_flight=max_in_flight, progress=progress,
-                on_result=results.__setitem__, on_error=_raise_phase_error(name),
-            )
+            if in_process:
+                for job, args in jobs:
+                    results[job] = function(*args)
+                    progress.advance(str(job))
+            else:
+                _run_tasks(
+                    ray.remote(num_cpus=1, max_retries=retries)(function), jobs, max_in_flight=max_in_flight,
+                    progress=progress, on_result=results.__setitem__, on_error=_raise_phase_error(name),
+                )
         return results
 
+    log.info("minhash: %s", describe_bands(settings.parameters()))
     partitions = range(settings.partitions)
     unit_dirs = [unit_dir(config, u) for u in units]
     lsh = run("minhash lsh", phases.lsh_partition, [(p, (unit_dirs, work, p, settings.partitions, exact_drops)) for p in partitions])
@@ -362,6 +373,7 @@ def _minhash_dedup(
         "band_keys": sum(r["band_keys"] for r in lsh.values()),
         "candidate_pairs": candidates,
         "verified_pairs": verified,
+        "phases_in": "driver" if in_process else "ray tasks",
         "components": {"method": components["method"], "iterations": components["iterations"], "nodes": components["nodes"]},
         "clusters": sum(r["clusters"] for r in keepers.values()),
         "cluster_sizes": dict(sorted(histogram.items(), key=lambda item: int(item[0]))),

@@ -339,8 +339,9 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
 
 
 def _minhash_decisions(minhash_work: str | None, unit: Unit) -> pa.Table:
-    paths = sorted(glob.glob(os.path.join(minhash_work, "decisions", "part-*.parquet"))) if minhash_work else []
-    tables = [pq.read_table(path, filters=[("unit", "=", unit.index)], schema=minhash_phases.DECISION_SCHEMA) for path in paths]
+    folder = os.path.dirname(minhash_phases.unit_decisions_path(minhash_work, unit.index, 0)) if minhash_work else None
+    paths = sorted(glob.glob(os.path.join(folder, "part-*.parquet"))) if folder else []
+    tables = [pq.read_table(path, schema=minhash_phases.DECISION_SCHEMA) for path in paths]
     return pa.concat_tables(tables) if tables else minhash_phases.DECISION_SCHEMA.empty_table()
 
 

@@ -66,6 +66,10 @@ class MinHashDedupConfig:
     local_components_max_edges: int = field(default=2_000_000, metadata=bounds(0))
     """Up to this many candidate edges, components are found in one task (~100 bytes per
     edge); beyond it, by distributed label propagation over the partitions."""
+    local_max_documents: int = field(default=100_000, metadata=bounds(0))
+    """Up to this many documents, the global phases run in the driver process instead of as
+    Ray tasks (for a small run, task overhead would exceed the work: ~3 ms per document on
+    the sample crawl)."""
     samples_per_unit: int = field(default=20, metadata=bounds(0))
     """Removed duplicates per input kept in OUT/samples/dedup.minhash/ with their kept document's id."""
 
@@ -92,6 +96,12 @@ class MinHashDedupConfig:
             "keep": self.keep,
             "candidate_probability": {str(j): round(collision_probability(j, bands, rows), 4) for j in REPORTED_JACCARDS},
         }
+
+
+def describe_bands(parameters: dict) -> str:
+    """One line for people: the band layout and its S-curve (from ``parameters()``)."""
+    curve = ", ".join(f"J={j} {p:.3f}" for j, p in parameters["candidate_probability"].items())
+    return f"{parameters['bands']} bands x {parameters['rows']} rows of {parameters['num_perm']} permutations; P(candidate) {curve}"
 
 
 class MinHashDedup(Stage):

@@ -13,12 +13,13 @@ import pytest
 
 from curate import minhash_phases as phases
 from curate.config import load_config
+from curate.inspect_manifest import render
 from curate.runner import run_pipeline
 from curate.warc_writer import write_response
 from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, exact_jaccard
 from stages.minhash_signatures import MinHasher, band_keys, bands_for_threshold, char_shingles, collision_probability, normalise
 
-from conftest import peoples_daily_documents
+from conftest import REPO, peoples_daily_documents
 from near_duplicates import near_duplicate_set
 
 
@@ -46,8 +47,8 @@ def test_short_texts_are_one_shingle_and_empty_texts_none() -> None:
 def test_vectorised_signatures_equal_the_definition() -> None:
     hasher = MinHasher(16, seed=3)
     texts = peoples_daily_documents(12)
-    # Many small documents and one longer than a hashing chunk (65,536 shingles).
-    sets = [char_shingles(normalise(t), 5) for t in texts] + [np.arange(70_000, dtype=np.uint32) * np.uint32(2654435761)]
+    # Many small documents and one longer than a hashing chunk (16,384 shingles).
+    sets = [char_shingles(normalise(t), 5) for t in texts] + [np.arange(40_000, dtype=np.uint32) * np.uint32(2654435761)]
     signatures = hasher.signatures(sets)
     for shingles, signature in zip(sets[:3] + sets[-1:], np.concatenate([signatures[:3], signatures[-1:]])):
         assert np.array_equal(signature, brute_signature(hasher, shingles))
@@ -197,7 +198,8 @@ def kept_urls(out: Path) -> dict[str, tuple]:
 
 def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    summary = run_pipeline(config_for(corpus, out, verify=True, partitions=4))
+    summary = run_pipeline(config_for(corpus, out, verify=True, partitions=4, local_max_documents=0))
+    assert summary.manifest["minhash_dedup"]["phases_in"] == "ray tasks"
     kept = kept_urls(out)
     report = summary.manifest["minhash_dedup"]
     # Every original survives: copies are shorter or equal... unless the copy is longer (insert,
@@ -220,20 +222,36 @@ def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dic
     assert samples.num_rows > 0 and set(samples.column("kept_id").to_pylist()) <= kept_ids
     stages = {s["name"]: s for s in summary.manifest["stages"]}
     assert stages["minhash_dedup"]["drops"]["dedup.minhash"] == report["documents_removed"]
+    shown = render(summary.manifest)
+    assert "Near-duplicates (MinHash)" in shown and "14 bands x 8 rows of 112 permutations; P(candidate) J=0.5 0.053" in shown
+
+
+def test_validate_prints_the_band_layout_and_s_curve(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: c\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\nstages:\n  - extract: {{}}\n  - minhash_dedup: {{threshold: 0.8}}\noutput:\n  path: {tmp_path / 'out'}\n")
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 0
+    bands, rows = bands_for_threshold(0.8, 112)
+    assert f"minhash_dedup: {bands} bands x {rows} rows of 112 permutations; P(candidate) J=0.5" in result.output
 
 
 def test_same_result_with_one_or_four_partitions_and_either_component_method(ray_session, corpus: dict, tmp_path: Path) -> None:
     results = []
     for name, options in (
         ("one", {"partitions": 1}),
-        ("four", {"partitions": 4}),
-        ("distributed", {"partitions": 4, "local_components_max_edges": 0}),
+        ("four", {"partitions": 4, "local_max_documents": 0}),
+        ("distributed", {"partitions": 4, "local_max_documents": 0, "local_components_max_edges": 0}),
     ):
         out = tmp_path / name
         summary = run_pipeline(config_for(corpus, out, **options))
         results.append(kept_urls(out))
-        method = summary.manifest["minhash_dedup"]["components"]["method"]
-        assert method == ("distributed" if name == "distributed" else "local")
+        report = summary.manifest["minhash_dedup"]
+        assert report["components"]["method"] == ("distributed" if name == "distributed" else "local")
+        assert report["phases_in"] == ("driver" if name == "one" else "ray tasks")
     assert results[0] == results[1] == results[2]
 
 
@@ -253,17 +271,21 @@ def test_keep_policy_longest_keeps_the_longer_copy(ray_session, corpus: dict, tm
 
 def test_rerun_after_a_lost_partition_redoes_only_that_partition(ray_session, corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    config = config_for(corpus, out, partitions=4)
+    config = config_for(corpus, out, partitions=4, local_max_documents=0)
     run_pipeline(config)
     first = kept_urls(out)
     [work] = list((out / "_work" / "minhash").iterdir())
-    decisions = sorted((work / "decisions").glob("part-*.parquet"))
-    lost, others = decisions[0], decisions[1:]
-    lost.unlink()
-    Path(f"{lost}.done.json").unlink()
+    done = sorted((work / "decisions").glob("part-*.parquet.done.json"))
+    lost_record, lost_partition = done[0], done[0].name.split(".")[0]
+    lost = sorted((work / "decisions").glob(f"unit-*/{lost_partition}.parquet"))
+    others = [p for p in (work / "decisions").glob("unit-*/part-*.parquet") if p not in lost]
+    assert lost and others
+    for path in lost:
+        path.unlink()
+    lost_record.unlink()
     before = {p: p.stat().st_mtime_ns for p in others}
     run_pipeline(config)
-    assert lost.is_file()
+    assert all(path.is_file() for path in lost)
     assert {p: p.stat().st_mtime_ns for p in others} == before
     assert kept_urls(out) == first
 
@@ -280,3 +302,35 @@ def test_traditional_copies_match_only_when_folded_and_word_shingles_work() -> N
         assert exact_jaccard(plain.shingles(original), plain.shingles(copy.text)) < 0.5
         assert exact_jaccard(words.shingles(original), words.shingles(copy.text)) > 0.8
     assert exact_jaccard(words.shingles(news[0]), words.shingles(news[1])) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("keep", "expected"),
+    [
+        ("longest", {1: 20, 2: 40}),  # node 20 and 40 are longest; node 40 ties with 50 and wins by input order
+        ("highest_quality", {1: 30, 2: 50}),  # quality first; a missing quality never wins
+        ("earliest", {1: 10, 2: 40}),  # fetch time first; nulls last
+    ],
+)
+def test_keep_policies_and_their_tie_breaks(tmp_path: Path, keep: str, expected: dict[int, int]) -> None:
+    members = pa.table(
+        {
+            "node": [10, 20, 30, 40, 50, 60],
+            "label": [10, 10, 10, 40, 40, 40],
+            "id": ["a", "b", "c", "d", "e", "f"],
+            "length": [100, 300, 200, 500, 500, 100],
+            "quality": [0.5, 0.1, 0.9, None, 0.8, 0.2],
+            "fetch_time": [5, 9, 7, 3, 3, None],
+        }
+    )
+    phases.write_parquet_atomically(members, str(tmp_path / "members" / "from-00000" / phases.part_name(0)))
+    record = phases.keepers_partition(str(tmp_path), 0, keep)
+    assert record == {"clusters": 2, "removed": 4, "cluster_sizes": {"3": 2}}
+    decisions = pq.read_table(phases.unit_decisions_path(str(tmp_path), 0, 0)).to_pylist()
+    kept = {d["row"] for d in decisions if not d["drop"]}
+    assert kept == set(expected.values())
+    by_row = {d["row"]: d for d in decisions}
+    ids = dict(zip([10, 20, 30, 40, 50, 60], "abcdef"))
+    for row, decision in by_row.items():
+        keeper = expected[1] if row in (10, 20, 30) else expected[2]
+        assert decision["kept_id"] == decision["cluster_id"] == ids[keeper] and decision["cluster_size"] == 3
