@@ -93,11 +93,17 @@ def _resolve(base: str, path: str) -> str:
 
 
 def _resolve_paths(config: Any, base: str, key: str) -> None:
-    """Resolve every field marked ``path_field()`` against ``base`` and check that the file exists."""
+    """Resolve every field marked ``path_field()`` against ``base`` and check that the file exists,
+    in nested configs too."""
     for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            _resolve_paths(value, base, f"{key}.{f.name}")
+        elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+            for i, item in enumerate(value):
+                _resolve_paths(item, base, f"{key}.{f.name}[{i}]")
         if not f.metadata.get("path"):
             continue
-        value = getattr(config, f.name)
         if value is None:
             continue
         paths = value if isinstance(value, list) else [value]
@@ -204,6 +210,10 @@ def load_config(
     stages = _build_stages(data["stages"])
     for i, spec in enumerate(stages):
         _resolve_paths(spec.config, base, f"stages[{i}].{spec.name}")
+        check_files = getattr(spec.config, "check_files", None)
+        if check_files is not None:
+            # Checks that read the files a stage names, once their paths are resolved.
+            check_files(f"stages[{i}].{spec.name}")
     run_config = build(RunConfig, data.get("run"), "run")
     return PipelineConfig(
         name=name,

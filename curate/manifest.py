@@ -92,6 +92,7 @@ def build_manifest(
     schema: pa.Schema,
     resumed_units: int,
     minhash: dict[str, Any] | None = None,
+    quarantine: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -117,6 +118,8 @@ def build_manifest(
     }
     if minhash is not None:
         manifest["minhash_dedup"] = minhash
+    if quarantine:
+        manifest["quarantine"] = {"rows": sum(f["rows"] for f in quarantine), "files": quarantine}
     validate_manifest(manifest)
     return manifest
 

@@ -233,6 +233,7 @@ def run_pipeline(
         schema=schema,
         resumed_units=resumed,
         minhash=minhash_summary,
+        quarantine=[writes[u.key]["quarantine"] for u in good_units if writes[u.key]["quarantine"]],
     )
     path = write_manifest(out, manifest)
     return RunSummary(path, manifest)
@@ -246,10 +247,10 @@ def _raise_phase_error(phase: str) -> Callable[[Any, BaseException], None]:
 
 
 def _remove_stale_shards(out: str) -> None:
-    # Shard names are deterministic; a previous run's shards would otherwise mix with this one's.
-    data_dir = os.path.join(out, "data")
-    if os.path.isdir(data_dir):
-        shutil.rmtree(data_dir)
+    # Shard names are deterministic; a previous run's files would otherwise mix with this one's.
+    for folder in ("data", "quarantine", "samples"):
+        if os.path.isdir(os.path.join(out, folder)):
+            shutil.rmtree(os.path.join(out, folder))
 
 
 def _merge_stage_stats(

@@ -47,6 +47,8 @@ class StageStats:
     cpu_seconds: float = 0.0
     drop_values: dict[str, list[float]] = field(default_factory=dict)
     """Per reason, the [min, max] of the measured values of the dropped documents."""
+    flags: Counter = field(default_factory=Counter)
+    """Documents kept but flagged, by rule (screens whose action is ``flag``)."""
 
     def record_value(self, reason: str, value: float) -> None:
         span = self.drop_values.get(reason)
@@ -64,9 +66,11 @@ class StageStats:
             self.record_value(reason, high)
         self.wall_seconds += other.wall_seconds
         self.cpu_seconds += other.cpu_seconds
+        self.flags.update(other.flags)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        flags = {"flags": dict(sorted(self.flags.items()))} if self.flags else {}
+        return flags | {
             "name": self.name,
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
@@ -86,6 +90,7 @@ class StageStats:
             drop_values={r: list(span) for r, span in data.get("drop_values", {}).items()},
             wall_seconds=data["wall_seconds"],
             cpu_seconds=data["cpu_seconds"],
+            flags=Counter(data.get("flags", {})),
         )
 
 
@@ -116,9 +121,13 @@ class Stage(ABC):
     writes: ClassVar[tuple[pa.Field, ...]] = ()
     """Columns this stage adds."""
     is_global: ClassVar[bool] = False
+    quarantines: ClassVar[bool] = False
+    """Whether dropped documents are kept aside (with a ``reason`` column) in ``quarantined``
+    for the unit to write to OUT/quarantine/, instead of only being counted."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        self.quarantined: list[pa.Table] = []
 
     @abstractmethod
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
@@ -148,6 +157,11 @@ class Stage(ABC):
                 elif reason is not None:
                     stats.drops[reason] += 1
             if not all(keep):
+                if self.quarantines:
+                    dropped = pa.array([not k for k in keep])
+                    reasons_out = [r.reason if isinstance(r, Drop) else r for r in reasons if r is not None]
+                    aside = pa.Table.from_batches([batch.filter(dropped)])
+                    self.quarantined.append(aside.append_column("reason", pa.array(reasons_out, pa.string())))
                 batch = filter_batch(batch, keep)
             stats.docs_out += batch.num_rows
         return batch

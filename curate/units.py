@@ -196,6 +196,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     key_parts: dict[int, list[pa.Table]] = {}
 
     docs_writer = pq.ParquetWriter(os.path.join(tmp_dir, "docs.parquet"), schema, compression="zstd")
+    quarantine = QuarantineWriter(os.path.join(tmp_dir, QUARANTINE_FILE))
     batches = reader.read(unit.path, read_result)
     while True:
         with Timer(read_result.stats):
@@ -206,6 +207,9 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
             if batch.num_rows == 0:
                 break
             batch = stage.apply(batch, stats)
+            for table in stage.quarantined:
+                quarantine.write(table)
+            stage.quarantined.clear()
         if batch.num_rows == 0:
             continue
         if minhash_keys is not None:
@@ -222,6 +226,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
                 key_parts.setdefault(part, []).append(keys.filter(pc.equal(partitions, part)))
         rows += out.num_rows
     docs_writer.close()
+    quarantine.close()
 
     if minhash_keys is not None:
         minhash_keys.write(tmp_dir)
@@ -329,6 +334,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         minhash_phases.write_parquet_atomically(sample, os.path.join(config.output.path, "samples", "dedup.minhash", f"{unit.prefix}.parquet"))
     return {
         "unit": unit.key,
+        "quarantine": publish_quarantine(config, unit),
         "rows_in": docs.metadata.num_rows,
         "dedup_dropped": exact_dropped,
         "minhash_dropped": len(near_dropped),
@@ -336,6 +342,59 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         "wall_seconds": time.perf_counter() - started_wall,
         "cpu_seconds": time.process_time() - started_cpu,
     }
+
+
+QUARANTINE_FILE = "quarantine.parquet"
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("source_offset", pa.int64()),
+        pa.field("fetch_time", pa.timestamp("s", tz="UTC")),
+        pa.field("reason", pa.string()),
+        pa.field("screen_flags", pa.list_(pa.string())),
+        pa.field("screen_evidence", pa.list_(pa.struct([pa.field("rule", pa.string()), pa.field("evidence", pa.string())]))),
+        pa.field("text", pa.string()),
+    ]
+)
+
+
+class QuarantineWriter:
+    """Documents a screen dropped, with their flags and evidence, in one Parquet file per unit
+    (created on the first one)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        columns = {name: table.column(name) if name in table.schema.names else pa.nulls(table.num_rows, field.type) for name, field in zip(QUARANTINE_SCHEMA.names, QUARANTINE_SCHEMA)}
+        out = pa.table(columns).cast(QUARANTINE_SCHEMA)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, QUARANTINE_SCHEMA, compression="zstd")
+        self.writer.write_table(out)
+        self.rows += out.num_rows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def publish_quarantine(config: PipelineConfig, unit: Unit) -> dict[str, Any] | None:
+    """Copy a unit's quarantined documents to OUT/quarantine/; their file record for the manifest."""
+    source = os.path.join(unit_dir(config, unit), QUARANTINE_FILE)
+    if not os.path.isfile(source):
+        return None
+    relative = os.path.join("quarantine", f"{unit.prefix}.parquet")
+    target = os.path.join(config.output.path, relative)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    return {"path": relative, "rows": pq.ParquetFile(target).metadata.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
 
 
 def _minhash_decisions(minhash_work: str | None, unit: Unit) -> pa.Table:

@@ -9,6 +9,13 @@ from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
 from stages.minhash_dedup import MinHashDedup
 from stages.quality_model import QualityModel
+from stages.screens.blocklist import BlocklistScreen
+from stages.screens.decontamination import DecontaminationScreen
+from stages.screens.gibberish import GibberishScreen
+from stages.screens.hidden_html import HiddenHtmlScreen
+from stages.screens.injection import InjectionScreen
+from stages.screens.invisible import InvisibleScreen
+from stages.screens.pii import PiiScreen
 from stages.spam_lexicon import SpamLexicon
 from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
@@ -24,6 +31,13 @@ STAGE_CLASSES = (
     SpamLexicon,
     QualityModel,
     ToSimplified,
+    BlocklistScreen,
+    HiddenHtmlScreen,
+    InjectionScreen,
+    InvisibleScreen,
+    GibberishScreen,
+    PiiScreen,
+    DecontaminationScreen,
     ExactDedup,
     MinHashDedup,
 )

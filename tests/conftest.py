@@ -77,3 +77,44 @@ def common_crawl_chinese_pages() -> list[dict]:
     batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
     batch = LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))
     return batch.select(["url", "text", "lang"]).to_pylist()
+
+
+@functools.lru_cache(maxsize=1)
+def _real_chinese_pages_warc() -> str:
+    """Every real Chinese HTML page in ../shared/data as one WARC file (written once per session):
+    the 69 GB2312/GBK pages, the Chinese readability test pages, and the Common Crawl excerpt's
+    records (its Chinese pages are found by language ID)."""
+    import gzip
+    import tempfile
+
+    from curate.warc_writer import write_response
+
+    folder = tempfile.mkdtemp(prefix="real-zh-")
+    path = os.path.join(folder, "real_zh.warc.gz")
+    html_dir = require_shared("html")
+    with open(path, "wb") as out:
+        for page in sorted((html_dir / "zh_gb2312" / "original").glob("*.html")):
+            write_response(out, f"http://gb{page.stem}.example.cn/{page.stem}.html", page.read_bytes(), "text/html")
+        for source in sorted((html_dir / "readability_testpages").glob("*/source.html.gz")):
+            html = gzip.decompress(source.read_bytes())
+            if sum("\u4e00" <= c <= "\u9fff" for c in html.decode("utf-8", "ignore")[:20000]) > 300:
+                write_response(out, f"http://{source.parent.name}.readability.example.com/", html, "text/html; charset=utf-8")
+        with open(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), "rb") as crawl:
+            out.write(crawl.read())
+    return path
+
+
+def real_chinese_page_batch():  # -> pa.RecordBatch
+    """The real Chinese pages read, extracted and kept as zh: html, url and text columns."""
+    import pyarrow as pa
+
+    from curate.stage import StageStats
+    from stages.extract import Extract, ExtractConfig
+    from stages.langid import LangId, LangIdConfig
+    from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig
+
+    path = _real_chinese_pages_warc()
+    batches = list(WarcReader(WarcReaderConfig(paths=[path], batch_size=1000)).read(path, ReadResult()))
+    batch = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+    batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
+    return LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))

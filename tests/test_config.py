@@ -131,7 +131,10 @@ def test_cli_overrides_resolve_against_the_working_directory(tmp_path: Path, war
 def test_flagship_config_validates() -> None:
     result = CliRunner().invoke(cli, ["validate", str(REPO / "configs" / "zh_web.yaml")])
     assert result.exit_code == 0, result.output
-    assert "stages: extract, langid, spam_lexicon, c4_lines, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, exact_dedup" in result.output
+    assert (
+        "stages: extract, langid, spam_lexicon, c4_lines, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, "
+        "screen_blocklist, screen_hidden_html, screen_injection, screen_invisible, screen_gibberish, screen_pii, exact_dedup, minhash_dedup;"
+    ) in result.output
 
 
 def test_every_command_has_help() -> None:
