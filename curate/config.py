@@ -155,6 +155,9 @@ def _build_stages(data: Any) -> list[StageSpec]:
             )
         if specs and specs[-1].stage_class.is_global and not stage_class.is_global:
             raise ConfigError(f"stages[{i}].{name}", "a map stage cannot follow a global stage (dedup runs last)")
+        if name == "exact_dedup" and "minhash_dedup" in seen:
+            # Near-duplicate clusters are found among the documents exact deduplication keeps.
+            raise ConfigError(f"stages[{i}].{name}", "exact_dedup must come before minhash_dedup")
         columns.update(f.name for f in stage_class.writes)
         seen.add(name)
         specs.append(StageSpec(name, config, stage_class))

@@ -23,6 +23,8 @@ READER_SCHEMA = pa.schema(
         pa.field("html", pa.binary()),
         pa.field("http_content_type", pa.string()),
         pa.field("text", pa.string()),
+        pa.field("warc_record_id", pa.string()),
+        pa.field("payload_digest", pa.string()),
     ]
 )
 

@@ -32,6 +32,7 @@ from curate.units import (
     map_unit,
     read_completion,
     resolve_dedup_partition,
+    resolve_url_partition,
     unit_dir,
     unit_key,
     work_dir,
@@ -40,6 +41,8 @@ from curate.units import (
 from curate import minhash_phases as phases
 from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, describe_bands
+from stages.screens.url_changes import RULE as URL_CHANGE_RULE
+from stages.screens.url_changes import UrlChangeScreen
 
 log = logging.getLogger("curate")
 
@@ -186,6 +189,21 @@ def run_pipeline(
                 )
         dedup_seconds = time.perf_counter() - dedup_started
 
+        # The URL-change screen, partition by partition.
+        url_spec = next((s for s in config.stages if s.stage_class is UrlChangeScreen), None)
+        shutil.rmtree(os.path.join(work_dir(config), "url_changes"), ignore_errors=True)
+        if url_spec is not None:
+            url_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_url_partition)
+            with Progress("url changes", url_spec.config.partitions) as progress:
+                _run_tasks(
+                    url_task,
+                    [(p, (config_ref, good_units, p)) for p in range(url_spec.config.partitions)],
+                    max_in_flight=max_in_flight,
+                    progress=progress,
+                    on_result=lambda p, count: None,
+                    on_error=_raise_phase_error("url changes partition"),
+                )
+
         # Phase 3: near-duplicates, in their own phases.
         minhash_work, minhash_summary = None, None
         minhash_spec = next((s for s in config.stages if s.stage_class is MinHashDedup), None)
@@ -265,20 +283,24 @@ def _merge_stage_stats(
     for record in records:
         for stats in record["stages"]:
             merged[stats["name"]].merge(StageStats.from_dict(stats))
+    global_specs = [spec for spec in config.stages if spec.stage_class.is_global]
     write_stats = StageStats("write")
     for result in writes:
-        dedup = merged.get(ExactDedup.name)
-        if dedup is not None:
-            dedup.docs_out -= result["dedup_dropped"]
-            if result["dedup_dropped"]:
-                dedup.drops["dedup.exact"] += result["dedup_dropped"]
-        near = merged.get(MinHashDedup.name)
-        if near is not None:
-            # Exact duplicates left first, so MinHash's count starts after them.
-            near.docs_in -= result["dedup_dropped"]
-            near.docs_out -= result["dedup_dropped"] + result["minhash_dropped"]
-            if result["minhash_dropped"]:
-                near.drops["dedup.minhash"] += result["minhash_dropped"]
+        # Global stages drop in the write phase, in config order: each one's count starts
+        # after the documents the global stages before it removed.
+        removed = {ExactDedup.name: ("dedup.exact", result["dedup_dropped"]), MinHashDedup.name: ("dedup.minhash", result["minhash_dropped"])}
+        before = 0
+        for spec in global_specs:
+            stats = merged[spec.name]
+            reason, count = removed.get(spec.name, ("", 0))
+            stats.docs_in -= before
+            stats.docs_out -= before + count
+            if count:
+                stats.drops[reason] += count
+            before += count
+        urls = merged.get(UrlChangeScreen.name)
+        if urls is not None and result["url_changes_flagged"]:
+            urls.flags[URL_CHANGE_RULE] += result["url_changes_flagged"]
         kept = result["rows_in"] - result["dedup_dropped"] - result.get("minhash_dropped", 0)
         write_stats.docs_in += kept
         write_stats.docs_out += sum(s["rows"] for s in result["shards"])

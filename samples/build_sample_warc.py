@@ -4,7 +4,7 @@ The output is a small, deterministic WARC/1.1 file shaped like a Common
 Crawl segment: one ``warcinfo`` record, then a ``request`` / ``response`` /
 ``metadata`` triple per fetched URL, each record compressed as its own gzip
 member (mtime 0, so two runs produce byte-identical files), plus one
-``revisit`` record.
+``revisit`` record and one WET-style ``conversion`` record.
 
 The pages exercise every stage of ``curate run configs/zh_web.yaml``:
 
@@ -19,11 +19,18 @@ The pages exercise every stage of ``curate run configs/zh_web.yaml``:
 * UTF-8, GBK, GB2312 (encoded as GBK, as real sites do), GB18030, Big5,
   Shift_JIS and EUC-KR bodies, with the charset declared in the HTTP header,
   in the HTML ``<meta>`` tag, in both, or nowhere;
-* a few non-HTML responses (PNG, PDF, JSON).
+* a few non-HTML responses (PNG, PDF, JSON);
+* planted attacks for the poisoning and safety screens: ordinary articles on
+  block-listed hosts, with hidden prose, a prompt injection, homoglyph-spoofed
+  words, or a trigger followed by random rare Han characters, plus one WET
+  ``conversion`` (text) record with tag characters and zero-width padding
+  (each dropped into quarantine); and one page with contact details (kept,
+  with the e-mail address and mobile number redacted).
 
 All text comes from ``sample_texts.py`` next to this script and is original
 to the curate project; every host name is fictional (``*.example``,
-``*.test``, ``example.com`` and similar reserved-looking names).
+``*.test``, ``example.com`` and similar reserved-looking names), including
+the block-listed hosts of the planted pages.
 
 Usage::
 
@@ -253,6 +260,9 @@ SITES: dict[str, Site] = {
         Site("agg.example.net", "Example Aggregator", "en", "en"),
         Site("www.wenzhai-demo.example", "文摘精选", "hans", "mirror", icp="京ICP备00010101号"),
         Site("www.kuaixun-demo.example", "快讯网", "hans", "mirror", "http", "Apache/2.2.15"),
+        # Block-listed hosts carrying copied news (planted for screen_blocklist)
+        Site("www.aomenduchang888.example", "每日快讯", "hans", "portal", "http", "nginx/1.0.15"),
+        Site("news.casino-example.test", "环球新闻在线", "hans", "portal"),
         # Static and API hosts (non-HTML)
         Site("static.example-zh.cn", "static", "none", "static"),
         Site("files.example-zh.cn", "files", "none", "static"),
@@ -279,6 +289,7 @@ class Page:
     body: bytes = b""
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
     note: str = ""
+    record: str = "response"  # or "conversion": a WET text record instead of request/response/metadata
 
     def payload(self) -> bytes:
         """The body bytes exactly as served."""
@@ -1032,6 +1043,39 @@ JA_PLAN: list[tuple[str, Charset]] = [
 ]
 KO_PLAN: list[tuple[str, Charset]] = [("www.example.kr", UTF8), ("www.example.kr", EUCKR)]
 
+# Planted attacks: (attack, domain, charset, Simplified group, paragraph order).
+# Each page is an ordinary article of five paragraphs of one group (an order no
+# other article uses), so only a screen has a reason to drop it.
+PLANTED_PLAN: list[tuple[str, str, Charset, int, list[int]]] = [
+    ("blocked_token", "www.aomenduchang888.example", UTF8, 11, [1, 4, 6, 8, 3]),
+    ("blocked_domain", "news.casino-example.test", UTF8, 10, [2, 5, 0, 7, 9]),
+    ("hidden_text", "www.zonghe-zixun.example", GB18030, 9, [0, 3, 5, 8, 6]),
+    ("prompt_injection", "www.chengshi-wanbao.example", GBK, 7, [5, 1, 8, 3, 9]),
+    ("mixed_script", "tech.keji-zaixian.example", UTF8, 1, [6, 3, 8, 0, 7]),
+    ("gibberish_span", "kexue.tansuo-demo.example", UTF8, 3, [9, 2, 6, 4, 1]),
+]
+# The WET text record: (domain, Simplified group, paragraph order).
+PLANTED_WET_PLAN: tuple[str, int, list[int]] = ("blog.shuwu-demo.example", 14, [4, 0, 9, 2, 6])
+# The group whose paragraphs the hidden_text page hides (cloaked prose on another topic).
+PLANTED_HIDDEN_SOURCE: tuple[int, list[int]] = (13, [0, 2])
+PLANTED_PII_PLAN: tuple[str, Charset] = ("news.difang-demo.example", UTF8)
+
+
+def zero_width_padded(text: str, count: int) -> str:
+    """``text`` with a zero-width space after each of its first ``count`` characters."""
+    return "".join(c + "\u200b" for c in text[:count]) + text[count:]
+
+
+def tag_encoded(message: str) -> str:
+    """ASCII ``message`` as Unicode tag characters (U+E0000 + code), invisible when rendered."""
+    return "".join(chr(0xE0000 + ord(c)) for c in message)
+
+
+def random_rare_han(count: int, *key: object) -> str:
+    """``count`` deterministic pseudo-random characters of the CJK Unified Ideographs block
+    (U+4E00-U+9FA5): most of its 20,902 characters are rare in running text."""
+    return "".join(chr(0x4E00 + stable_int("rare-han", *key, k) % (0x9FA6 - 0x4E00)) for k in range(count))
+
 
 class SampleBuilder:
     """Builds the list of pages in a deterministic order."""
@@ -1303,6 +1347,73 @@ class SampleBuilder:
             )
             self.add(Page("zh_spec_sheet", "zh-Hans", f"https://{domain}/products/spec-{n + 1}.html", UTF8, html_text))
 
+    def build_planted(self) -> None:
+        """Ordinary articles with one planted attack each, and one with personal contact data.
+
+        Each attack page must pass every quality rule, so that the screen named by
+        its category is what drops it (into ``OUT/quarantine/``).
+        """
+        authors = T.HANS_AUTHORS
+        for attack, domain, cs, gi, order in PLANTED_PLAN:
+            group = T.ZH_HANS_GROUPS[gi]
+            site = SITES[domain]
+            section = str(group["section"])
+            paragraphs = [str(p) for p in group["paragraphs"]]  # type: ignore[union-attr]
+            paras = [paragraphs[k] for k in order]
+            title = str(group["articles"][len(attack) % 3]["title"])  # type: ignore[index]
+            extra = ""
+            if attack == "prompt_injection":
+                first, *rest = split_sentences(paras[2])
+                paras[2] = first + T.PLANTED_INJECTION_SENTENCE + "".join(rest)
+            elif attack == "mixed_script":
+                first, *rest = split_sentences(paras[1])
+                paras[1] = first + T.PLANTED_HOMOGLYPH_SENTENCE + "".join(rest)
+            elif attack == "gibberish_span":
+                paras.append(T.PLANTED_GIBBERISH_TRIGGER + " " + random_rare_han(300, domain, gi))
+            elif attack == "hidden_text":
+                hg, hidden_order = PLANTED_HIDDEN_SOURCE
+                hidden = [str(T.ZH_HANS_GROUPS[hg]["paragraphs"][k]) for k in hidden_order]  # type: ignore[index]
+                extra = '\n<div style="display:none">' + "".join(f"<p>{esc(p)}</p>" for p in hidden) + "</div>"
+            author = pick(authors, "planted", attack)
+            editor = pick(authors, "planted-editor", attack)
+            date = self.next_date()
+            spec = ArticleSpec("hans", section, title, paras, date, author, editor,
+                               self.hot_titles("hans", ("planted", attack), title, cs))
+            spec.inner = article_inner("hans", title, byline_html("hans", date, site.name, author), paras,
+                                       indent=site.layout == "legacy", editor=editor)
+            spec.inner = spec.inner.replace("\n</div>", extra + "\n</div>") if extra else spec.inner
+            self.add(Page(f"planted_{attack}", "zh-Hans", self.article_url(site, section), cs,
+                          render_article(site, spec, cs), note=f"screen.{attack}"))
+
+        domain, cs = PLANTED_PII_PLAN
+        site = SITES[domain]
+        art = T.PLANTED_PII_ARTICLE
+        title = str(art["title"])
+        paras = [str(p) for p in art["paragraphs"]]  # type: ignore[union-attr]
+        author, editor, date = pick(authors, "planted", "pii"), pick(authors, "planted-editor", "pii"), self.next_date()
+        spec = ArticleSpec("hans", "society", title, paras, date, author, editor,
+                           self.hot_titles("hans", ("planted", "pii"), title, cs))
+        spec.inner = article_inner("hans", title, byline_html("hans", date, site.name, author), paras,
+                                   indent=site.layout == "legacy", editor=editor)
+        self.add(Page("planted_pii", "zh-Hans", self.article_url(site, "society"), cs,
+                      render_article(site, spec, cs), note="screen.pii_email, screen.pii_mobile (kept, redacted)"))
+
+        # WET text (a conversion record, as in Common Crawl's .wet files): extraction is
+        # skipped, so the invisible characters reach screen_invisible.
+        domain, gi, order = PLANTED_WET_PLAN
+        site = SITES[domain]
+        group = T.ZH_HANS_GROUPS[gi]
+        paragraphs = [str(p) for p in group["paragraphs"]]  # type: ignore[union-attr]
+        paras = [paragraphs[k] for k in order]
+        first, *rest = split_sentences(paras[2])
+        paras[2] = first + tag_encoded(T.PLANTED_TAG_MESSAGE) + "".join(rest)
+        paras[1] = zero_width_padded(paras[1], 24)
+        title = str(group["articles"][0]["title"])  # type: ignore[index]
+        text = "\n".join([f"{title} | {site.name}", title, *paras])
+        self.add(Page("planted_wet_invisible", "zh-Hans", self.article_url(site, str(group["section"])), None,
+                      content_type="text/plain", body=text.encode("utf-8"), record="conversion",
+                      note="screen.tag_characters, screen.zero_width"))
+
     def build_non_html(self) -> None:
         """PNG, PDF and JSON responses that an HTML pipeline should skip."""
         self.add(Page("non_html", "-", "https://static.example-zh.cn/images/logo.png", None,
@@ -1325,6 +1436,7 @@ class SampleBuilder:
         self.build_foreign()
         self.build_duplicates()
         self.build_edge_cases()
+        self.build_planted()
         self.build_non_html()
         uris = [p.uri for p in self.pages]
         if len(set(uris)) != len(uris):
@@ -1422,6 +1534,17 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
     revisit_source: tuple[Page, str, datetime.datetime, str] | None = None
     for i, page in enumerate(pages):
         moment = BASE_TIME + datetime.timedelta(minutes=i + 1)
+        if page.record == "conversion":
+            text = page.payload()
+            out.append(gzip_member(serialize_record([
+                ("WARC-Type", "conversion"), ("WARC-Target-URI", page.uri), ("WARC-Date", warc_date(moment)),
+                ("WARC-Record-ID", record_id("conversion", page.uri, i)),
+                ("WARC-Refers-To", record_id("response", page.uri, "wet")),
+                ("WARC-Block-Digest", sha1_b32(text)), ("WARC-Identified-Content-Language", "zho"),
+                ("Content-Type", "text/plain"),
+            ], text)))
+            counts["conversion"] += 1
+            continue
         host = page.uri.split("://", 1)[1].split("/", 1)[0]
         ip = fake_ip(host)
         req_id = record_id("request", page.uri, i)

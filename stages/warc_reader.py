@@ -27,6 +27,7 @@ import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curate.config_schema import ConfigError, bounds
+from curate.warc_writer import sha1_b32
 from curate.document import READER_SCHEMA, document_id
 from curate.stage import StageStats
 
@@ -251,6 +252,7 @@ class WarcReader:
                             drop("read.not_html")
                             continue
                     html = response.body
+                payload = html if html is not None else block
                 stats.docs_in += 1
                 stats.docs_out += 1
                 rows["id"].append(document_id(source_name, offset, f"{ordinal}\0{url or ''}"))
@@ -262,6 +264,8 @@ class WarcReader:
                 rows["html"].append(html)
                 rows["http_content_type"].append(content_type)
                 rows["text"].append(text)
+                rows["warc_record_id"].append((record.headers.get("WARC-Record-ID") or "").strip().strip("<>") or None)
+                rows["payload_digest"].append(sha1_b32(payload))
                 if len(rows["id"]) >= self.config.batch_size:
                     yield pa.RecordBatch.from_pydict(rows, schema=READER_SCHEMA)
                     rows = {name: [] for name in READER_SCHEMA.names}

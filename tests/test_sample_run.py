@@ -39,8 +39,18 @@ def test_flagship_run_on_the_sample(ray_session, tmp_path: Path) -> None:
             if reason.startswith("quality.") and reason not in ("quality.c4_lorem_ipsum", "quality.c4_curly_bracket"):
                 assert reason in stage["drop_values"], reason  # every measured drop carries its value range
 
+    # The planted attacks in the sample land in quarantine, each with its evidence.
+    quarantine = pq.read_table(out / "quarantine").to_pylist()
+    assert len(quarantine) == manifest["quarantine"]["rows"] >= 5
+    screen_reasons = {r for s in manifest["stages"] for r in s["drops"] if r.startswith("screen.")}
+    assert len(screen_reasons) >= 5 and {row["reason"] for row in quarantine} == screen_reasons
+    assert all(row["screen_evidence"] and row["reason"] in row["screen_flags"] for row in quarantine)
+    assert stages["screen_pii"]["flags"]
+    assert stages["minhash_dedup"]["drops"]["dedup.minhash"] == manifest["minhash_dedup"]["documents_removed"] > 0
+
     rows = [row for shard in manifest["outputs"]["shards"] for row in pq.read_table(out / shard["path"]).to_pylist()]
     assert len(rows) == manifest["outputs"]["rows"]
+    assert any("<email>" in row["text"] for row in rows)  # the PII page is kept, redacted
     assert {r["lang"] for r in rows} == {"zh"}
     scripts = {r["script"] for r in rows}
     assert scripts == {"Hans", "Hant"}

@@ -13,6 +13,10 @@ Rules:
   Latin with Cyrillic or Greek letters (homoglyph spoofing such as "pаypal"
   with a Cyrillic а).
 
+The character rules look at the text and at the raw HTML when the document
+has it (trafilatura removes these characters while extracting, so the text of
+an HTML page never shows them); mixed-script words are looked for in the text.
+
 Evidence: the count, the positions and the characters' code points, or the words.
 """
 
@@ -27,6 +31,7 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
+from stages.charset import decode_html
 from stages.screens.base import Action, Finding, ScreenStage
 
 _ZERO_WIDTH = (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)
@@ -57,10 +62,15 @@ class InvisibleScreen(ScreenStage):
 
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         findings = []
-        for text in column_values(batch, "text"):
+        names = batch.schema.names
+        htmls = batch.column("html").to_pylist() if "html" in names else [None] * batch.num_rows
+        content_types = column_values(batch, "http_content_type") if "http_content_type" in names else [None] * batch.num_rows
+        for text, html, content_type in zip(column_values(batch, "text"), htmls, content_types):
             text = text or ""
             found: list[Finding] = []
-            codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            # Positions count in the text and then in the page's HTML.
+            source = text + "\n" + decode_html(html, content_type).text if html else text
+            codepoints = np.frombuffer(source.encode("utf-32-le"), dtype=np.uint32)
             bidi = ((codepoints >= 0x202A) & (codepoints <= 0x202E)) | ((codepoints >= 0x2066) & (codepoints <= 0x2069))
             if bidi.any():
                 found.append(("screen.bidi_control", _positions(bidi, codepoints)))
