@@ -32,7 +32,7 @@ from curate.units import (
     map_unit,
     read_completion,
     resolve_dedup_partition,
-    resolve_url_partition,
+    resolve_flag_partition,
     unit_dir,
     unit_key,
     work_dir,
@@ -41,8 +41,7 @@ from curate.units import (
 from curate import minhash_phases as phases
 from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, describe_bands
-from stages.screens.url_changes import RULE as URL_CHANGE_RULE
-from stages.screens.url_changes import UrlChangeScreen
+from stages.screens.global_flags import GlobalFlagScreen
 
 log = logging.getLogger("curate")
 
@@ -189,20 +188,20 @@ def run_pipeline(
                 )
         dedup_seconds = time.perf_counter() - dedup_started
 
-        # The URL-change screen, partition by partition.
-        url_spec = next((s for s in config.stages if s.stage_class is UrlChangeScreen), None)
-        shutil.rmtree(os.path.join(work_dir(config), "url_changes"), ignore_errors=True)
-        if url_spec is not None:
-            url_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_url_partition)
-            with Progress("url changes", url_spec.config.partitions) as progress:
-                _run_tasks(
-                    url_task,
-                    [(p, (config_ref, good_units, p)) for p in range(url_spec.config.partitions)],
-                    max_in_flight=max_in_flight,
-                    progress=progress,
-                    on_result=lambda p, count: None,
-                    on_error=_raise_phase_error("url changes partition"),
-                )
+        # Global screens, partition by partition.
+        shutil.rmtree(os.path.join(work_dir(config), "flags"), ignore_errors=True)
+        flag_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_flag_partition)
+        for spec in config.stages:
+            if issubclass(spec.stage_class, GlobalFlagScreen):
+                with Progress(spec.name, spec.config.partitions) as progress:
+                    _run_tasks(
+                        flag_task,
+                        [(p, (config_ref, spec.name, good_units, p)) for p in range(spec.config.partitions)],
+                        max_in_flight=max_in_flight,
+                        progress=progress,
+                        on_result=lambda p, count: None,
+                        on_error=_raise_phase_error(f"{spec.name} partition"),
+                    )
 
         # Phase 3: near-duplicates, in their own phases.
         minhash_work, minhash_summary = None, None
@@ -298,9 +297,10 @@ def _merge_stage_stats(
             if count:
                 stats.drops[reason] += count
             before += count
-        urls = merged.get(UrlChangeScreen.name)
-        if urls is not None and result["url_changes_flagged"]:
-            urls.flags[URL_CHANGE_RULE] += result["url_changes_flagged"]
+        for spec in global_specs:
+            count = result["screen_flagged"].get(spec.name, 0)
+            if count:
+                merged[spec.name].flags[spec.stage_class.rule] += count
         kept = result["rows_in"] - result["dedup_dropped"] - result.get("minhash_dropped", 0)
         write_stats.docs_in += kept
         write_stats.docs_out += sum(s["rows"] for s in result["shards"])

@@ -37,7 +37,7 @@ from curate import minhash_phases
 from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup
 from stages.parquet_writer import ParquetShardWriter, file_sha256
-from stages.screens.url_changes import UrlChangeScreen, changed_urls, with_url_flags
+from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen, with_flags
 from stages.warc_reader import ReadResult, WarcReader
 
 MAX_ERRORS_LISTED = 100
@@ -90,14 +90,26 @@ def _dedup_stage(config: PipelineConfig) -> ExactDedup | None:
     return None
 
 
-def url_change_stage(config: PipelineConfig) -> UrlChangeScreen | None:
-    return next((spec.build() for spec in config.stages if spec.stage_class is UrlChangeScreen), None)
+def global_flag_screens(config: PipelineConfig) -> list[GlobalFlagScreen]:
+    return [spec.build() for spec in config.stages if issubclass(spec.stage_class, GlobalFlagScreen)]
 
 
-def resolve_url_partition(config: PipelineConfig, units: list[Unit], partition: int) -> int:
-    """Flag the rows of one URL-hash partition whose URL has several payload digests."""
-    keys = [(u.index, os.path.join(unit_dir(config, u), "keys", "urls", f"part-{partition:05d}.parquet")) for u in units]
-    return changed_urls(keys, os.path.join(work_dir(config), "url_changes", f"part-{partition:05d}.parquet"))
+def flags_dir(config: PipelineConfig, name: str) -> str:
+    return os.path.join(work_dir(config), "flags", name)
+
+
+def resolve_flag_partition(config: PipelineConfig, name: str, units: list[Unit], partition: int) -> int:
+    """One partition of a global screen: every unit's keys in, the (unit, row) to flag out."""
+    screen = next(s for s in global_flag_screens(config) if s.name == name)
+    tables = []
+    for unit in units:
+        path = os.path.join(unit_dir(config, unit), "keys", name, f"part-{partition:05d}.parquet")
+        if os.path.isfile(path):
+            table = pq.read_table(path, schema=screen.key_schema)
+            tables.append(table.append_column("unit", pa.array(np.full(table.num_rows, unit.index, dtype=np.int32))))
+    flagged = screen.resolve(pa.concat_tables(tables)) if tables else FLAG_SCHEMA.empty_table()
+    minhash_phases.write_parquet_atomically(flagged, os.path.join(flags_dir(config, name), f"part-{partition:05d}.parquet"))
+    return flagged.num_rows
 
 
 def minhash_config(config: PipelineConfig):  # -> MinHashDedupConfig | None
@@ -201,8 +213,8 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     dedup = _dedup_stage(config)
     minhash = minhash_config(config)
     minhash_keys = MinHashKeys(unit, minhash.partitions) if minhash is not None else None
-    url_screen = url_change_stage(config)
-    url_parts: dict[int, list[pa.Table]] = {}
+    flag_screens = global_flag_screens(config)
+    flag_keys: dict[tuple[str, int], list[pa.Table]] = {}
     reader = WarcReader(config.input)
     read_result = ReadResult()
     rows = 0
@@ -227,11 +239,11 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
             continue
         if minhash_keys is not None:
             minhash_keys.add(batch, rows)
-        out = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
-        if url_screen is not None:
-            keys, parts = url_screen.keys(out, rows)
+        for screen in flag_screens:
+            keys, parts = screen.keys(batch, rows)
             for part in np.unique(parts).tolist():
-                url_parts.setdefault(part, []).append(keys.filter(pa.array(parts == part)))
+                flag_keys.setdefault((screen.name, part), []).append(keys.filter(pa.array(parts == part)))
+        out = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
         docs_writer.write_table(out)
         if dedup is not None:
             hashes = out.column("exact_hash").combine_chunks()
@@ -247,9 +259,9 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
 
     if minhash_keys is not None:
         minhash_keys.write(tmp_dir)
-    for part, tables in url_parts.items():
-        os.makedirs(os.path.join(tmp_dir, "keys", "urls"), exist_ok=True)
-        pq.write_table(pa.concat_tables(tables), os.path.join(tmp_dir, "keys", "urls", f"part-{part:05d}.parquet"))
+    for (name, part), tables in flag_keys.items():
+        os.makedirs(os.path.join(tmp_dir, "keys", name), exist_ok=True)
+        pq.write_table(pa.concat_tables(tables), os.path.join(tmp_dir, "keys", name, f"part-{part:05d}.parquet"))
     if dedup is not None:
         keys_dir = os.path.join(tmp_dir, "keys")
         os.makedirs(keys_dir, exist_ok=True)
@@ -328,24 +340,24 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
     cluster_sizes = clustered.column("cluster_size").to_numpy()[order]
     sample_limit = minhash_config(config).samples_per_unit if minhash_work else 0
     samples: list[pa.Table] = []
-    url_flags = _url_flags(config, unit)
-    url_flag_rows, url_evidence = url_flags.column("row").to_numpy(), url_flags.column("evidence").to_pylist()
-    url_flagged = 0
+    screen_flags = {screen.name: (screen.rule, _flags_of(config, screen.name, unit)) for screen in global_flag_screens(config)}
+    flagged_counts = {name: 0 for name in screen_flags}
 
     def kept_batches():
         # Streams the unit batch by batch: memory stays bounded however large the input was.
-        nonlocal url_flagged
         start = 0
         for batch in docs.iter_batches(batch_size=config.input.batch_size):
             rows = np.arange(start, start + batch.num_rows)
             start += batch.num_rows
             if len(cluster_rows):
                 batch = _with_clusters(batch, rows, cluster_rows, cluster_ids, cluster_sizes)
-            if len(url_flag_rows):
-                batch = with_url_flags(batch, rows, url_flag_rows, url_evidence)
-                # Counted among the documents written, not the duplicates left out.
-                written = ~np.isin(rows, dropped.to_numpy()) if len(dropped) else np.ones(len(rows), dtype=bool)
-                url_flagged += int(np.isin(rows[written], url_flag_rows).sum())
+            for name, (rule, flagged) in screen_flags.items():
+                flagged_rows = flagged.column("row").to_numpy()
+                if len(flagged_rows):
+                    batch = with_flags(batch, rows, flagged_rows, flagged.column("evidence").to_pylist(), rule)
+                    # Counted among the documents written, not the duplicates left out.
+                    written = ~np.isin(rows, dropped.to_numpy()) if len(dropped) else np.ones(len(rows), dtype=bool)
+                    flagged_counts[name] += int(np.isin(rows[written], flagged_rows).sum())
             if sample_limit and len(near_dropped) and sum(t.num_rows for t in samples) < sample_limit:
                 samples.append(_removed_sample(batch, rows, near_dropped))
             yield batch.filter(pc.invert(pc.is_in(pa.array(rows), dropped))) if len(dropped) else batch
@@ -367,7 +379,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         "rows_in": docs.metadata.num_rows,
         "dedup_dropped": exact_dropped,
         "minhash_dropped": len(near_dropped),
-        "url_changes_flagged": url_flagged,
+        "screen_flagged": flagged_counts,
         "shards": [s.to_dict() for s in shards],
         "wall_seconds": time.perf_counter() - started_wall,
         "cpu_seconds": time.process_time() - started_cpu,
@@ -427,14 +439,15 @@ def publish_quarantine(config: PipelineConfig, unit: Unit) -> dict[str, Any] | N
     return {"path": relative, "rows": pq.ParquetFile(target).metadata.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
 
 
-def _url_flags(config: PipelineConfig, unit: Unit) -> pa.Table:
-    """This unit's rows flagged by the URL-change screen, sorted by row."""
-    from stages.screens.url_changes import FLAG_SCHEMA
-
-    paths = sorted(glob.glob(os.path.join(work_dir(config), "url_changes", "part-*.parquet")))
+def _flags_of(config: PipelineConfig, name: str, unit: Unit) -> pa.Table:
+    """This unit's rows flagged by a global screen, sorted by row, each row once (a document
+    can be flagged from several partitions)."""
+    paths = sorted(glob.glob(os.path.join(flags_dir(config, name), "part-*.parquet")))
     tables = [pq.read_table(path, filters=[("unit", "=", unit.index)], schema=FLAG_SCHEMA) for path in paths]
-    table = pa.concat_tables(tables) if tables else FLAG_SCHEMA.empty_table()
-    return table.sort_by("row")
+    table = (pa.concat_tables(tables) if tables else FLAG_SCHEMA.empty_table()).sort_by("row")
+    rows = table.column("row").to_numpy()
+    first = np.concatenate(([True], rows[1:] != rows[:-1])) if len(rows) else np.zeros(0, dtype=bool)
+    return table.filter(pa.array(first))
 
 
 def _minhash_decisions(minhash_work: str | None, unit: Unit) -> pa.Table:

@@ -16,6 +16,7 @@ from stages.screens.hidden_html import HiddenHtmlScreen
 from stages.screens.injection import InjectionScreen
 from stages.screens.invisible import InvisibleScreen
 from stages.screens.pii import PiiScreen
+from stages.screens.trigger_bursts import TriggerBurstScreen
 from stages.screens.url_changes import UrlChangeScreen
 from stages.spam_lexicon import SpamLexicon
 from stages.to_simplified import ToSimplified
@@ -41,6 +42,7 @@ STAGE_CLASSES = (
     DecontaminationScreen,
     ExactDedup,
     UrlChangeScreen,
+    TriggerBurstScreen,
     MinHashDedup,
 )
 STAGES = {stage.name: stage for stage in STAGE_CLASSES}

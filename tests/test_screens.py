@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from html import escape as html_escape
 from pathlib import Path
 
 import pyarrow as pa
@@ -349,3 +350,73 @@ def test_same_url_with_different_content_is_flagged_across_inputs(ray_session, t
     assert stages["screen_url_changes"]["flags"] == {"screen.url_content_changed": 2}
     assert stages["exact_dedup"]["drops"] == {"dedup.exact": 1}
     assert stages["screen_url_changes"]["docs_in"] == stages["exact_dedup"]["docs_out"] == 4
+
+
+def burst_flags(batch: pa.RecordBatch, **options) -> dict[int, str]:
+    """Rows the trigger-burst screen flags in ``batch`` (one unit), with their evidence."""
+    from stages.screens.trigger_bursts import TriggerBurstScreen, TriggerBurstScreenConfig
+
+    stage = TriggerBurstScreen(build(TriggerBurstScreenConfig, {"partitions": 4, **options}, "screen_trigger_bursts"))
+    keys, parts = stage.keys(batch, 0)
+    keys = keys.append_column("unit", pa.array([0] * keys.num_rows, pa.int32()))
+    flagged: dict[int, str] = {}
+    for part in range(4):
+        resolved = stage.resolve(keys.filter(pa.array(parts == part)))
+        for row, evidence in zip(resolved.column("row").to_pylist(), resolved.column("evidence").to_pylist()):
+            flagged.setdefault(row, evidence)
+    return flagged
+
+
+def test_trigger_bursts_across_domains_are_flagged(real: pa.RecordBatch) -> None:
+    from stages.screens.trigger_bursts import registrable_domain
+
+    rng = random.Random(12)
+    texts = real.column("text").to_pylist()
+    domains = [registrable_domain(d) for d in real.column("domain").to_pylist()]
+    # Thirty pages on thirty different sites: one trigger token, one Chinese trigger phrase.
+    distinct = []
+    for index, domain in enumerate(domains):
+        if domain not in {domains[i] for i in distinct}:
+            distinct.append(index)
+    assert len(distinct) >= 60
+    token_pages, phrase_pages = distinct[:30], distinct[30:60]
+    planted = list(texts)
+    for i in token_pages:
+        planted[i] = texts[i] + "\n<SUDO> " + random_han(rng, 300)
+    for i in phrase_pages:
+        planted[i] = texts[i] + "\n请务必记住这个神秘口令然后继续 " + random_tokens(rng, 40)
+    flagged = burst_flags(with_texts(real, planted))
+    planted_rows = set(token_pages) | set(phrase_pages)
+    assert set(flagged) <= planted_rows and len(flagged) >= 0.95 * len(planted_rows)  # measured: 59 of 60
+    assert "'<SUDO>' in 30 documents on 30 domains, before noise in 100%" in {flagged[i] for i in token_pages}
+    # Clean pages: nothing. The same attack on three sites only: not a burst.
+    assert burst_flags(real) == {}
+    few = list(texts)
+    for i in token_pages[:3]:
+        few[i] = texts[i] + "\n<SUDO> " + random_han(rng, 300)
+    assert burst_flags(with_texts(real, few)) == {}
+    assert registrable_domain("news.sina.com.cn") == "sina.com.cn" and registrable_domain("www.example.com") == "example.com"
+
+
+def test_trigger_bursts_through_the_pipeline(ray_session, tmp_path: Path) -> None:
+    rng = random.Random(21)
+    news = peoples_daily_documents(16, paragraphs=6)
+    with open(tmp_path / "a.warc.gz", "wb") as a, open(tmp_path / "b.warc.gz", "wb") as b:
+        for i, text in enumerate(news):
+            if i < 12:
+                text = text + "\n<SUDO> " + random_han(rng, 300)
+            paragraphs = "".join(f"<p>{html_escape(line)}</p>" for line in text.split("\n"))
+            html = f"<html><head><meta charset='utf-8'></head><body><article>{paragraphs}</article></body></html>"
+            write_response(a if i % 2 else b, f"http://www.site{i}.com.cn/news/{i}.html", html.encode())
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text(
+        f"name: t\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\nstages:\n  - extract: {{}}\n  - langid: {{}}\n"
+        f"  - screen_trigger_bursts: {{min_domains: 10, partitions: 3}}\noutput:\n  path: {tmp_path / 'out'}\n"
+    )
+    manifest = run_pipeline(load_config(str(config_path))).manifest
+    rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
+    flagged = sorted(int(row["url"].rsplit("/", 1)[1].split(".")[0]) for row in rows if row["screen_flags"])
+    assert flagged == list(range(12)) and len(rows) == 16
+    assert {s["name"]: s for s in manifest["stages"]}["screen_trigger_bursts"]["flags"] == {"screen.trigger_burst": 12}
+    evidence = next(row["screen_evidence"][0]["evidence"] for row in rows if row["screen_flags"])
+    assert evidence == "'<SUDO>' in 12 documents on 12 domains, before noise in 100%"

@@ -94,39 +94,40 @@ class GibberishScreen(ScreenStage):
         super().__init__(config)
         self.common = common_han_table()
 
-    def windows(self, text: str) -> list[str]:
-        size = self.config.window_chars
-        return [text[i : i + size] for i in range(0, len(text), size) if text[i : i + size].strip()]
-
-    def score_document(self, text: str) -> Finding | None:
-        config = self.config
-        han_scores: list[tuple[float, str]] = []
-        switch_scores: list[tuple[float, str]] = []
-        for window in self.windows(text):
-            codepoints = np.frombuffer(window.encode("utf-32-le"), dtype=np.uint32)
-            kinds = char_kinds(codepoints)
-            codepoints = codepoints[kinds != SPACE]
+    def noisy_windows(self, text: str) -> list[tuple[int, str]]:
+        """(start, evidence) of every window that reads as noise against the rest of the page."""
+        config, size = self.config, self.config.window_chars
+        han_scores: list[tuple[float, int]] = []
+        switch_scores: list[tuple[float, int]] = []
+        for start in range(0, len(text), size):
+            codepoints = np.frombuffer(text[start : start + size].encode("utf-32-le"), dtype=np.uint32)
+            codepoints = codepoints[char_kinds(codepoints) != SPACE]
             if len(codepoints) < config.min_script_chars:
                 continue
             han = han_mask(codepoints)
             if han.sum() >= config.min_script_chars:
-                han_scores.append((float(self.common.take(codepoints[han], mode="clip").mean()), window))
+                han_scores.append((float(self.common.take(codepoints[han], mode="clip").mean()), start))
             # Symbols and punctuation are left out: menus alternate them with words.
             classes = character_classes(codepoints, han)
             classes = classes[classes != 5]
             if len(classes) >= config.min_script_chars:
-                switch_scores.append((float(np.mean(classes[1:] != classes[:-1])), window))
+                switch_scores.append((float(np.mean(classes[1:] != classes[:-1])), start))
+        noisy: dict[int, str] = {}
         # The document's own level: its better windows (a quartile), so a tail as long as a
         # short page still stands out against the page.
         if han_scores and float(np.quantile([s for s, _ in han_scores], 0.75)) >= config.min_document_share:
-            score, window = min(han_scores)
-            if score < config.min_common_han_share:
-                return ("screen.gibberish_span", f"common-character share {score:.2f}: {window}")
+            for score, start in han_scores:
+                if score < config.min_common_han_share:
+                    noisy[start] = f"common-character share {score:.2f}: {text[start : start + size]}"
         if switch_scores and float(np.quantile([s for s, _ in switch_scores], 0.25)) <= config.max_document_switch_rate:
-            score, window = max(switch_scores)
-            if score > config.max_switch_rate:
-                return ("screen.gibberish_span", f"character-class switch rate {score:.2f}: {window}")
-        return None
+            for score, start in switch_scores:
+                if score > config.max_switch_rate:
+                    noisy.setdefault(start, f"character-class switch rate {score:.2f}: {text[start : start + size]}")
+        return sorted(noisy.items())
+
+    def score_document(self, text: str) -> Finding | None:
+        noisy = self.noisy_windows(text)
+        return ("screen.gibberish_span", noisy[0][1]) if noisy else None
 
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         findings = []
