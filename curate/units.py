@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
+from curate.sorted_rows import find_sorted
 from curate.stage import StageStats, Timer
 from curate import minhash_phases
 from stages.exact_dedup import ExactDedup
@@ -459,10 +460,7 @@ def _minhash_decisions(minhash_work: str | None, unit: Unit) -> pa.Table:
 
 def _with_clusters(batch: pa.RecordBatch, rows: np.ndarray, cluster_rows: np.ndarray, cluster_ids: pa.ChunkedArray, cluster_sizes: np.ndarray) -> pa.RecordBatch:
     """``batch`` with the cluster id and size of its rows that head or belong to a kept cluster."""
-    position = np.searchsorted(cluster_rows, rows)
-    inside = position < len(cluster_rows)
-    hit = np.zeros(len(rows), dtype=bool)
-    hit[inside] = cluster_rows[position[inside]] == rows[inside]
+    position, hit = find_sorted(cluster_rows, rows)
     if not hit.any():
         return batch
     ids = batch.column("dup_cluster_id").to_pylist()

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from curate.sorted_rows import find_sorted
 from curate.stage import Reason, Stage
 from stages.screens.base import EVIDENCE_FIELD, FLAGS_FIELD
 
@@ -48,10 +49,7 @@ class GlobalFlagScreen(Stage):
 def with_flags(batch: pa.RecordBatch, rows: np.ndarray, flagged_rows: np.ndarray, evidence: list[str], rule: str) -> pa.RecordBatch:
     """``batch`` (its rows numbered ``rows``) with ``rule`` added to the rows in ``flagged_rows``
     (sorted, with ``evidence`` alongside)."""
-    position = np.searchsorted(flagged_rows, rows)
-    inside = position < len(flagged_rows)
-    hit = np.zeros(len(rows), dtype=bool)
-    hit[inside] = flagged_rows[position[inside]] == rows[inside]
+    position, hit = find_sorted(flagged_rows, rows)
     if not hit.any():
         return batch
     flags = batch.column("screen_flags").to_pylist()
