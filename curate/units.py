@@ -324,9 +324,8 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
     dropped_rows: list[int] = []
     dedup_dir = os.path.join(work_dir(config), "dedup")
     for partition in range(partitions):
-        path = os.path.join(dedup_dir, f"part-{partition:05d}.parquet")
-        if os.path.isfile(path):
-            table = pq.read_table(path, filters=[("unit", "=", unit.index)])
+        table = _rows_of_unit(os.path.join(dedup_dir, f"part-{partition:05d}.parquet"), unit)
+        if table is not None:
             dropped_rows.extend(table.column("row").to_pylist())
     exact_dropped = len(dropped_rows)
     decisions = _minhash_decisions(minhash_work, unit)
@@ -440,11 +439,19 @@ def publish_quarantine(config: PipelineConfig, unit: Unit) -> dict[str, Any] | N
     return {"path": relative, "rows": pq.ParquetFile(target).metadata.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
 
 
+def _rows_of_unit(path: str, unit: Unit, schema: pa.Schema | None = None) -> pa.Table | None:
+    """The rows of ``unit`` in a (unit, row, ...) file, or None. Most such files are small or
+    empty: the footer is read first, so an empty one costs no filtered scan."""
+    if not os.path.isfile(path) or pq.ParquetFile(path).metadata.num_rows == 0:
+        return None
+    return pq.read_table(path, filters=[("unit", "=", unit.index)], schema=schema)
+
+
 def _flags_of(config: PipelineConfig, name: str, unit: Unit) -> pa.Table:
     """This unit's rows flagged by a global screen, sorted by row, each row once (a document
     can be flagged from several partitions)."""
     paths = sorted(glob.glob(os.path.join(flags_dir(config, name), "part-*.parquet")))
-    tables = [pq.read_table(path, filters=[("unit", "=", unit.index)], schema=FLAG_SCHEMA) for path in paths]
+    tables = [t for t in (_rows_of_unit(path, unit, FLAG_SCHEMA) for path in paths) if t is not None]
     table = (pa.concat_tables(tables) if tables else FLAG_SCHEMA.empty_table()).sort_by("row")
     rows = table.column("row").to_numpy()
     first = np.concatenate(([True], rows[1:] != rows[:-1])) if len(rows) else np.zeros(0, dtype=bool)
