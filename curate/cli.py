@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad usage or config (nothing written), 1 the run failed
 from __future__ import annotations
 
 import logging
+import json
 import os
 import sys
 
@@ -86,18 +87,40 @@ def validate(config: str) -> None:
             click.echo(f"minhash_dedup: {describe_bands(spec.config.parameters())}")
 
 
-@cli.command()
-@click.argument("out", type=click.Path())
-def inspect(out: str) -> None:
-    """Print the manifest of output folder OUT as tables: funnel, drops, inputs, shards."""
-    from curate.inspect_manifest import render
-
+def _manifest_or_exit(out: str) -> dict:
     try:
-        manifest = load_manifest(out)
+        return load_manifest(out)
     except ManifestError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    click.echo(render(manifest))
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON, for programs.")
+def inspect(out: str, as_json: bool) -> None:
+    """Print the manifest of output folder OUT as tables: funnel, drops, inputs, shards."""
+    from curate.inspect_manifest import render
+
+    manifest = _manifest_or_exit(out)
+    click.echo(json.dumps(manifest, indent=2, ensure_ascii=False) if as_json else render(manifest))
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
+def verify(out: str) -> None:
+    """Re-hash every shard of OUT against its manifest; check rows and schema. Exit 1 on any mismatch."""
+    from curate.verify import verify as verify_output
+
+    manifest = _manifest_or_exit(out)
+    problems = verify_output(out, manifest)
+    for problem in problems:
+        click.echo(problem)
+    files = len(manifest["outputs"]["shards"]) + len(manifest.get("quarantine", {}).get("files", []))
+    if problems:
+        click.echo(f"{len(problems)} mismatches in {out}", err=True)
+        sys.exit(1)
+    click.echo(f"{out}: {files} files, {manifest['outputs']['rows']} rows match the manifest")
 
 
 @cli.command("train-quality")

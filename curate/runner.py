@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
 from curate.manifest import build_manifest, write_manifest
@@ -238,7 +240,9 @@ def run_pipeline(
         minhash_summary["seconds"] if minhash_summary else 0.0,
     )
     shards = [shard for unit in good_units for shard in writes[unit.key]["shards"]]
-    schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
+    # The schema as Parquet stores it (seconds become milliseconds, list items are "element"),
+    # so that readers and `curate verify` see what the manifest says.
+    schema = pq.read_schema(os.path.join(out, shards[0]["path"])) if shards else output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
     manifest = build_manifest(
         config,
         run_id=uuid.uuid4().hex,
