@@ -108,6 +108,52 @@ def inspect(out: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("out", type=click.Path())
+@click.option("--reason", default=None, help="Only this drop reason, e.g. quality.short_text (see `curate inspect`).")
+@click.option("--kept", is_flag=True, help="Kept documents instead of dropped ones.")
+@click.option("-n", "count", type=click.IntRange(1, 10_000), default=5, show_default=True, help="Documents per reason.")
+@click.option("--seed", type=int, default=None, help="Draw another sample (default: the run's sample_seed).")
+@click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
+def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | None, output_format: str) -> None:
+    """Print sampled documents of OUT, dropped (by reason) or kept, collected during the run."""
+    import pyarrow.parquet as pq
+
+    from curate.samples import KEPT, draw
+
+    manifest = _manifest_or_exit(out)
+    if "samples" not in manifest:
+        click.echo(f"error: {out} has no samples (output.samples_per_reason was 0)", err=True)
+        sys.exit(2)
+    rows = pq.read_table(os.path.join(out, manifest["samples"]["path"])).to_pylist()
+    reasons = sorted({r["reason"] for r in rows} - {KEPT})
+    if kept:
+        wanted = [KEPT]
+    elif reason is not None:
+        if reason not in reasons:
+            click.echo(f"error: no samples for reason {reason!r} (reasons with samples: {', '.join(reasons)})", err=True)
+            sys.exit(2)
+        wanted = [reason]
+    else:
+        wanted = reasons
+    seed = manifest["config"]["output"]["sample_seed"] if seed is None else seed
+    for name in wanted:
+        for row in draw([r for r in rows if r["reason"] == name], count, seed):
+            row.pop("priority")
+            if output_format == "jsonl":
+                click.echo(json.dumps(row, ensure_ascii=False))
+                continue
+            value = "" if row["value"] is None else f"  value {row['value']:.4g}"
+            click.echo(f"== {row['reason']}  ({row['stage']}){value}  {row['url'] or row['id']}")
+            if row["evidence"]:
+                click.echo(f"evidence: {row['evidence']}")
+            if row["kept_id"]:
+                click.echo(f"kept instead: {row['kept_id']}")
+            text = row["text"] or ""
+            click.echo(text[:800] + (" …" if len(text) > 800 else ""))
+            click.echo("")
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
 def verify(out: str) -> None:
     """Re-hash every shard of OUT against its manifest; check rows and schema. Exit 1 on any mismatch."""
     from curate.verify import verify as verify_output
@@ -116,7 +162,7 @@ def verify(out: str) -> None:
     problems = verify_output(out, manifest)
     for problem in problems:
         click.echo(problem)
-    files = len(manifest["outputs"]["shards"]) + len(manifest.get("quarantine", {}).get("files", []))
+    files = len(manifest["outputs"]["shards"]) + len(manifest.get("quarantine", {}).get("files", [])) + ("samples" in manifest)
     if problems:
         click.echo(f"{len(problems)} mismatches in {out}", err=True)
         sys.exit(1)

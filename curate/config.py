@@ -34,6 +34,10 @@ class OutputConfig:
     """Uncompressed Arrow bytes per shard; Parquet files come out several times smaller."""
     compression_level: int = field(default=3, metadata=bounds(1, 22))
     """zstd level of the Parquet shards."""
+    samples_per_reason: int = field(default=20, metadata=bounds(0, 10_000))
+    """Documents per drop reason (and kept) collected for reports, by seeded bottom-k sampling
+    (four times as many are kept as candidates); 0 collects none."""
+    sample_seed: int = field(default=0, metadata=bounds(0))
 
 
 @dataclass

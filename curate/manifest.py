@@ -93,6 +93,7 @@ def build_manifest(
     resumed_units: int,
     minhash: dict[str, Any] | None = None,
     quarantine: list[dict[str, Any]] | None = None,
+    samples: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -120,6 +121,8 @@ def build_manifest(
         manifest["minhash_dedup"] = minhash
     if quarantine:
         manifest["quarantine"] = {"rows": sum(f["rows"] for f in quarantine), "files": quarantine}
+    if samples is not None:
+        manifest["samples"] = samples
     validate_manifest(manifest)
     return manifest
 

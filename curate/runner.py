@@ -32,6 +32,7 @@ from curate.units import (
     Unit,
     failed_unit_record,
     map_unit,
+    publish_samples,
     read_completion,
     resolve_dedup_partition,
     resolve_flag_partition,
@@ -255,6 +256,7 @@ def run_pipeline(
         resumed_units=resumed,
         minhash=minhash_summary,
         quarantine=[writes[u.key]["quarantine"] for u in good_units if writes[u.key]["quarantine"]],
+        samples=publish_samples(config, good_units),
     )
     path = write_manifest(out, manifest)
     return RunSummary(path, manifest)

@@ -128,6 +128,8 @@ class Stage(ABC):
     def __init__(self, config: Any) -> None:
         self.config = config
         self.quarantined: list[pa.Table] = []
+        self.sampler: Any = None
+        """A ``curate.samples.Sampler`` that dropped documents are offered to, when the unit sets one."""
 
     @abstractmethod
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
@@ -157,6 +159,8 @@ class Stage(ABC):
                 elif reason is not None:
                     stats.drops[reason] += 1
             if not all(keep):
+                if self.sampler is not None:
+                    self._offer_dropped(batch, keep, reasons)
                 if self.quarantines:
                     dropped = pa.array([not k for k in keep])
                     reasons_out = [r.reason if isinstance(r, Drop) else r for r in reasons if r is not None]
@@ -165,6 +169,22 @@ class Stage(ABC):
                 batch = filter_batch(batch, keep)
             stats.docs_out += batch.num_rows
         return batch
+
+
+    def _offer_dropped(self, batch: pa.RecordBatch, keep: list[bool], reasons: list[Reason]) -> None:
+        dropped = pa.Table.from_batches([batch.filter(pa.array([not k for k in keep]))])
+        names = dropped.schema.names
+        wanted = [c for c in ("id", "url", "domain", "source", "text", "screen_evidence") if c in names]
+        rows = dropped.select(wanted).to_pylist()
+        by_reason: dict[str, list[dict]] = {}
+        for row, reason in zip(rows, (r for r in reasons if r is not None)):
+            name = reason.reason if isinstance(reason, Drop) else reason
+            row["value"] = float(reason.value) if isinstance(reason, Drop) else None
+            # A screen's evidence for this reason: the span or statistic that tripped it.
+            row["evidence"] = next((e["evidence"] for e in row.pop("screen_evidence", None) or [] if e["rule"] == name), None)
+            by_reason.setdefault(name, []).append(row)
+        for name, found in by_reason.items():
+            self.sampler.offer(self.name, name, found)
 
 
 Check = tuple[str, float, bool]

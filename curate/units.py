@@ -32,6 +32,8 @@ import pyarrow.parquet as pq
 
 from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
+from curate.samples import KEPT, SAMPLE_SCHEMA, Sampler
+from curate.samples import merge as merge_samples
 from curate.sorted_rows import find_sorted
 from curate.stage import StageStats, Timer
 from curate import minhash_phases
@@ -223,6 +225,9 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
 
     docs_writer = pq.ParquetWriter(os.path.join(tmp_dir, "docs.parquet"), schema, compression="zstd")
     quarantine = QuarantineWriter(os.path.join(tmp_dir, QUARANTINE_FILE))
+    sampler = unit_sampler(config)
+    for stage in stages:
+        stage.sampler = sampler
     batches = reader.read(unit.path, read_result)
     while True:
         with Timer(read_result.stats):
@@ -257,6 +262,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
         rows += out.num_rows
     docs_writer.close()
     quarantine.close()
+    sampler.write(os.path.join(tmp_dir, MAP_SAMPLES_FILE))
 
     if minhash_keys is not None:
         minhash_keys.write(tmp_dir)
@@ -317,8 +323,9 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
     """Write one unit's surviving documents as final shards; return shard infos and counts.
 
     Exact duplicates (``partitions`` partitions of drops) and, with ``minhash_work``, MinHash
-    decisions are applied here: removed near-duplicates are left out (a sample of them goes to
-    ``OUT/samples/dedup.minhash/``) and kept cluster members get their cluster columns."""
+    decisions are applied here: removed near-duplicates are left out and kept cluster members
+    get their cluster columns. The documents dropped here and the kept ones are offered to the
+    unit's sampler (``write_samples.parquet`` in the unit folder)."""
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     docs = pq.ParquetFile(os.path.join(unit_dir(config, unit), "docs.parquet"))
     dropped_rows: list[int] = []
@@ -338,8 +345,10 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
     cluster_rows = cluster_rows[order]
     cluster_ids = clustered.column("cluster_id").take(pa.array(order))
     cluster_sizes = clustered.column("cluster_size").to_numpy()[order]
-    sample_limit = minhash_config(config).samples_per_unit if minhash_work else 0
-    samples: list[pa.Table] = []
+    sampler = unit_sampler(config)
+    exact_rows = np.array(sorted(dropped_rows[:exact_dropped]), dtype=np.int64)
+    near_rows = near_dropped.column("row").to_numpy()
+    kept_id_of = dict(zip(near_rows.tolist(), near_dropped.column("kept_id").to_pylist()))
     screen_flags = {screen.name: (screen.rule, _flags_of(config, screen.name, unit)) for screen in global_flag_screens(config)}
     flagged_counts = {name: 0 for name in screen_flags}
 
@@ -358,8 +367,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
                     # Counted among the documents written, not the duplicates left out.
                     written = ~np.isin(rows, dropped.to_numpy()) if len(dropped) else np.ones(len(rows), dtype=bool)
                     flagged_counts[name] += int(np.isin(rows[written], flagged_rows).sum())
-            if sample_limit and len(near_dropped) and sum(t.num_rows for t in samples) < sample_limit:
-                samples.append(_removed_sample(batch, rows, near_dropped))
+            _offer_written(sampler, batch, rows, exact_rows, near_rows, kept_id_of)
             yield batch.filter(pc.invert(pc.is_in(pa.array(rows), dropped))) if len(dropped) else batch
 
     writer = ParquetShardWriter(
@@ -370,9 +378,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         compression_level=config.output.compression_level,
     )
     shards = writer.write(kept_batches(), unit.prefix)
-    if samples:
-        sample = pa.concat_tables(samples).slice(0, sample_limit)
-        minhash_phases.write_parquet_atomically(sample, os.path.join(config.output.path, "samples", "dedup.minhash", f"{unit.prefix}.parquet"))
+    sampler.write(os.path.join(unit_dir(config, unit), WRITE_SAMPLES_FILE))
     return {
         "unit": unit.key,
         "quarantine": publish_quarantine(config, unit),
@@ -384,6 +390,33 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         "wall_seconds": time.perf_counter() - started_wall,
         "cpu_seconds": time.process_time() - started_cpu,
     }
+
+
+MAP_SAMPLES_FILE = "samples.parquet"
+WRITE_SAMPLES_FILE = "write_samples.parquet"
+SAMPLE_CANDIDATES = 4
+"""Candidates kept per reason, as a multiple of output.samples_per_reason: room for other seeds."""
+
+
+def unit_sampler(config: PipelineConfig) -> Sampler:
+    return Sampler(SAMPLE_CANDIDATES * config.output.samples_per_reason, config.output.sample_seed)
+
+
+def publish_samples(config: PipelineConfig, units: list[Unit]) -> dict[str, Any] | None:
+    """Merge every unit's samples into OUT/samples/samples.parquet; its record for the manifest."""
+    tables = []
+    for unit in units:
+        for name in (MAP_SAMPLES_FILE, WRITE_SAMPLES_FILE):
+            path = os.path.join(unit_dir(config, unit), name)
+            if os.path.isfile(path):
+                tables.append(pq.read_table(path, schema=SAMPLE_SCHEMA))
+    merged = merge_samples(tables, SAMPLE_CANDIDATES * config.output.samples_per_reason)
+    if not merged.num_rows:
+        return None
+    relative = os.path.join("samples", "samples.parquet")
+    target = os.path.join(config.output.path, relative)
+    minhash_phases.write_parquet_atomically(merged, target)
+    return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
 
 
 QUARANTINE_FILE = "quarantine.parquet"
@@ -480,19 +513,16 @@ def _with_clusters(batch: pa.RecordBatch, rows: np.ndarray, cluster_rows: np.nda
     return batch.set_column(batch.schema.get_field_index("dup_cluster_size"), batch.schema.field("dup_cluster_size"), pa.array(sizes, pa.int32()))
 
 
-def _removed_sample(batch: pa.RecordBatch, rows: np.ndarray, removed: pa.Table) -> pa.Table:
-    """The removed near-duplicates among ``batch``'s rows, with the id of the document kept instead."""
-    removed_rows = removed.column("row").to_numpy()
-    is_removed = np.isin(rows, removed_rows)
-    if not is_removed.any():
-        return pa.table({"id": pa.array([], pa.string()), "kept_id": pa.array([], pa.string()), "url": pa.array([], pa.string()), "text": pa.array([], pa.string())})
-    picked = pa.Table.from_batches([batch.filter(pa.array(is_removed))])
-    kept_of = dict(zip(removed_rows.tolist(), removed.column("kept_id").to_pylist()))
-    return pa.table(
-        {
-            "id": picked.column("id"),
-            "kept_id": pa.array([kept_of[r] for r in rows[is_removed].tolist()], pa.string()),
-            "url": picked.column("url"),
-            "text": picked.column("text"),
-        }
-    )
+def _offer_written(sampler: Sampler, batch: pa.RecordBatch, rows: np.ndarray, exact_rows: np.ndarray, near_rows: np.ndarray, kept_id_of: dict[int, str]) -> None:
+    """Offer a written batch's documents to the sampler: exact and near duplicates left out
+    (with the id of the near-duplicate kept instead), and the documents kept."""
+    exact = np.isin(rows, exact_rows)
+    near = np.isin(rows, near_rows) & ~exact
+    columns = [c for c in ("id", "url", "domain", "source", "text") if c in batch.schema.names]
+    for reason, stage, mask in (("dedup.exact", "exact_dedup", exact), ("dedup.minhash", "minhash_dedup", near), (KEPT, "write", ~(exact | near))):
+        if mask.any():
+            found = pa.Table.from_batches([batch.filter(pa.array(mask))]).select(columns).to_pylist()
+            if reason == "dedup.minhash":
+                for row, number in zip(found, rows[mask].tolist()):
+                    row["kept_id"] = kept_id_of.get(number)
+            sampler.offer(stage, reason, found)

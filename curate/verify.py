@@ -1,6 +1,6 @@
 """``curate verify``: check an output folder against its manifest.
 
-Every shard (and quarantine file) the manifest lists must exist, hash to its
+Every shard (and quarantine and samples file) the manifest lists must exist, hash to its
 recorded SHA-256, hold its recorded number of rows and, for shards, have the
 recorded Arrow schema. Files in ``data/`` that the manifest does not list are
 mismatches too: a dataset is exactly what its manifest says.
@@ -26,6 +26,7 @@ def verify(out: str, manifest: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     listed = [(shard, True) for shard in manifest["outputs"]["shards"]]
     listed += [(item, False) for item in manifest.get("quarantine", {}).get("files", [])]
+    listed += [(manifest["samples"], False)] if "samples" in manifest else []
     for item, is_shard in listed:
         path = os.path.join(out, item["path"])
         if not os.path.isfile(path):

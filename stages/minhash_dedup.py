@@ -13,7 +13,8 @@ chosen by ``keep``: ``longest`` text, ``highest_quality`` (``quality_score``,
 then length), or ``earliest`` ``fetch_time``; remaining ties go to the first
 document in input order. Kept cluster members get ``dup_cluster_id`` (the kept
 document's id) and ``dup_cluster_size``; documents without near-duplicates get
-a null id and size 1.
+a null id and size 1. Removed documents are sampled (``OUT/samples/``) with the
+id of the document kept instead (``kept_id``).
 """
 
 from __future__ import annotations
@@ -70,8 +71,6 @@ class MinHashDedupConfig:
     """Up to this many documents, the global phases run in the driver process instead of as
     Ray tasks (for a small run, task overhead would exceed the work: ~3 ms per document on
     the sample crawl)."""
-    samples_per_unit: int = field(default=20, metadata=bounds(0))
-    """Removed duplicates per input kept in OUT/samples/dedup.minhash/ with their kept document's id."""
 
     def check(self, path: str) -> None:
         if self.threshold is None and self.bands * self.rows > self.num_perm:

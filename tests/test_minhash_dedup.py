@@ -217,7 +217,7 @@ def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dic
     # Kept cluster members carry the cluster; the removed ones are sampled with the kept id.
     clustered = {u: v for u, v in kept.items() if v[0] is not None}
     assert len(clustered) == report["clusters"] and all(size >= 2 for _, size in clustered.values())
-    samples = pq.read_table(out / "samples" / "dedup.minhash")
+    samples = pq.read_table(out / "samples" / "samples.parquet", filters=[("reason", "=", "dedup.minhash")])
     kept_ids = set(pq.read_table(out / "data").column("id").to_pylist())
     assert samples.num_rows > 0 and set(samples.column("kept_id").to_pylist()) <= kept_ids
     stages = {s["name"]: s for s in summary.manifest["stages"]}
@@ -264,7 +264,7 @@ def test_keep_policy_longest_keeps_the_longer_copy(ray_session, corpus: dict, tm
         if cluster:
             by_cluster.setdefault(cluster, []).append(len(text))
     assert by_cluster and all(len(lengths) == 1 for lengths in by_cluster.values())  # one survivor per cluster
-    samples = pq.read_table(out / "samples" / "dedup.minhash").to_pylist()
+    samples = pq.read_table(out / "samples" / "samples.parquet", filters=[("reason", "=", "dedup.minhash")]).to_pylist()
     kept_text = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     assert all(len(kept_text[s["kept_id"]]) >= len(s["text"]) for s in samples)
 

@@ -1,0 +1,117 @@
+"""Samples of dropped and kept documents, collected during the run so reports never rescan the corpus.
+
+Bottom-k sampling: every document offered under a reason gets a priority, a
+hash of the seed and its id, and each reason keeps the ``k`` lowest. A unit's
+sample is therefore reproducible whatever the batch sizes, and units' samples
+merge by keeping the lowest priorities again. The merged file keeps a few times
+more candidates than a report shows, so ``curate sample --seed`` can draw other
+samples; a draw is stratified: documents are taken round-robin across inputs
+and domains, so one site or one file cannot fill a reason's sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TEXT_CHARS = 20_000
+"""Sampled texts are cut here: enough to read a page, bounded per sample."""
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field("reason", pa.string()),
+        pa.field("stage", pa.string()),
+        pa.field("value", pa.float64()),
+        pa.field("evidence", pa.string()),
+        pa.field("kept_id", pa.string()),
+        pa.field("id", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("priority", pa.float64()),
+    ]
+)
+KEPT = "kept"
+
+
+def priority(seed: int, doc_id: str) -> float:
+    digest = hashlib.blake2b(f"{seed}\0{doc_id}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
+class Sampler:
+    """The ``k`` lowest-priority documents offered under each reason."""
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k, self.seed = k, seed
+        self.kept: dict[str, list[dict]] = defaultdict(list)
+
+    def offer(self, stage: str, reason: str, rows: list[dict]) -> None:
+        """``rows``: documents (id, url, domain, source, text, and optionally value, evidence, kept_id)."""
+        if self.k == 0:
+            return
+        pool = self.kept[reason]
+        for row in rows:
+            pool.append(
+                {
+                    "reason": reason,
+                    "stage": stage,
+                    "value": row.get("value"),
+                    "evidence": row.get("evidence"),
+                    "kept_id": row.get("kept_id"),
+                    "id": row.get("id"),
+                    "url": row.get("url"),
+                    "domain": row.get("domain"),
+                    "source": row.get("source"),
+                    "text": (row.get("text") or "")[:TEXT_CHARS],
+                    "priority": priority(self.seed, row.get("id") or ""),
+                }
+            )
+        if len(pool) > 2 * self.k:
+            pool.sort(key=lambda r: r["priority"])
+            del pool[self.k :]
+
+    def table(self) -> pa.Table:
+        rows = [r for pool in self.kept.values() for r in sorted(pool, key=lambda r: r["priority"])[: self.k]]
+        return pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA)
+
+    def write(self, path: str) -> None:
+        table = self.table()
+        if table.num_rows:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            pq.write_table(table, path)
+
+
+def merge(tables: list[pa.Table], k: int) -> pa.Table:
+    """The ``k`` lowest priorities per reason over several units' samples."""
+    if not tables:
+        return SAMPLE_SCHEMA.empty_table()
+    merged = pa.concat_tables(tables).sort_by([("reason", "ascending"), ("priority", "ascending"), ("id", "ascending")])
+    reasons = merged.column("reason").to_pylist()
+    keep, count, previous = [], 0, None
+    for reason in reasons:
+        count = count + 1 if reason == previous else 1
+        previous = reason
+        keep.append(count <= k)
+    return merged.filter(pa.array(keep))
+
+
+def draw(candidates: list[dict], n: int, seed: int) -> list[dict]:
+    """``n`` of ``candidates`` (one reason's), stratified: round-robin across (input, domain),
+    each stratum in the order of its documents' priority under ``seed``."""
+    strata: dict[tuple, list[dict]] = defaultdict(list)
+    for row in candidates:
+        strata[(row.get("source"), row.get("domain"))].append(row)
+    queues = [sorted(rows, key=lambda r: priority(seed, r.get("id") or "")) for rows in strata.values()]
+    queues.sort(key=lambda q: priority(seed, q[0].get("id") or ""))
+    chosen: list[dict] = []
+    while len(chosen) < n and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(queue.pop(0))
+    return chosen
