@@ -154,6 +154,24 @@ def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | Non
 
 @cli.command()
 @click.argument("out", type=click.Path())
+@click.option("-n", "per_reason", type=click.IntRange(1, 1000), default=20, show_default=True, help="Sampled documents shown per reason.")
+@click.option("--seed", type=int, default=None, help="Draw other samples (default: the run's sample_seed).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
+def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> None:
+    """Write OUT/report.html: funnel, drops, signal histograms, samples, clusters, quarantine, domains."""
+    from curate.report import write_report
+
+    manifest = _manifest_or_exit(out)
+    path = write_report(out, manifest, per_reason, seed)
+    click.echo(f"report: {path}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(f"file://{os.path.abspath(path)}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
 def verify(out: str) -> None:
     """Re-hash every shard of OUT against its manifest; check rows and schema. Exit 1 on any mismatch."""
     from curate.verify import verify as verify_output

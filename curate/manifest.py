@@ -94,6 +94,7 @@ def build_manifest(
     minhash: dict[str, Any] | None = None,
     quarantine: list[dict[str, Any]] | None = None,
     samples: dict[str, Any] | None = None,
+    top_domains: dict[str, list[list]] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -123,6 +124,8 @@ def build_manifest(
         manifest["quarantine"] = {"rows": sum(f["rows"] for f in quarantine), "files": quarantine}
     if samples is not None:
         manifest["samples"] = samples
+    if top_domains is not None:
+        manifest["top_domains"] = top_domains
     validate_manifest(manifest)
     return manifest
 

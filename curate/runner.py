@@ -32,6 +32,7 @@ from curate.units import (
     Unit,
     failed_unit_record,
     map_unit,
+    merged_top_domains,
     publish_samples,
     read_completion,
     resolve_dedup_partition,
@@ -257,6 +258,7 @@ def run_pipeline(
         minhash=minhash_summary,
         quarantine=[writes[u.key]["quarantine"] for u in good_units if writes[u.key]["quarantine"]],
         samples=publish_samples(config, good_units),
+        top_domains=merged_top_domains(config, good_units),
     )
     path = write_manifest(out, manifest)
     return RunSummary(path, manifest)

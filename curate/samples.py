@@ -12,6 +12,7 @@ and domains, so one site or one file cannot fill a reason's sample.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import defaultdict
 
@@ -33,10 +34,33 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("domain", pa.string()),
         pa.field("source", pa.string()),
         pa.field("text", pa.string()),
+        pa.field("signals", pa.string()),
         pa.field("priority", pa.float64()),
     ]
 )
 KEPT = "kept"
+DOMAIN_SCHEMA = pa.schema([pa.field("domain", pa.string()), pa.field("kept", pa.int64()), pa.field("dropped", pa.int64())])
+SIGNAL_COLUMNS = ("lang_score", "quality_score")
+
+
+def signals_of(table: pa.Table) -> list[str | None]:
+    """Per row, the measured signals as JSON: language and quality scores and every field of
+    the ``quality_*`` struct columns (``quality_zh.cjk_ratio``), for the report's histograms."""
+    names = [n for n in table.schema.names if n in SIGNAL_COLUMNS or (n.startswith("quality_") and pa.types.is_struct(table.schema.field(n).type))]
+    if not names:
+        return [None] * table.num_rows
+    columns = {n: table.column(n).to_pylist() for n in names}
+    out = []
+    for i in range(table.num_rows):
+        row: dict[str, float] = {}
+        for name, values in columns.items():
+            value = values[i]
+            if isinstance(value, dict):
+                row.update({f"{name}.{k}": v for k, v in value.items() if isinstance(v, (int, float))})
+            elif isinstance(value, (int, float)):
+                row[name] = value
+        out.append(json.dumps(row) if row else None)
+    return out
 
 
 def priority(seed: int, doc_id: str) -> float:
@@ -50,9 +74,13 @@ class Sampler:
     def __init__(self, k: int, seed: int) -> None:
         self.k, self.seed = k, seed
         self.kept: dict[str, list[dict]] = defaultdict(list)
+        self.domains: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        """Every offered document's domain, counted kept / dropped (all of them, not a sample)."""
 
     def offer(self, stage: str, reason: str, rows: list[dict]) -> None:
         """``rows``: documents (id, url, domain, source, text, and optionally value, evidence, kept_id)."""
+        for row in rows:
+            self.domains[row.get("domain") or ""][0 if reason == KEPT else 1] += 1
         if self.k == 0:
             return
         pool = self.kept[reason]
@@ -69,6 +97,7 @@ class Sampler:
                     "domain": row.get("domain"),
                     "source": row.get("source"),
                     "text": (row.get("text") or "")[:TEXT_CHARS],
+                    "signals": row.get("signals"),
                     "priority": priority(self.seed, row.get("id") or ""),
                 }
             )
@@ -80,11 +109,28 @@ class Sampler:
         rows = [r for pool in self.kept.values() for r in sorted(pool, key=lambda r: r["priority"])[: self.k]]
         return pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA)
 
-    def write(self, path: str) -> None:
+    def write(self, path: str, domains_path: str) -> None:
         table = self.table()
         if table.num_rows:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             pq.write_table(table, path)
+        if self.domains:
+            names = list(self.domains)
+            counts = [self.domains[n] for n in names]
+            pq.write_table(pa.table({"domain": names, "kept": [c[0] for c in counts], "dropped": [c[1] for c in counts]}, schema=DOMAIN_SCHEMA), domains_path)
+
+
+def top_domains(tables: list[pa.Table], count: int = 25) -> dict[str, list[list]]:
+    """The domains with the most kept and the most dropped documents, over units' counts."""
+    if not tables:
+        return {"kept": [], "dropped": []}
+    totals = pa.concat_tables(tables).group_by("domain").aggregate([("kept", "sum"), ("dropped", "sum")])
+    rows = list(zip(totals.column("domain").to_pylist(), totals.column("kept_sum").to_pylist(), totals.column("dropped_sum").to_pylist()))
+    top = {}
+    for key, index in (("kept", 1), ("dropped", 2)):
+        ranked = sorted((r for r in rows if r[index]), key=lambda r: (-r[index], r[0]))[:count]
+        top[key] = [[r[0], r[index]] for r in ranked]
+    return top
 
 
 def merge(tables: list[pa.Table], k: int) -> pa.Table:

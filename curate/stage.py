@@ -172,10 +172,14 @@ class Stage(ABC):
 
 
     def _offer_dropped(self, batch: pa.RecordBatch, keep: list[bool], reasons: list[Reason]) -> None:
+        from curate.samples import signals_of
+
         dropped = pa.Table.from_batches([batch.filter(pa.array([not k for k in keep]))])
         names = dropped.schema.names
         wanted = [c for c in ("id", "url", "domain", "source", "text", "screen_evidence") if c in names]
         rows = dropped.select(wanted).to_pylist()
+        for row, signals in zip(rows, signals_of(dropped)):
+            row["signals"] = signals
         by_reason: dict[str, list[dict]] = {}
         for row, reason in zip(rows, (r for r in reasons if r is not None)):
             name = reason.reason if isinstance(reason, Drop) else reason

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
-from curate.samples import KEPT, SAMPLE_SCHEMA, Sampler
+from curate.samples import DOMAIN_SCHEMA, KEPT, SAMPLE_SCHEMA, Sampler, signals_of, top_domains
 from curate.samples import merge as merge_samples
 from curate.sorted_rows import find_sorted
 from curate.stage import StageStats, Timer
@@ -262,7 +262,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
         rows += out.num_rows
     docs_writer.close()
     quarantine.close()
-    sampler.write(os.path.join(tmp_dir, MAP_SAMPLES_FILE))
+    sampler.write(os.path.join(tmp_dir, MAP_SAMPLES_FILE), os.path.join(tmp_dir, MAP_DOMAINS_FILE))
 
     if minhash_keys is not None:
         minhash_keys.write(tmp_dir)
@@ -378,7 +378,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
         compression_level=config.output.compression_level,
     )
     shards = writer.write(kept_batches(), unit.prefix)
-    sampler.write(os.path.join(unit_dir(config, unit), WRITE_SAMPLES_FILE))
+    sampler.write(os.path.join(unit_dir(config, unit), WRITE_SAMPLES_FILE), os.path.join(unit_dir(config, unit), WRITE_DOMAINS_FILE))
     return {
         "unit": unit.key,
         "quarantine": publish_quarantine(config, unit),
@@ -394,6 +394,8 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
 
 MAP_SAMPLES_FILE = "samples.parquet"
 WRITE_SAMPLES_FILE = "write_samples.parquet"
+MAP_DOMAINS_FILE = "domains.parquet"
+WRITE_DOMAINS_FILE = "write_domains.parquet"
 SAMPLE_CANDIDATES = 4
 """Candidates kept per reason, as a multiple of output.samples_per_reason: room for other seeds."""
 
@@ -402,14 +404,14 @@ def unit_sampler(config: PipelineConfig) -> Sampler:
     return Sampler(SAMPLE_CANDIDATES * config.output.samples_per_reason, config.output.sample_seed)
 
 
+def _unit_tables(config: PipelineConfig, units: list[Unit], names: tuple[str, ...], schema: pa.Schema) -> list[pa.Table]:
+    paths = [os.path.join(unit_dir(config, unit), name) for unit in units for name in names]
+    return [pq.read_table(path, schema=schema) for path in paths if os.path.isfile(path)]
+
+
 def publish_samples(config: PipelineConfig, units: list[Unit]) -> dict[str, Any] | None:
     """Merge every unit's samples into OUT/samples/samples.parquet; its record for the manifest."""
-    tables = []
-    for unit in units:
-        for name in (MAP_SAMPLES_FILE, WRITE_SAMPLES_FILE):
-            path = os.path.join(unit_dir(config, unit), name)
-            if os.path.isfile(path):
-                tables.append(pq.read_table(path, schema=SAMPLE_SCHEMA))
+    tables = _unit_tables(config, units, (MAP_SAMPLES_FILE, WRITE_SAMPLES_FILE), SAMPLE_SCHEMA)
     merged = merge_samples(tables, SAMPLE_CANDIDATES * config.output.samples_per_reason)
     if not merged.num_rows:
         return None
@@ -417,6 +419,11 @@ def publish_samples(config: PipelineConfig, units: list[Unit]) -> dict[str, Any]
     target = os.path.join(config.output.path, relative)
     minhash_phases.write_parquet_atomically(merged, target)
     return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
+
+
+def merged_top_domains(config: PipelineConfig, units: list[Unit]) -> dict[str, list[list]]:
+    """Domains with the most kept and dropped documents over the run (every document counted)."""
+    return top_domains(_unit_tables(config, units, (MAP_DOMAINS_FILE, WRITE_DOMAINS_FILE), DOMAIN_SCHEMA))
 
 
 QUARANTINE_FILE = "quarantine.parquet"
@@ -521,7 +528,10 @@ def _offer_written(sampler: Sampler, batch: pa.RecordBatch, rows: np.ndarray, ex
     columns = [c for c in ("id", "url", "domain", "source", "text") if c in batch.schema.names]
     for reason, stage, mask in (("dedup.exact", "exact_dedup", exact), ("dedup.minhash", "minhash_dedup", near), (KEPT, "write", ~(exact | near))):
         if mask.any():
-            found = pa.Table.from_batches([batch.filter(pa.array(mask))]).select(columns).to_pylist()
+            chosen = pa.Table.from_batches([batch.filter(pa.array(mask))])
+            found = chosen.select(columns).to_pylist()
+            for row, signals in zip(found, signals_of(chosen)):
+                row["signals"] = signals
             if reason == "dedup.minhash":
                 for row, number in zip(found, rows[mask].tolist()):
                     row["kept_id"] = kept_id_of.get(number)
