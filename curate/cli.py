@@ -43,7 +43,8 @@ def cli(verbose: bool) -> None:
 @click.option("--address", metavar="ADDR", help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel tasks (default: one per CPU).")
 @click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
-def run(config: str, inputs: tuple[str, ...], output: str | None, address: str | None, workers: int | None, fresh: bool) -> None:
+@click.option("--profile", is_flag=True, help="Also write OUT/profile.txt: CPU and wall time per stage, per document and as a share.")
+def run(config: str, inputs: tuple[str, ...], output: str | None, address: str | None, workers: int | None, fresh: bool, profile: bool) -> None:
     """Run the pipeline in CONFIG and write Parquet shards plus manifest.json.
 
     Re-running the same config resumes: inputs whose units completed are skipped.
@@ -68,6 +69,13 @@ def run(config: str, inputs: tuple[str, ...], output: str | None, address: str |
     )
     for path in failed:
         click.echo(f"warning: input failed and was skipped: {path}", err=True)
+    if profile:
+        from curate.inspect_manifest import profile_table
+
+        path = os.path.join(pipeline.output.path, "profile.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(profile_table(manifest) + "\n")
+        click.echo(f"profile: {path}")
 
 
 @cli.command()

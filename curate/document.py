@@ -2,8 +2,8 @@
 
 Readers emit ``READER_SCHEMA``. Stages add their own columns (declared in
 ``Stage.writes``). ``TRANSIENT_COLUMNS`` travel between stages inside a unit
-(the raw HTML and its HTTP content type, MinHash band keys) but are never
-written to the output.
+(the raw HTML, its HTTP content type and language, Common Crawl's identified
+languages, MinHash band keys) but are never written to the output.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ READER_SCHEMA = pa.schema(
         pa.field("fetch_time", pa.timestamp("s", tz="UTC")),
         pa.field("html", pa.binary()),
         pa.field("http_content_type", pa.string()),
+        pa.field("http_content_language", pa.string()),
+        pa.field("warc_identified_language", pa.string()),
         pa.field("text", pa.string()),
         pa.field("warc_record_id", pa.string()),
         pa.field("payload_digest", pa.string()),
     ]
 )
 
-TRANSIENT_COLUMNS = frozenset({"html", "http_content_type", "minhash_bands"})
+TRANSIENT_COLUMNS = frozenset({"html", "http_content_type", "http_content_language", "warc_identified_language", "minhash_bands"})
 
 
 def document_id(source_name: str, offset: int, url: str | None) -> str:

@@ -94,3 +94,22 @@ def render(manifest: dict[str, Any]) -> str:
             table(["path", "rows", "bytes", "sha256"], [[s["path"], s["rows"], s["bytes"], s["sha256"][:16]] for s in outputs["shards"]], align="lrrl")
         )
     return "\n".join(parts)
+
+
+def profile_table(manifest: dict[str, Any]) -> str:
+    """Where the time went: per stage, CPU and wall seconds, CPU ms per document the stage saw
+    and per input document, and the share of all stages' CPU time."""
+    stages = manifest["stages"]
+    total_cpu = sum(s["cpu_seconds"] for s in stages) or 1.0
+    first = stages[0]["docs_in"] if stages else 0
+    rows = [
+        [
+            s["name"], s["docs_in"], f"{s['cpu_seconds']:.3f}", f"{s['wall_seconds']:.3f}",
+            f"{1000 * s['cpu_seconds'] / s['docs_in']:.3f}" if s["docs_in"] else "-",
+            f"{1000 * s['cpu_seconds'] / first:.3f}" if first else "-",
+            f"{100 * s['cpu_seconds'] / total_cpu:.1f}%",
+        ]
+        for s in stages
+    ]
+    header = f"run {manifest['run_id']}  {manifest['seconds']:.1f} s wall  ({sum(s['cpu_seconds'] for s in stages):.1f} s CPU in stages)"
+    return header + "\n" + table(["stage", "docs in", "cpu s", "wall s", "cpu ms/doc seen", "cpu ms/input doc", "share of cpu"], rows, align="lrrrrrr")

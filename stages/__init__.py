@@ -7,6 +7,7 @@ from stages.fineweb_quality import FinewebQuality
 from stages.gopher_quality import GopherQuality
 from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
+from stages.langid_prefilter import LangIdPrefilter
 from stages.minhash_dedup import MinHashDedup
 from stages.quality_model import QualityModel
 from stages.screens.blocklist import BlocklistScreen
@@ -23,6 +24,7 @@ from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
 
 STAGE_CLASSES = (
+    LangIdPrefilter,
     Extract,
     LangId,
     C4Lines,

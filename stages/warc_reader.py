@@ -225,7 +225,7 @@ class WarcReader:
                     drop("read.corrupt_record")
                     continue
                 url = (record.headers.get("WARC-Target-URI") or "").strip().strip("<>") or None
-                text = html = content_type = None
+                text = html = content_type = content_language = None
                 if record_type == WarcRecordType.conversion:
                     text = block.decode("utf-8", errors="replace")
                 else:
@@ -239,6 +239,7 @@ class WarcReader:
                         drop("read.http_status")
                         continue
                     content_type = response.headers.get("content-type")
+                    content_language = response.headers.get("content-language")
                     identified = _mime_type(record.headers.get("WARC-Identified-Payload-Type"))
                     mime = _mime_type(content_type)
                     if not response.body:
@@ -263,6 +264,8 @@ class WarcReader:
                 rows["fetch_time"].append(_parse_warc_date(record.headers.get("WARC-Date")))
                 rows["html"].append(html)
                 rows["http_content_type"].append(content_type)
+                rows["http_content_language"].append(content_language)
+                rows["warc_identified_language"].append(record.headers.get("WARC-Identified-Content-Language"))
                 rows["text"].append(text)
                 rows["warc_record_id"].append((record.headers.get("WARC-Record-ID") or "").strip().strip("<>") or None)
                 rows["payload_digest"].append(sha1_b32(payload))

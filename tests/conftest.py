@@ -119,3 +119,27 @@ def real_chinese_page_batch():  # -> pa.RecordBatch
     batch = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
     batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
     return LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))
+
+
+@functools.lru_cache(maxsize=1)
+def _all_html_pages_warc() -> str:
+    """Every real HTML page in ../shared/data/html (trafilatura eval, scrapinghub, readability,
+    GB2312/GBK) as WARC response records with their original bytes (written once per session)."""
+    import gzip
+    import tempfile
+
+    from curate.warc_writer import write_response
+
+    html_dir = require_shared("html")
+    pages = sorted((html_dir / "trafilatura_eval" / "eval").glob("*.html.gz"))
+    pages += sorted((html_dir / "trafilatura_eval" / "cache").glob("*.html.gz"))
+    pages += sorted((html_dir / "scrapinghub_benchmark" / "html").glob("*.html.gz"))
+    pages += sorted((html_dir / "readability_testpages").glob("*/source.html.gz"))
+    pages += sorted((html_dir / "zh_gb2312" / "original").glob("*.html"))
+    path = os.path.join(tempfile.mkdtemp(prefix="real-html-"), "all_html.warc.gz")
+    with open(path, "wb") as out:
+        for number, page in enumerate(pages):
+            body = gzip.decompress(page.read_bytes()) if page.suffix == ".gz" else page.read_bytes()
+            # The charset is left to the page itself (meta tag or detection), as many crawls serve it.
+            write_response(out, f"http://page{number}.example.org/{page.name}", body, "text/html")
+    return path

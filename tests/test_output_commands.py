@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -89,7 +90,9 @@ def test_draws_are_reproducible_by_seed_and_stratified(output: Path) -> None:
     assert first == sample(output, "--reason", "langid.not_target", "-n", "5", "--format", "jsonl", "--seed", "1")[1]
     assert first != sample(output, "--reason", "langid.not_target", "-n", "5", "--format", "jsonl", "--seed", "2")[1]
     domains = [json.loads(line)["domain"] for line in first.splitlines()]
-    assert len(set(domains)) == len(domains)  # five sites, not five pages of one
+    everything = sample(output, "--reason", "langid.not_target", "-n", "1000", "--format", "jsonl")[1]
+    available = {json.loads(line)["domain"] for line in everything.splitlines()}
+    assert len(domains) == 5 and len(set(domains)) == min(5, len(available)) >= 3  # spread over sites first
 
 
 def test_bottom_k_samples_merge_like_one_pass() -> None:
@@ -104,3 +107,13 @@ def test_bottom_k_samples_merge_like_one_pass() -> None:
         for start in range(0, len(mine), 7):
             part.offer("s", "r", mine[start : start + 7])
     assert one.table().column("id").to_pylist() == merge([p.table() for p in parts], 10).column("id").to_pylist()
+
+
+def test_profile_writes_a_per_stage_breakdown(output: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(output), "--profile"])
+    assert result.exit_code == 0, result.output
+    text = (output / "profile.txt").read_text()
+    manifest = json.loads((output / "manifest.json").read_text())
+    for stage in manifest["stages"]:
+        assert re.search(rf"^{stage['name']} +{stage['docs_in']} ", text, re.M), stage["name"]
+    assert "share of cpu" in text

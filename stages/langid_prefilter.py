@@ -1,0 +1,120 @@
+"""Language-first routing: a cheap pass that keeps only pages that can be in a target language.
+
+Full extraction (trafilatura, ~20-40 ms a page) is most of a pipeline's cost,
+and in a Common Crawl dump only a few percent of pages are Chinese. Before
+extraction, each page gets a cheap reading: resiliparse's plain-text rendering
+of the decoded HTML (~1 ms; every text node, no boilerplate removal). A page
+stays a candidate on any positive evidence:
+
+- Common Crawl's ``WARC-Identified-Content-Language`` names a target language;
+- the HTTP ``Content-Language`` or ``<html lang>`` names one;
+- Han characters make up at least ``min_han_share`` of the cheap text's letters
+  (for Chinese targets);
+- lid.176 on the first ``max_chars`` of the cheap text gives a target language
+  (or a Chinese variety) at least ``min_score`` (lenient: the full language ID
+  after extraction decides).
+
+Headers only ever add candidates: many Chinese sites declare ``en`` or nothing.
+
+Drops ``langid.prefilter`` (the recorded value is the page's Han share): pages
+with no evidence of a target language. A Japanese page with many kanji stays a
+candidate; the language ID after extraction drops it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from curate.config_schema import bounds, path_field
+from curate.decoded_columns import column_values
+from curate.stage import Drop, Reason, Stage
+from stages.charset import decode_html
+from stages.cjk import han_mask
+from stages.langid import CHINESE_VARIETIES, bundled_model_path, load_model
+from stages.text_profile import LETTER, char_kinds
+
+# ISO 639-3 codes Common Crawl writes, for the ISO 639-1 codes of the config.
+ISO_639_3 = {"zh": ("zho", "cmn", "yue", "wuu", "lzh"), "ja": ("jpn",), "ko": ("kor",), "en": ("eng",)}
+_HTML_LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
+
+
+@dataclass
+class LangIdPrefilterConfig:
+    languages: list[str] = field(default_factory=lambda: ["zh"])
+    """Target languages (ISO 639-1, as lid.176 names them)."""
+    min_han_share: float = field(default=0.05, metadata=bounds(0, 1))
+    """Our choice: Chinese pages measured here have Han shares from ~0.3 up; English pages with a
+    Chinese link or name stay under 0.05."""
+    min_score: float = field(default=0.05, metadata=bounds(0, 1))
+    """Lenient on purpose: the language ID after extraction has the final word."""
+    max_chars: int = field(default=2000, metadata=bounds(100))
+    """Characters of the cheap text given to lid.176 (0.4 ms for 2,000; ~1 ms for a whole page)."""
+    use_headers: bool = True
+    """Let Content-Language, <html lang> and WARC-Identified-Content-Language add candidates."""
+    model_path: str | None = field(default=None, metadata=path_field())
+    """lid.176.bin instead of the bundled lid.176.ftz."""
+
+
+def cheap_text(html: bytes, content_type: str | None) -> str:
+    """Every text node of the page (resiliparse), decoded with the page's charset."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(decode_html(html, content_type).text, main_content=False, alt_texts=False, links=False)
+
+
+def han_share(text: str) -> float:
+    codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    letters = int(np.count_nonzero(char_kinds(codepoints) == LETTER))
+    return int(han_mask(codepoints).sum()) / letters if letters else 0.0
+
+
+class LangIdPrefilter(Stage):
+    name = "langid_prefilter"
+    config_class = LangIdPrefilterConfig
+    reads = ("html", "http_content_type")
+
+    def __init__(self, config: LangIdPrefilterConfig) -> None:
+        super().__init__(config)
+        self.model = load_model(config.model_path or bundled_model_path())
+        self.targets = set(config.languages) | (set(CHINESE_VARIETIES) if "zh" in config.languages else set())
+        self.cc_codes = {code for lang in config.languages for code in ISO_639_3.get(lang, ())}
+
+    def header_says_target(self, html: bytes, content_language: str | None, identified: str | None) -> bool:
+        if identified and any(code in self.cc_codes for code in identified.lower().replace(" ", "").split(",")):
+            return True
+        declared = [content_language or ""]
+        match = _HTML_LANG.search(html[:4096])
+        if match:
+            declared.append(match.group(1).decode("ascii", "replace"))
+        return any(d.strip().lower()[:2] in self.config.languages for d in declared if d)
+
+    def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
+        names = batch.schema.names
+        htmls = batch.column("html").to_pylist()
+        content_types = column_values(batch, "http_content_type")
+        languages = column_values(batch, "http_content_language") if "http_content_language" in names else [None] * batch.num_rows
+        identified = column_values(batch, "warc_identified_language") if "warc_identified_language" in names else [None] * batch.num_rows
+        reasons: list[Reason] = [None] * batch.num_rows
+        undecided, texts = [], []
+        for i, html in enumerate(htmls):
+            if html is None:
+                continue  # text records (WET) have no HTML to judge: the language ID decides
+            if self.config.use_headers and self.header_says_target(html, languages[i], identified[i]):
+                continue
+            text = cheap_text(html, content_types[i])
+            share = han_share(text)
+            if "zh" in self.config.languages and share >= self.config.min_han_share:
+                continue
+            undecided.append((i, share))
+            texts.append(text[: self.config.max_chars].replace("\n", " "))
+        if texts:
+            labels, probabilities = self.model.predict(texts, k=3)
+            for (i, share), label_list, probs in zip(undecided, labels, probabilities):
+                score = sum(float(p) for label, p in zip(label_list, probs) if label.removeprefix("__label__") in self.targets)
+                if score < self.config.min_score:
+                    reasons[i] = Drop("langid.prefilter", share)
+        return {}, reasons
