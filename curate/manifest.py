@@ -74,6 +74,8 @@ def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
         "errors": record.get("errors", []),
         "node": record.get("node"),
         "seconds": record.get("seconds"),
+        "setup_seconds": record.get("setup_seconds"),
+        "worker_pid": record.get("worker_pid"),
     }
     if record["status"] == "failed":
         entry["error"] = record["error"]

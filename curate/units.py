@@ -210,7 +210,11 @@ def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, An
 
 
 def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str, Any]:
+    # Models, dictionaries and automata load once per worker process (cached); only a worker's
+    # first unit pays for them, which setup_seconds shows.
+    setup_started = time.perf_counter()
     stages = [spec.build() for spec in config.stages]
+    setup_seconds = time.perf_counter() - setup_started
     stage_stats = [StageStats(stage.name) for stage in stages]
     schema = output_schema(pipeline_schema([type(s) for s in stages]))
     dedup = _dedup_stage(config)
@@ -294,6 +298,8 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
         "error_count": len(errors),
         "errors": [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]],
         "stages": [read_result.stats.to_dict()] + [s.to_dict() for s in stage_stats],
+        "setup_seconds": round(setup_seconds, 3),
+        "worker_pid": os.getpid(),
     }
 
 

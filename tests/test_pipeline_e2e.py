@@ -72,6 +72,12 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
     assert "truncated record" in by_name["b-clipped.warc.gz"]["errors"][0]["error"]
     assert by_name["e-broken.warc.gz"]["status"] == "failed"
     assert "warning: input failed and was skipped" in output and "e-broken.warc.gz" in output
+    # Models and dictionaries load once per worker process: a worker's later inputs set up in
+    # no time, so no worker pays the load twice.
+    mapped = [i for i in manifest["inputs"] if i["status"] != "failed"]
+    slow = [i for i in mapped if i["setup_seconds"] > 0.3]
+    assert len({i["worker_pid"] for i in slow}) == len(slow), [(i["worker_pid"], i["setup_seconds"]) for i in mapped]
+    assert len({i["worker_pid"] for i in mapped}) < len(mapped)  # workers are reused across inputs
 
     stages = {s["name"]: s for s in manifest["stages"]}
     assert stages["read"]["docs_out"] == 16 + 2 * 69
