@@ -602,7 +602,6 @@ def overlap(a: set[str], b: set[str]) -> dict[str, Any]:
 
 def prepass(warc: str) -> dict[str, Any]:
     """curate's language pre-pass, run directly on the WARC's documents: kept and rejected URLs."""
-    import pyarrow as pa
 
     from curate.config import load_config
     from curate.stage import StageStats
