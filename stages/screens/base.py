@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import Counter
 from typing import Any, ClassVar, Literal
 
@@ -37,9 +38,9 @@ class ScreenStage(Stage):
         super().__init__(config)
         self._flagged: Counter = Counter()
 
+    @abstractmethod
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         """Per row, the findings; and any rewritten columns (named in ``extra_columns``)."""
-        raise NotImplementedError
 
     def action_of(self, rule: str) -> str:
         return self.config.action

@@ -11,6 +11,7 @@ keep the documents, annotated, and count them under the stage's ``flags``.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,14 +37,14 @@ class GlobalFlagScreen(Stage):
         evidence = batch.column("screen_evidence") if "screen_evidence" in names else pa.nulls(batch.num_rows, EVIDENCE_FIELD.type)
         return {"screen_flags": flags, "screen_evidence": evidence}, [None] * batch.num_rows
 
+    @abstractmethod
     def keys(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, np.ndarray]:
         """The shuffle keys of a batch of a unit's final documents (rows ``first_row`` onwards),
         and the partition of each key."""
-        raise NotImplementedError
 
+    @abstractmethod
     def resolve(self, keys: pa.Table) -> pa.Table:
         """(unit, row, evidence) of the documents to flag, from one partition's keys of all units."""
-        raise NotImplementedError
 
 
 def with_flags(batch: pa.RecordBatch, rows: np.ndarray, flagged_rows: np.ndarray, evidence: list[str], rule: str) -> pa.RecordBatch:
