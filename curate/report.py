@@ -203,15 +203,32 @@ def _diff(removed: str, kept: str) -> tuple[str, str]:
 
 
 def clusters_section(out: str, manifest: dict[str, Any], samples: list[dict[str, Any]], per_reason: int, seed: int) -> str:
+    near = manifest.get("minhash_dedup")
     removed = draw([r for r in samples if r["reason"] == "dedup.minhash" and r["kept_id"]], per_reason, seed)
-    if not removed:
+    if near is None and not removed:
         return ""
+    summary = ""
+    if near is not None:
+        from stages.minhash_dedup import describe_bands
+
+        sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"
+        verified = "-" if near["verified_pairs"] is None else near["verified_pairs"]
+        summary = (
+            f'<p class="meta">{escape(describe_bands(near["parameters"]))}</p>'
+            f'<table id="minhash"><tr><th>candidate pairs</th><td class="num">{near["candidate_pairs"]}</td></tr>'
+            f'<tr><th>verified pairs</th><td class="num">{verified}</td></tr>'
+            f'<tr><th>clusters</th><td class="num">{near["clusters"]}</td></tr>'
+            f'<tr><th>documents removed</th><td class="num">{near["documents_removed"]}</td></tr>'
+            f"<tr><th>cluster sizes</th><td>{escape(sizes)}</td></tr></table>"
+        )
+    if not removed:
+        return f"<h2>Near-duplicate clusters</h2>{summary}"
     ids = sorted({r["kept_id"] for r in removed})
     kept_texts: dict[str, str] = {}
     for shard in manifest["outputs"]["shards"]:
         table = pq.read_table(os.path.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)])
         kept_texts.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
-    parts = ['<h2>Near-duplicate clusters</h2><p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>']
+    parts = [f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>']
     for row in removed:
         left, right = _diff(row["text"] or "", kept_texts.get(row["kept_id"], "") or "")
         parts.append(

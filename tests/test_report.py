@@ -90,6 +90,8 @@ def test_report_opens_without_errors_or_fetches_and_shows_the_manifest(reported:
     assert [(name, int(a), int(b)) for name, a, b in shown] == [(s["name"], s["docs_in"], s["docs_out"]) for s in manifest["stages"]]
     for section in ("Funnel", "Drops by reason", "Signals, kept and dropped", "Samples", "Near-duplicate clusters", "Quarantine", "Top domains"):
         assert f"<h2>{section}</h2>" in dom, section
+    near = manifest["minhash_dedup"]
+    assert f'<tr><th>documents removed</th><td class="num">{near["documents_removed"]}</td></tr>' in dom
     assert (ARTIFACTS / "report.png").stat().st_size > 20_000
 
 
