@@ -81,7 +81,7 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
 
     stages = {s["name"]: s for s in manifest["stages"]}
     assert stages["read"]["docs_out"] == 16 + 2 * 69
-    assert stages["langid"]["drops"]["langid.not_target"] > 0
+    assert stages["langid_prefilter"]["drops"]["langid.prefilter"] > 0
     kept_before_dedup = stages["exact_dedup"]["docs_in"]
     assert stages["exact_dedup"]["drops"]["dedup.exact"] == kept_before_dedup // 2  # the mirror's copies
 
@@ -101,7 +101,7 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
 
     inspect = CliRunner().invoke(cli, ["inspect", str(out)])
     assert inspect.exit_code == 0
-    assert "langid.not_target" in inspect.output and "e-broken.warc.gz" in inspect.output
+    assert "langid.prefilter" in inspect.output and "e-broken.warc.gz" in inspect.output
     assert f"{manifest['outputs']['rows']} rows" in inspect.output
 
 
