@@ -84,7 +84,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from curate.warc_writer import http_response_block, write_record
 from stages.charset import decode_html, meta_charset
 from stages.cjk import HAN, KANA
-from stages.warc_reader import HTML_TYPES, HttpFramingError, parse_http_response
+from stages.readers.warc import HTML_TYPES, HttpFramingError, parse_http_response
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

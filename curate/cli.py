@@ -9,18 +9,44 @@ import logging
 import json
 import os
 import sys
+import typing
 
 import click
 
 from curate import __version__
 from curate.config import load_config
 from curate.config_schema import ConfigError
+from curate.fetch_cc import DEFAULT_BASE_URL
 from curate.manifest import ManifestError, load_manifest
+from stages.readers.base import Format
 
 
 def _fail_config(error: ConfigError) -> None:
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
+
+
+INPUT_FORMATS = list(typing.get_args(Format))
+
+INPUTS_FROM_HELP = (
+    "Take the inputs from FILE instead of the config's input.paths: an inputs.json written by "
+    "`curate fetch-cc` (every file in it must be complete) or a text file with one path per line. "
+    "Relative paths resolve against FILE's folder."
+)
+
+
+def _inputs_from(path: str) -> list[str]:
+    """The files listed in ``path``, absolute and glob-escaped, as load_config's input_override
+    (which expands globs): a name containing [ ] * ? stays one literal file."""
+    import glob
+
+    from curate.fetch_cc import InputListError, read_input_list
+
+    try:
+        return [glob.escape(p) for p in read_input_list(path)]
+    except InputListError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,20 +65,25 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--input", "inputs", multiple=True, metavar="PATH_OR_GLOB", help="Input files or globs, replacing the config's input.paths (repeatable).")
-@click.option("--output", metavar="DIR", help="Output folder, replacing the config's output.path.")
+@click.option("--inputs-from", metavar="FILE", help=INPUTS_FROM_HELP)
+@click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format, replacing the config's input.format; stages that need HTML are left out for text formats.")
+@click.option("--output", metavar="DIR", help="Output folder (or s3://... URI), replacing the config's output.path.")
 @click.option("--address", metavar="ADDR", help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel tasks (default: one per CPU).")
 @click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
 @click.option("--profile", is_flag=True, help="Also write OUT/profile.txt: CPU and wall time per stage, per document and as a share.")
-def run(config: str, inputs: tuple[str, ...], output: str | None, address: str | None, workers: int | None, fresh: bool, profile: bool) -> None:
+def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_format: str | None, output: str | None, address: str | None, workers: int | None, fresh: bool, profile: bool) -> None:
     """Run the pipeline in CONFIG and write Parquet shards plus manifest.json.
 
     Re-running the same config resumes: inputs whose units completed are skipped.
     """
     from curate.runner import RunError, run_pipeline
 
+    if inputs and inputs_from:
+        raise click.UsageError("give either --input or --inputs-from, not both")
+    override = _inputs_from(inputs_from) if inputs_from else list(inputs) or None
     try:
-        pipeline = load_config(config, input_override=list(inputs) or None, output_override=output)
+        pipeline = load_config(config, input_override=override, output_override=output, format_override=input_format)
     except ConfigError as error:
         _fail_config(error)
     try:
@@ -72,7 +103,7 @@ def run(config: str, inputs: tuple[str, ...], output: str | None, address: str |
     if profile:
         from curate.inspect_manifest import profile_table
 
-        path = os.path.join(pipeline.output.path, "profile.txt")
+        path = os.path.join(pipeline.local_output, "profile.txt")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(profile_table(manifest) + "\n")
         click.echo(f"profile: {path}")
@@ -80,12 +111,16 @@ def run(config: str, inputs: tuple[str, ...], output: str | None, address: str |
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-def validate(config: str) -> None:
+@click.option("--inputs-from", metavar="FILE", help=INPUTS_FROM_HELP)
+@click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format, replacing the config's input.format.")
+def validate(config: str, inputs_from: str | None, input_format: str | None) -> None:
     """Check CONFIG (keys, types, ranges, stages, inputs) without running anything."""
     try:
-        pipeline = load_config(config)
+        pipeline = load_config(config, input_override=_inputs_from(inputs_from) if inputs_from else None, format_override=input_format)
     except ConfigError as error:
         _fail_config(error)
+    for skipped in pipeline.skipped_stages:
+        click.echo(f"note: stage {skipped['stage']} left out: {skipped['reason']}")
     stage_names = ", ".join(spec.name for spec in pipeline.stages)
     click.echo(f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})")
     for spec in pipeline.stages:
@@ -123,15 +158,14 @@ def inspect(out: str, as_json: bool) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
 def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | None, output_format: str) -> None:
     """Print sampled documents of OUT, dropped (by reason) or kept, collected during the run."""
-    import pyarrow.parquet as pq
-
+    from curate import storage
     from curate.samples import KEPT, draw
 
     manifest = _manifest_or_exit(out)
     if "samples" not in manifest:
         click.echo(f"error: {out} has no samples (output.samples_per_reason was 0)", err=True)
         sys.exit(2)
-    rows = pq.read_table(os.path.join(out, manifest["samples"]["path"])).to_pylist()
+    rows = storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist()
     reasons = sorted({r["reason"] for r in rows} - {KEPT})
     if kept:
         wanted = [KEPT]
@@ -175,6 +209,12 @@ def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> N
     if open_browser:
         import webbrowser
 
+        from curate.storage import is_uri
+
+        if is_uri(path):
+            click.echo("error: --open needs a local output folder", err=True)
+            sys.exit(2)
+
         webbrowser.open(f"file://{os.path.abspath(path)}")
 
 
@@ -193,6 +233,90 @@ def verify(out: str) -> None:
         click.echo(f"{len(problems)} mismatches in {out}", err=True)
         sys.exit(1)
     click.echo(f"{out}: {files} files, {manifest['outputs']['rows']} rows match the manifest")
+
+
+@cli.command("fetch-cc")
+@click.option("--crawl", required=True, metavar="CC-MAIN-YYYY-WW", help="The crawl, e.g. CC-MAIN-2024-10.")
+@click.option("--segments", type=click.IntRange(min=1), metavar="N", help="Download the first N WARC files of the crawl's list (of those --select picks, if given).")
+@click.option("--select", multiple=True, metavar="INDEX|TEXT", help="Pick files by 0-based index in warc.paths.gz (a whole number) or all whose path contains TEXT (anything else), e.g. a segment id. Repeatable; the union is taken, in list order.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR", help="Download folder.  [default: cc/CRAWL]")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, metavar="URL", help="Where crawl-data/ is served.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True, metavar="K", help="Files downloaded at once.")
+@click.option("--retries", type=click.IntRange(0, 1000), default=5, show_default=True, metavar="N", help="Retries of a file after consecutive failed attempts; an attempt that adds bytes resets the count.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, metavar="SECONDS", help="Wait before the first retry; doubles per retry, with random jitter (half to all of it).")
+@click.option("--max-backoff", type=click.FloatRange(min=0), default=120.0, show_default=True, metavar="SECONDS", help="Longest single wait, a server's Retry-After included.")
+@click.option("--timeout", type=click.FloatRange(min=0.001), default=60.0, show_default=True, metavar="SECONDS", help="Socket timeout for connecting and for each read.")
+def fetch_cc(crawl: str, segments: int | None, select: tuple[str, ...], out_dir: str | None, base_url: str, parallel: int, retries: int, backoff: float, max_backoff: float, timeout: float) -> None:
+    """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
+
+    Reads crawl-data/CRAWL/warc.paths.gz from --base-url (kept as DIR/CRAWL.warc.paths.gz),
+    then downloads the files chosen by --segments and/or --select into DIR, under their own
+    names. Examples:
+
+    \b
+      curate fetch-cc --crawl CC-MAIN-2024-10 --segments 4
+      curate fetch-cc --crawl CC-MAIN-2024-10 --select 0 --select 17 --select 1707947473347.0
+      curate run configs/zh_web.yaml --inputs-from cc/CC-MAIN-2024-10/inputs.json
+
+    Resumable: bytes go to NAME.part and a later attempt or run asks for the rest with an
+    HTTP Range request (a server that ignores Range restarts the file). 5xx, 429 (Retry-After
+    honoured), timeouts and dropped connections are retried with exponential backoff; a 404
+    or other 4xx fails the file at once. Before NAME.part becomes NAME its size must match
+    the server's (Content-Length, or the Content-Range total) and its MD5 any checksum the
+    server gives: a strong ETag of 32 hex digits (S3's ETag of a single-part upload is the
+    file's MD5; multipart "...-N" ETags are no checksum) or Content-MD5; a mismatch deletes
+    the part and retries. Files already complete are skipped, so re-running the same command
+    finishes an interrupted job.
+
+    DIR/inputs.json lists the crawl, the base URL and per file its url, path (relative to
+    DIR), bytes, md5 (and its source), etag, attempts, status (complete, failed or pending)
+    and error. It is rewritten as files finish (at most every 2 s) and at the end.
+
+    Progress goes to stderr: a bar on a terminal, else one line per event plus a summary
+    every 10 s. Exit codes: 0 all files complete, 1 some failed (listed), 2 usage error.
+    """
+    from curate.fetch_cc import (
+        FetchError,
+        RetryPolicy,
+        SelectionError,
+        check_crawl,
+        fetch_crawl,
+    )
+
+    try:
+        check_crawl(crawl)
+    except SelectionError as error:
+        raise click.BadParameter(str(error), param_hint="--crawl") from None
+    if segments is None and not select:
+        raise click.UsageError("give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)")
+    out_dir = out_dir or os.path.join("cc", crawl)
+    policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
+    try:
+        summary = fetch_crawl(crawl, out_dir=out_dir, segments=segments, select=select, base_url=base_url, parallel=parallel, policy=policy)
+    except SelectionError as error:
+        raise click.UsageError(str(error)) from None
+    except FetchError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    results = summary.results
+    complete = [r for r in results if r.status == "complete"]
+    fetched = sum(r.bytes or 0 for r in complete if r.attempts)
+    click.echo(
+        f"{crawl}: {len(complete)} of {len(results)} files complete "
+        f"({sum(1 for r in complete if not r.attempts)} already there, {fetched} bytes downloaded); "
+        f"manifest: {summary.manifest_path}"
+    )
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed:
+        where = "" if result.url in (result.error or "") else f"{result.url}: "  # errors mostly name it
+        click.echo(f"failed: {where}{result.error}", err=True)
+    pending = len(results) - len(complete) - len(failed)
+    if summary.interrupted:
+        click.echo(f"interrupted: {pending} file(s) not finished; re-run the same command to resume", err=True)
+    if failed:
+        click.echo(f"error: {len(failed)} file(s) failed; re-run the same command to retry them", err=True)
+    if failed or pending:
+        sys.exit(1)
 
 
 @cli.command("train-quality")

@@ -10,7 +10,6 @@ working directory.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 import os
@@ -23,7 +22,8 @@ from curate.config_schema import ConfigError, bounds, build, to_plain
 from curate.document import READER_SCHEMA
 from curate.stage import Stage
 from stages import STAGES
-from stages.warc_reader import WarcReaderConfig
+from curate.storage import expand, is_uri
+from stages.readers import TEXT_FORMATS, InputConfig
 
 
 @dataclass
@@ -48,6 +48,16 @@ class RunConfig:
     """Units submitted but not finished (backpressure); by default twice the workers."""
     task_retries: int = field(default=2, metadata=bounds(0, 100))
     """Ray retries of a unit whose worker died (transient faults)."""
+    local_phases_max_documents: int = field(default=100_000, metadata=bounds(0))
+    """Up to this many documents leave the map stages, the global phases (exact dedup, global
+    screens, MinHash) run in the driver process instead of as Ray tasks: for a small run a
+    task per partition and phase would cost more than the work (~3 ms per document on the
+    sample crawl)."""
+    staging_dir: str | None = None
+    """Local folder where a run with a remote ``output.path`` (s3://...) builds its output
+    before uploading it; it keeps the work files, so a re-run resumes. Default:
+    ~/.cache/curate/staging/<hash of the output URI>. On a multi-node cluster it must be
+    a folder every node shares."""
 
 
 @dataclass
@@ -63,13 +73,15 @@ class StageSpec:
 @dataclass
 class PipelineConfig:
     name: str
-    input: WarcReaderConfig
+    input: InputConfig
     output: OutputConfig
     stages: list[StageSpec]
     run: RunConfig
     config_path: str
     inputs: list[str]
     """Resolved input files, sorted: their order decides which duplicate is kept."""
+    skipped_stages: list[dict[str, str]] = field(default_factory=list)
+    """Stages of the config file left out of this run, with why (HTML stages on text input)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as written to the manifest."""
@@ -82,6 +94,17 @@ class PipelineConfig:
         }
 
     @property
+    def local_output(self) -> str:
+        """The local folder the run writes to: the output folder itself, or for a remote
+        output the staging folder uploaded at the end."""
+        if not is_uri(self.output.path):
+            return self.output.path
+        if self.run.staging_dir:
+            return self.run.staging_dir
+        key = hashlib.sha256(self.output.path.encode()).hexdigest()[:16]
+        return os.path.join(os.path.expanduser("~"), ".cache", "curate", "staging", key)
+
+    @property
     def hash(self) -> str:
         """Hash of everything that decides the output rows (not where they go or how many workers ran)."""
         relevant = self.to_dict()
@@ -92,6 +115,8 @@ class PipelineConfig:
 
 
 def _resolve(base: str, path: str) -> str:
+    if is_uri(path):
+        return path
     path = os.path.expanduser(path)
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
 
@@ -125,7 +150,10 @@ def _expand_inputs(patterns: list[str], base: str, key: str) -> list[str]:
     files: set[str] = set()
     for i, pattern in enumerate(patterns):
         resolved = _resolve(base, pattern)
-        matches = [m for m in glob.glob(resolved, recursive=True) if os.path.isfile(m)]
+        try:
+            matches = expand(resolved)
+        except (OSError, ValueError) as error:  # a remote store that cannot be listed
+            raise ConfigError(f"{key}[{i}]", f"cannot list {resolved}: {error}") from error
         if not matches:
             raise ConfigError(f"{key}[{i}]", f"no input file matches {pattern!r} (looked for {resolved})")
         files.update(matches)
@@ -173,6 +201,7 @@ def load_config(
     *,
     input_override: list[str] | None = None,
     output_override: str | None = None,
+    format_override: str | None = None,
 ) -> PipelineConfig:
     """Read, check and resolve a pipeline config. Raises ConfigError naming the bad key."""
     if not os.path.isfile(path):
@@ -202,7 +231,9 @@ def load_config(
     input_data = dict(data["input"]) if isinstance(data["input"], dict) else data["input"]
     if input_override and isinstance(input_data, dict):
         input_data["paths"] = list(input_override)
-    input_config = build(WarcReaderConfig, input_data, "input")
+    if format_override and isinstance(input_data, dict):
+        input_data["format"] = format_override
+    input_config = build(InputConfig, input_data, "--format" if format_override else "input")
     input_base = os.getcwd() if input_override else base
     inputs = _expand_inputs(input_config.paths, input_base, "--input" if input_override else "input.paths")
 
@@ -211,10 +242,11 @@ def load_config(
         output_data["path"] = output_override
     output_config = build(OutputConfig, output_data, "output")
     output_config.path = _resolve(os.getcwd() if output_override else base, output_config.path)
-    if os.path.exists(output_config.path) and not os.path.isdir(output_config.path):
+    if not is_uri(output_config.path) and os.path.exists(output_config.path) and not os.path.isdir(output_config.path):
         raise ConfigError("output.path", f"{output_config.path} exists and is not a folder")
 
     stages = _build_stages(data["stages"])
+    stages, skipped = _fit_stages_to_format(stages, input_config.format, from_command_line=format_override is not None)
     for i, spec in enumerate(stages):
         _resolve_paths(spec.config, base, f"stages[{i}].{spec.name}")
         check_files = getattr(spec.config, "check_files", None)
@@ -222,6 +254,8 @@ def load_config(
             # Checks that read the files a stage names, once their paths are resolved.
             check_files(f"stages[{i}].{spec.name}")
     run_config = build(RunConfig, data.get("run"), "run")
+    if run_config.staging_dir:
+        run_config.staging_dir = _resolve(base, run_config.staging_dir)
     return PipelineConfig(
         name=name,
         input=input_config,
@@ -230,4 +264,30 @@ def load_config(
         run=run_config,
         config_path=os.path.abspath(path),
         inputs=inputs,
+        skipped_stages=skipped,
     )
+
+
+def _fit_stages_to_format(
+    stages: list[StageSpec], input_format: str, *, from_command_line: bool
+) -> tuple[list[StageSpec], list[dict[str, str]]]:
+    """Leave out the stages that need HTML when the input is text.
+
+    A config file that pairs a text format with an HTML stage is inconsistent and fails.
+    A web config run on text input through ``--format`` (say, zh_web.yaml on WET files)
+    runs without those stages, and the run log and manifest say which were left out."""
+    if input_format not in TEXT_FORMATS:
+        return stages, []
+    html_stages = [(i, spec) for i, spec in enumerate(stages) if spec.stage_class.needs_html]
+    if not html_stages:
+        return stages, []
+    if not from_command_line:
+        i, spec = html_stages[0]
+        raise ConfigError(
+            f"stages[{i}].{spec.name}",
+            f"needs the page's HTML, but input.format {input_format!r} gives text; remove it "
+            f"(configs/wudao.yaml and configs/mnbvc.yaml are pipelines for text inputs)",
+        )
+    reason = f"needs HTML; --format {input_format} gives text"
+    skipped = [{"stage": spec.name, "reason": reason} for _, spec in html_stages]
+    return [spec for spec in stages if not spec.stage_class.needs_html], skipped

@@ -1,6 +1,10 @@
 """The document schema: the columns readers produce and the writer keeps.
 
-Readers emit ``READER_SCHEMA``. Stages add their own columns (declared in
+Readers emit ``READER_SCHEMA``. ``source`` and ``source_offset`` locate a
+document in its input: the byte offset of its WARC record, or its line (JSON
+lines, MNBVC), array element (WuDao) or row (Parquet), counted from 1.
+``source_id`` is the source's own id and ``metadata`` a JSON object of the
+source fields a config keeps (text inputs only). Stages add their own columns (declared in
 ``Stage.writes``). ``TRANSIENT_COLUMNS`` travel between stages inside a unit
 (the raw HTML, its HTTP content type and language, Common Crawl's identified
 languages, MinHash band keys) but are never written to the output.
@@ -27,6 +31,8 @@ READER_SCHEMA = pa.schema(
         pa.field("text", pa.string()),
         pa.field("warc_record_id", pa.string()),
         pa.field("payload_digest", pa.string()),
+        pa.field("source_id", pa.string()),
+        pa.field("metadata", pa.string()),
     ]
 )
 

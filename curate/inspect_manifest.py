@@ -64,9 +64,13 @@ def render(manifest: dict[str, Any]) -> str:
     if with_errors:
         rows = []
         for item in with_errors:
-            first = item.get("error") or (item["errors"][0]["error"] if item["errors"] else "")
-            where = "" if item.get("error") or not item["errors"] else f" @ {item['errors'][0]['offset']}"
-            rows.append([item["path"], item["status"], item["error_count"] or 1, f"{first}{where}"])
+            error = item["errors"][0] if item["errors"] else None
+            if item.get("error") or error is None:
+                first = item.get("error", "")
+            else:
+                where = f"line {error['line']}" if "line" in error else f"byte {error['offset']}"
+                first = f"{error['error']} ({where})"
+            rows.append([item["path"], item["status"], item["error_count"] or 1, first])
         parts.append(table(["path", "status", "errors", "first error"], rows, align="llrl"))
 
     near = manifest.get("minhash_dedup")

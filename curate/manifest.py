@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 import curate
+from curate.storage import is_uri, join, read_text
 from curate.config import PipelineConfig
 from curate.stage import StageStats
 
@@ -120,6 +121,8 @@ def build_manifest(
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         },
     }
+    if config.skipped_stages:
+        manifest["skipped_stages"] = config.skipped_stages
     if minhash is not None:
         manifest["minhash_dedup"] = minhash
     if quarantine:
@@ -143,11 +146,15 @@ def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
 
 
 def load_manifest(out_dir: str) -> dict[str, Any]:
-    path = os.path.join(out_dir, "manifest.json") if os.path.isdir(out_dir) else out_dir
-    if not os.path.isfile(path):
+    """The manifest of an output folder (local or a URI), or the manifest file itself."""
+    if is_uri(out_dir):
+        path = out_dir if out_dir.endswith(".json") else join(out_dir, "manifest.json")
+    else:
+        path = os.path.join(out_dir, "manifest.json") if os.path.isdir(out_dir) else out_dir
+    text = read_text(path)
+    if text is None:
         raise ManifestError(f"no manifest at {path}: is this the output folder of a finished `curate run`?")
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise ManifestError(f"{path} is not valid JSON: {error}") from error

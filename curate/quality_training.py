@@ -10,9 +10,7 @@ give the same model.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
 import random
@@ -20,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from stages.readers.compressed import numbered_lines
 from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, fasttext_tokens
 
 
@@ -36,30 +35,20 @@ def read_texts(path: str) -> Iterator[str]:
         table = pq.read_table(path, columns=["text"])
         yield from (t for t in table.column("text").to_pylist() if t)
         return
-    if name.endswith(".zst"):
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
-        stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-    elif name.endswith(".gz"):
-        stream = gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    else:
-        stream = open(path, encoding="utf-8", errors="replace")
     is_jsonl = ".jsonl" in name or ".json" in name
-    with stream:
-        for number, line in enumerate(stream, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if is_jsonl:
-                try:
-                    text = json.loads(line).get("text")
-                except (json.JSONDecodeError, AttributeError) as error:
-                    raise TrainingError(f"{path}:{number}: not a JSON object with a text field ({error})") from error
-                if isinstance(text, str) and text.strip():
-                    yield text
-            else:
-                yield line
+    for number, _, raw in numbered_lines(path):
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line:
+            continue
+        if is_jsonl:
+            try:
+                text = json.loads(line).get("text")
+            except (json.JSONDecodeError, AttributeError) as error:
+                raise TrainingError(f"{path}:{number}: not a JSON object with a text field ({error})") from error
+            if isinstance(text, str) and text.strip():
+                yield text
+        else:
+            yield line
 
 
 @dataclass

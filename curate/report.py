@@ -19,6 +19,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from curate import storage
+
 from curate.samples import KEPT, draw
 
 HISTOGRAMS = (
@@ -226,7 +228,7 @@ def clusters_section(out: str, manifest: dict[str, Any], samples: list[dict[str,
     ids = sorted({r["kept_id"] for r in removed})
     kept_texts: dict[str, str] = {}
     for shard in manifest["outputs"]["shards"]:
-        table = pq.read_table(os.path.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)])
+        table = storage.read_parquet(storage.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)])
         kept_texts.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     parts = [f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>']
     for row in removed:
@@ -244,7 +246,7 @@ def quarantine_section(out: str, manifest: dict[str, Any]) -> str:
         return ""
     rows: list[dict] = []
     for item in files:
-        for batch in pq.ParquetFile(os.path.join(out, item["path"])).iter_batches(batch_size=QUARANTINE_SHOWN):
+        for batch in pq.ParquetFile(storage.open_random_access(storage.join(out, item["path"]))).iter_batches(batch_size=QUARANTINE_SHOWN):
             rows.extend(batch.to_pylist())
             break
         if len(rows) >= QUARANTINE_SHOWN:
@@ -288,7 +290,7 @@ def summary_section(manifest: dict[str, Any]) -> str:
 def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed: int | None = None) -> str:
     """The report page of output folder ``out``."""
     seed = manifest["config"]["output"].get("sample_seed", 0) if seed is None else seed
-    samples = pq.read_table(os.path.join(out, manifest["samples"]["path"])).to_pylist() if "samples" in manifest else []
+    samples = storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist() if "samples" in manifest else []
     body = "".join(
         [
             f"<h1>curate report: {escape(manifest['name'])}</h1>",
@@ -312,9 +314,7 @@ def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed:
 
 
 def write_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed: int | None = None) -> str:
-    path = os.path.join(out, "report.html")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(build_report(out, manifest, per_reason, seed))
-    os.replace(tmp, path)
+    """Write ``out/report.html`` (a local folder or a URI) and return its path."""
+    path = storage.join(out, "report.html")
+    storage.write_text(path, build_report(out, manifest, per_reason, seed))
     return path

@@ -23,7 +23,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from curate import storage
 from curate.config import PipelineConfig
+from curate.storage import is_uri
 from curate.document import output_schema, pipeline_schema
 from curate.manifest import build_manifest, write_manifest
 from curate.progress import Progress
@@ -114,9 +116,14 @@ def run_pipeline(
     import ray
 
     started = time.time()
-    out = config.output.path
+    for skipped in config.skipped_stages:
+        log.warning("stage %s left out: %s", skipped["stage"], skipped["reason"])
+    out = config.local_output
     if fresh and os.path.isdir(out):
         shutil.rmtree(out)
+    if is_uri(config.output.path):
+        # Until this run uploads its own, the remote folder holds no valid manifest either.
+        storage.delete_file(storage.join(config.output.path, "manifest.json"))
     units_dir = os.path.join(work_dir(config), "units")
     os.makedirs(units_dir, exist_ok=True)
     # Until this run writes its own, the folder holds no valid manifest (its shards will change).
@@ -261,6 +268,10 @@ def run_pipeline(
         top_domains=merged_top_domains(config, good_units),
     )
     path = write_manifest(out, manifest)
+    if is_uri(config.output.path):
+        storage.upload_folder(out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"])
+        path = storage.join(config.output.path, "manifest.json")
+        log.info("uploaded the output to %s", config.output.path)
     return RunSummary(path, manifest)
 
 

@@ -121,6 +121,8 @@ class Stage(ABC):
     writes: ClassVar[tuple[pa.Field, ...]] = ()
     """Columns this stage adds."""
     is_global: ClassVar[bool] = False
+    needs_html: ClassVar[bool] = False
+    """Works on the page's HTML, so it cannot run on text inputs (jsonl, parquet, wudao, mnbvc, wet)."""
     quarantines: ClassVar[bool] = False
     """Whether dropped documents are kept aside (with a ``reason`` column) in ``quarantined``
     for the unit to write to OUT/quarantine/, instead of only being counted."""

@@ -41,7 +41,8 @@ from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup
 from stages.parquet_writer import ParquetShardWriter, file_sha256
 from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen, with_flags
-from stages.warc_reader import ReadResult, WarcReader
+from curate import storage
+from stages.readers import ReadResult, reader_for
 
 MAX_ERRORS_LISTED = 100
 
@@ -65,13 +66,13 @@ class Unit:
 
 
 def unit_key(config_hash: str, path: str) -> str:
-    stat = os.stat(path)
-    material = f"{config_hash}\0{path}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    size, mtime_ns = storage.fingerprint(path)
+    material = f"{config_hash}\0{path}\0{size}\0{mtime_ns}"
     return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def work_dir(config: PipelineConfig) -> str:
-    return os.path.join(config.output.path, "_work")
+    return os.path.join(config.local_output, "_work")
 
 
 def unit_dir(config: PipelineConfig, unit: Unit) -> str:
@@ -198,7 +199,10 @@ def _node_id() -> str | None:
 
 
 def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, Any]:
-    size = os.path.getsize(unit.path) if os.path.exists(unit.path) else None
+    try:
+        size = storage.file_size(unit.path)
+    except OSError:
+        size = None
     return {
         "unit": unit.key,
         "path": unit.path,
@@ -222,7 +226,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     minhash_keys = MinHashKeys(unit, minhash.partitions) if minhash is not None else None
     flag_screens = global_flag_screens(config)
     flag_keys: dict[tuple[str, int], list[pa.Table]] = {}
-    reader = WarcReader(config.input)
+    reader = reader_for(config.input)
     read_result = ReadResult()
     rows = 0
     key_parts: dict[int, list[pa.Table]] = {}
@@ -283,15 +287,15 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     if errors and read_result.records == 0:
         # Not a single record could be read: the file is not a WARC file (or is empty garbage).
         return failed_unit_record(unit, f"unreadable input: {errors[0].error}") | {
-            "sha256": file_sha256(unit.path),
+            "sha256": storage.sha256(unit.path),
             "errors": [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]],
             "error_count": len(errors),
         }
     return {
         "unit": unit.key,
         "path": unit.path,
-        "size": os.path.getsize(unit.path),
-        "sha256": file_sha256(unit.path),
+        "size": storage.file_size(unit.path),
+        "sha256": storage.sha256(unit.path),
         "status": "ok" if not errors else "partial",
         "records": read_result.records,
         "documents_out": rows,
@@ -377,7 +381,7 @@ def write_unit(config: PipelineConfig, unit: Unit, partitions: int, minhash_work
             yield batch.filter(pc.invert(pc.is_in(pa.array(rows), dropped))) if len(dropped) else batch
 
     writer = ParquetShardWriter(
-        config.output.path,
+        config.local_output,
         docs.schema_arrow,
         max_rows=config.output.shard_max_rows,
         max_bytes=config.output.shard_max_bytes,
@@ -422,7 +426,7 @@ def publish_samples(config: PipelineConfig, units: list[Unit]) -> dict[str, Any]
     if not merged.num_rows:
         return None
     relative = os.path.join("samples", "samples.parquet")
-    target = os.path.join(config.output.path, relative)
+    target = os.path.join(config.local_output, relative)
     minhash_phases.write_parquet_atomically(merged, target)
     return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
 
@@ -477,7 +481,7 @@ def publish_quarantine(config: PipelineConfig, unit: Unit) -> dict[str, Any] | N
     if not os.path.isfile(source):
         return None
     relative = os.path.join("quarantine", f"{unit.prefix}.parquet")
-    target = os.path.join(config.output.path, relative)
+    target = os.path.join(config.local_output, relative)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
     shutil.copyfile(source, tmp)

@@ -76,6 +76,7 @@ class LangIdPrefilter(Stage):
     name = "langid_prefilter"
     config_class = LangIdPrefilterConfig
     reads = ("html", "http_content_type")
+    needs_html = True
 
     def __init__(self, config: LangIdPrefilterConfig) -> None:
         super().__init__(config)

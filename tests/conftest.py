@@ -70,10 +70,11 @@ def common_crawl_chinese_pages() -> list[dict]:
     from curate.stage import StageStats
     from stages.extract import Extract, ExtractConfig
     from stages.langid import LangId, LangIdConfig
-    from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig
+    from stages.readers import InputConfig, ReadResult
+    from stages.readers.warc import WarcReader
 
     path = str(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"))
-    (batch,) = WarcReader(WarcReaderConfig(paths=[path])).read(path, ReadResult())
+    (batch,) = WarcReader(InputConfig(paths=[path])).read(path, ReadResult())
     batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
     batch = LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))
     return batch.select(["url", "text", "lang"]).to_pylist()
@@ -112,10 +113,11 @@ def real_chinese_page_batch():  # -> pa.RecordBatch
     from curate.stage import StageStats
     from stages.extract import Extract, ExtractConfig
     from stages.langid import LangId, LangIdConfig
-    from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig
+    from stages.readers import InputConfig, ReadResult
+    from stages.readers.warc import WarcReader
 
     path = _real_chinese_pages_warc()
-    batches = list(WarcReader(WarcReaderConfig(paths=[path], batch_size=1000)).read(path, ReadResult()))
+    batches = list(WarcReader(InputConfig(paths=[path], batch_size=1000)).read(path, ReadResult()))
     batch = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
     batch = Extract(ExtractConfig()).apply(batch, StageStats("extract"))
     return LangId(LangIdConfig(languages=["zh"])).apply(batch, StageStats("langid"))

@@ -8,13 +8,14 @@ from curate.stage import StageStats
 from stages.extract import Extract, ExtractConfig
 from stages.langid import LangId, LangIdConfig
 from stages.langid_prefilter import LangIdPrefilter, LangIdPrefilterConfig, han_share
-from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig
+from stages.readers import InputConfig, ReadResult
+from stages.readers.warc import WarcReader
 
 from conftest import _all_html_pages_warc
 
 
 def read_all(path: str) -> pa.RecordBatch:
-    batches = list(WarcReader(WarcReaderConfig(paths=[path], batch_size=5000)).read(path, ReadResult()))
+    batches = list(WarcReader(InputConfig(paths=[path], batch_size=5000)).read(path, ReadResult()))
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 

@@ -7,14 +7,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.warc_writer import write_record, write_response
-from stages.warc_reader import ReadResult, WarcReader, WarcReaderConfig, parse_http_response
+from stages.readers import InputConfig, ReadResult
+from stages.readers.warc import WarcReader, parse_http_response
 
 from conftest import require_shared
 
 
 def read_all(path: Path, **options) -> tuple[pa.Table | None, ReadResult]:
     result = ReadResult()
-    reader = WarcReader(WarcReaderConfig(paths=[str(path)], **options))
+    reader = WarcReader(InputConfig(paths=[str(path)], **options))
     batches = list(reader.read(str(path), result))
     return (pa.Table.from_batches(batches) if batches else None), result
 

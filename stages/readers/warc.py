@@ -16,59 +16,21 @@ with its reason, so the funnel's first step adds up:
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from curate.config_schema import ConfigError, bounds
 from curate.warc_writer import sha1_b32
 from curate.document import READER_SCHEMA, document_id
-from curate.stage import StageStats
+from curate.storage import display_name, open_input
+from stages.readers.base import InputConfig, ReadError, ReadResult
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-@dataclass
-class WarcReaderConfig:
-    """The ``input`` section of a pipeline config."""
-
-    paths: list[str]
-    """Files or globs; relative ones resolve against the config file's folder."""
-    format: str = "warc"
-    max_payload_bytes: int = field(default=4 * 1024 * 1024, metadata=bounds(1024))
-    """Records with a larger HTTP block are skipped unread (memory stays bounded)."""
-    batch_size: int = field(default=256, metadata=bounds(1, 1_000_000))
-    """Documents per Arrow batch travelling through the stages of one unit."""
-
-    def check(self, path: str) -> None:
-        if self.format not in ("warc", "wet"):
-            raise ConfigError(f"{path}.format", f"expected 'warc' or 'wet', got {self.format!r}")
-        if not self.paths:
-            raise ConfigError(f"{path}.paths", "expected at least one input path or glob")
-
-
-@dataclass
-class ReadError:
-    offset: int
-    error: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {"offset": self.offset, "error": self.error}
-
-
-@dataclass
-class ReadResult:
-    """What reading one file produced besides its batches."""
-
-    stats: StageStats = field(default_factory=lambda: StageStats("read"))
-    errors: list[ReadError] = field(default_factory=list)
-    records: int = 0
 
 
 @dataclass
@@ -180,13 +142,13 @@ def host_of(url: str | None) -> str | None:
 class WarcReader:
     """Streams one WARC/WET file as Arrow batches of READER_SCHEMA."""
 
-    def __init__(self, config: WarcReaderConfig) -> None:
+    def __init__(self, config: InputConfig) -> None:
         self.config = config
 
     def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
         """Yield batches from ``path``; counts and errors accumulate in ``result``."""
         stats = result.stats
-        source_name = os.path.basename(path)
+        source_name = display_name(path)
         rows: dict[str, list] = {name: [] for name in READER_SCHEMA.names}
         ordinal = 0
         offset = 0
@@ -196,7 +158,7 @@ class WarcReader:
             stats.docs_in += 1
             stats.drops[reason] += 1
 
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             iterator = iter(ArchiveIterator(stream, parse_http=False))
             while True:
                 try:
@@ -269,6 +231,8 @@ class WarcReader:
                 rows["text"].append(text)
                 rows["warc_record_id"].append((record.headers.get("WARC-Record-ID") or "").strip().strip("<>") or None)
                 rows["payload_digest"].append(sha1_b32(payload))
+                rows["source_id"].append(None)
+                rows["metadata"].append(None)
                 if len(rows["id"]) >= self.config.batch_size:
                     yield pa.RecordBatch.from_pydict(rows, schema=READER_SCHEMA)
                     rows = {name: [] for name in READER_SCHEMA.names}

@@ -98,6 +98,7 @@ class HiddenHtmlScreen(ScreenStage):
     name = "screen_hidden_html"
     config_class = HiddenHtmlScreenConfig
     reads = ("html", "http_content_type")
+    needs_html = True
 
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         findings = []

@@ -1,0 +1,183 @@
+"""Where files live: local paths, or URIs of a pyarrow filesystem (``s3://``, ``gs://``, ``hdfs://``).
+
+Inputs are read and outputs published through these few functions, so a
+pipeline reads ``s3://bucket/crawl/*.warc.gz`` the way it reads a local glob.
+S3 settings come from pyarrow's usual sources: the URI's query
+(``?endpoint_override=host:port&scheme=http``), the ``AWS_*`` environment
+variables (including ``AWS_ENDPOINT_URL``) and the AWS config files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import io
+import os
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pafs
+
+
+def is_uri(path: str) -> bool:
+    """True for ``scheme://...`` paths other than ``file://`` (those are local)."""
+    return "://" in path and not path.startswith("file://")
+
+
+def local_path(path: str) -> str:
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem of ``path`` and the path inside it."""
+    if not is_uri(path):
+        return pafs.LocalFileSystem(), os.path.abspath(local_path(path))
+    return pafs.FileSystem.from_uri(path)
+
+
+def join(base: str, *parts: str) -> str:
+    if is_uri(base):
+        scheme, rest = base.split("://", 1)
+        return f"{scheme}://" + "/".join([rest.rstrip("/")] + [p.strip("/") for p in parts])
+    return os.path.join(base, *parts)
+
+
+def display_name(path: str) -> str:
+    """The file name of a local path or URI (without its query)."""
+    return os.path.basename(urlsplit(path).path if is_uri(path) else path)
+
+
+def open_input(path: str) -> BinaryIO:
+    """A binary stream over ``path``. Remote files are read in 8 MiB ranged requests; the
+    stream can tell its position, which fastwarc needs for record offsets."""
+    if not is_uri(path):
+        return open(local_path(path), "rb")
+    fs, inner = filesystem(path)
+    return io.BufferedReader(fs.open_input_file(inner), buffer_size=8 << 20)
+
+
+def open_random_access(path: str):
+    """A seekable file (Parquet footers are read first)."""
+    if not is_uri(path):
+        return open(local_path(path), "rb")
+    fs, inner = filesystem(path)
+    return fs.open_input_file(inner)
+
+
+def file_size(path: str) -> int | None:
+    if not is_uri(path):
+        return os.path.getsize(local_path(path)) if os.path.exists(local_path(path)) else None
+    fs, inner = filesystem(path)
+    info = fs.get_file_info(inner)
+    return info.size if info.type == pafs.FileType.File else None
+
+
+def fingerprint(path: str) -> tuple[int | None, int | None]:
+    """(size, modification time in ns) of a file: what tells a changed input from the same one."""
+    if not is_uri(path):
+        stat = os.stat(local_path(path))
+        return stat.st_size, stat.st_mtime_ns
+    fs, inner = filesystem(path)
+    info = fs.get_file_info(inner)
+    return info.size, info.mtime_ns
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open_input(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def expand(pattern: str) -> list[str]:
+    """Files matching a path or glob (``*``, ``?``, ``**``), local or remote."""
+    if not is_uri(pattern):
+        return sorted(m for m in glob.glob(local_path(pattern), recursive=True) if os.path.isfile(m))
+    fs, inner = filesystem(pattern)
+    scheme = pattern.split("://", 1)[0] + "://"
+    query = "?" + pattern.split("?", 1)[1] if "?" in pattern else ""
+    if not any(ch in inner for ch in "*?["):
+        return [pattern] if fs.get_file_info(inner).type == pafs.FileType.File else []
+    # List from the deepest folder without wildcards, then match the rest (fnmatch's * also
+    # crosses "/", so ** needs no special case).
+    fixed = inner.split("*")[0].split("?")[0].split("[")[0]
+    root = fixed.rsplit("/", 1)[0] if "/" in fixed else ""
+    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+    found = []
+    for info in fs.get_file_info(selector):
+        if info.type == pafs.FileType.File and fnmatch.fnmatchcase(info.path, inner.replace("**/", "*")):
+            found.append(f"{scheme}{info.path}{query}")
+    return sorted(found)
+
+
+def delete_file(path: str) -> None:
+    """Remove a file if it exists (local or remote)."""
+    if not is_uri(path):
+        if os.path.exists(local_path(path)):
+            os.remove(local_path(path))
+        return
+    fs, inner = filesystem(path)
+    if fs.get_file_info(inner).type == pafs.FileType.File:
+        fs.delete_file(inner)
+
+
+def upload_folder(local: str, target: str, *, replace: list[str], last: list[str]) -> None:
+    """Copy the published parts of a local output folder to ``target`` (a URI).
+
+    ``replace`` are sub-folders whose remote copies are deleted first (a previous run's
+    shards must not mix with this one's); ``last`` are files uploaded after everything
+    else (the manifest: whoever sees it sees complete shards)."""
+    fs, root = filesystem(target)
+    fs.create_dir(root, recursive=True)
+    for folder in replace:
+        remote = f"{root.rstrip('/')}/{folder}"
+        if fs.get_file_info(remote).type == pafs.FileType.Directory:
+            fs.delete_dir(remote)
+        if os.path.isdir(os.path.join(local, folder)):
+            pafs.copy_files(os.path.join(local, folder), remote, destination_filesystem=fs, use_threads=True)
+    for name in last:
+        if os.path.isfile(os.path.join(local, name)):
+            pafs.copy_files(os.path.join(local, name), f"{root.rstrip('/')}/{name}", destination_filesystem=fs)
+
+
+def list_names(folder: str) -> list[str] | None:
+    """Names of the files directly in ``folder``; None when there is no such folder."""
+    if not is_uri(folder):
+        folder = local_path(folder)
+        return sorted(name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name))) if os.path.isdir(folder) else None
+    fs, inner = filesystem(folder)
+    infos = fs.get_file_info(pafs.FileSelector(inner, recursive=False, allow_not_found=True))
+    names = sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
+    return names if names or fs.get_file_info(inner).type == pafs.FileType.Directory else None
+
+
+def read_text(path: str) -> str | None:
+    """A small text file's content (UTF-8); None when it does not exist."""
+    if file_size(path) is None:
+        return None
+    with open_input(path) as handle:
+        return handle.read().decode("utf-8")
+
+
+def read_parquet(path: str, **options):
+    """``pyarrow.parquet.read_table`` on a local path or URI (columns, filters ... as options)."""
+    import pyarrow.parquet as pq
+
+    fs, inner = filesystem(path)
+    return pq.read_table(inner, filesystem=fs, **options)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a small text file whole: locally through a temporary name, remotely as one object."""
+    if not is_uri(path):
+        path = local_path(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+        return
+    fs, inner = filesystem(path)
+    with fs.open_output_stream(inner, compression=None) as handle:
+        handle.write(text.encode("utf-8"))
