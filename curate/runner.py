@@ -148,7 +148,6 @@ def run_pipeline(
             max_in_flight = min(max_in_flight, workers)
         retries = config.run.task_retries
         map_task = ray.remote(num_cpus=1, max_retries=retries)(map_unit)
-        partition_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_dedup_partition)
         write_task = ray.remote(num_cpus=1, max_retries=retries)(write_unit)
 
         config_ref = ray.put(config)
@@ -182,37 +181,25 @@ def run_pipeline(
         if units and not good_units:
             raise RunError("every input failed; see the errors above")
 
+        documents = sum(records[u.key].get("documents_out", 0) for u in good_units)
+        phase = GlobalPhase(
+            in_process=documents <= config.run.local_phases_max_documents, max_in_flight=max_in_flight, retries=retries
+        )
+
         # Phase 2: exact dedup, partition by partition.
         dedup_spec = next((s for s in config.stages if s.stage_class is ExactDedup), None)
         partitions = dedup_spec.config.partitions if dedup_spec else 0
         shutil.rmtree(os.path.join(work_dir(config), "dedup"), ignore_errors=True)
         dedup_started = time.perf_counter()
         if dedup_spec is not None:
-            with Progress("dedup", partitions) as progress:
-                _run_tasks(
-                    partition_task,
-                    [(p, (config_ref, good_units, p)) for p in range(partitions)],
-                    max_in_flight=max_in_flight,
-                    progress=progress,
-                    on_result=lambda p, count: None,
-                    on_error=_raise_phase_error("dedup partition"),
-                )
+            phase.run("dedup", resolve_dedup_partition, [(p, (config, good_units, p)) for p in range(partitions)])
         dedup_seconds = time.perf_counter() - dedup_started
 
         # Global screens, partition by partition.
         shutil.rmtree(os.path.join(work_dir(config), "flags"), ignore_errors=True)
-        flag_task = ray.remote(num_cpus=1, max_retries=retries)(resolve_flag_partition)
         for spec in config.stages:
             if issubclass(spec.stage_class, GlobalFlagScreen):
-                with Progress(spec.name, spec.config.partitions) as progress:
-                    _run_tasks(
-                        flag_task,
-                        [(p, (config_ref, spec.name, good_units, p)) for p in range(spec.config.partitions)],
-                        max_in_flight=max_in_flight,
-                        progress=progress,
-                        on_result=lambda p, count: None,
-                        on_error=_raise_phase_error(f"{spec.name} partition"),
-                    )
+                phase.run(spec.name, resolve_flag_partition, [(p, (config, spec.name, good_units, p)) for p in range(spec.config.partitions)])
 
         # Phase 3: near-duplicates, in their own phases.
         minhash_work, minhash_summary = None, None
@@ -221,10 +208,8 @@ def run_pipeline(
             minhash_started = time.perf_counter()
             minhash_work = minhash_work_dir(config, good_units)
             minhash_summary = _minhash_dedup(
-                minhash_spec.config, minhash_work, good_units, config,
+                minhash_spec.config, minhash_work, good_units, config, phase,
                 exact_drops=os.path.join(work_dir(config), "dedup") if dedup_spec is not None else None,
-                max_in_flight=max_in_flight, retries=retries,
-                documents=sum(records[u.key].get("documents_out", 0) for u in good_units),
             )
             minhash_summary["seconds"] = round(time.perf_counter() - minhash_started, 3)
 
@@ -344,40 +329,42 @@ def minhash_work_dir(config: PipelineConfig, units: list[Unit]) -> str:
     return os.path.join(parent, key)
 
 
-def _minhash_dedup(
-    settings: MinHashDedupConfig,
-    work: str,
-    units: list[Unit],
-    config: PipelineConfig,
-    *,
-    exact_drops: str | None,
-    max_in_flight: int,
-    retries: int,
-    documents: int,
-) -> dict[str, Any]:
-    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary.
+@dataclass
+class GlobalPhase:
+    """Runs one global phase's jobs: as Ray tasks, or for a small run as plain calls here."""
 
-    With at most ``local_max_documents`` documents the phases run as plain calls in this
-    process: their data is small, and a Ray task per partition and phase would cost more
-    than the work."""
-    import ray
+    in_process: bool
+    max_in_flight: int
+    retries: int
 
-    in_process = documents <= settings.local_max_documents
+    def run(self, name: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
+        import ray
 
-    def run(name: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
         results: dict[Any, Any] = {}
         with Progress(name, len(jobs)) as progress:
-            if in_process:
+            if self.in_process:
                 for job, args in jobs:
                     results[job] = function(*args)
                     progress.advance(str(job))
             else:
                 _run_tasks(
-                    ray.remote(num_cpus=1, max_retries=retries)(function), jobs, max_in_flight=max_in_flight,
+                    ray.remote(num_cpus=1, max_retries=self.retries)(function), jobs, max_in_flight=self.max_in_flight,
                     progress=progress, on_result=results.__setitem__, on_error=_raise_phase_error(name),
                 )
         return results
 
+
+def _minhash_dedup(
+    settings: MinHashDedupConfig,
+    work: str,
+    units: list[Unit],
+    config: PipelineConfig,
+    phase: GlobalPhase,
+    *,
+    exact_drops: str | None,
+) -> dict[str, Any]:
+    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary."""
+    run = phase.run
     log.info("minhash: %s", describe_bands(settings.parameters()))
     partitions = range(settings.partitions)
     unit_dirs = [unit_dir(config, u) for u in units]
@@ -415,7 +402,7 @@ def _minhash_dedup(
         "band_keys": sum(r["band_keys"] for r in lsh.values()),
         "candidate_pairs": candidates,
         "verified_pairs": verified,
-        "phases_in": "driver" if in_process else "ray tasks",
+        "phases_in": "driver" if phase.in_process else "ray tasks",
         "components": {"method": components["method"], "iterations": components["iterations"], "nodes": components["nodes"]},
         "clusters": sum(r["clusters"] for r in keepers.values()),
         "cluster_sizes": dict(sorted(histogram.items(), key=lambda item: int(item[0]))),

@@ -67,10 +67,6 @@ class MinHashDedupConfig:
     local_components_max_edges: int = field(default=2_000_000, metadata=bounds(0))
     """Up to this many candidate edges, components are found in one task (~100 bytes per
     edge); beyond it, by distributed label propagation over the partitions."""
-    local_max_documents: int = field(default=100_000, metadata=bounds(0))
-    """Up to this many documents, the global phases run in the driver process instead of as
-    Ray tasks (for a small run, task overhead would exceed the work: ~3 ms per document on
-    the sample crawl)."""
 
     def check(self, path: str) -> None:
         if self.threshold is None and self.bands * self.rows > self.num_perm:

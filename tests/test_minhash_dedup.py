@@ -171,7 +171,7 @@ def corpus(tmp_path_factory) -> dict:
     return {"folder": folder, "originals": originals, "copies": copies, "truth": truth}
 
 
-def config_for(corpus: dict, out: Path, **minhash: object):
+def config_for(corpus: dict, out: Path, local_phases_max_documents: int = 100_000, **minhash: object):
     text = f"""
 name: near
 input:
@@ -182,6 +182,8 @@ stages:
   - minhash_dedup: {json.dumps(minhash)}
 output:
   path: {out}
+run:
+  local_phases_max_documents: {local_phases_max_documents}
 """
     path = out.parent / f"{out.name}.yaml"
     path.write_text(text)
@@ -198,7 +200,7 @@ def kept_urls(out: Path) -> dict[str, tuple]:
 
 def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    summary = run_pipeline(config_for(corpus, out, verify=True, partitions=4, local_max_documents=0))
+    summary = run_pipeline(config_for(corpus, out, verify=True, partitions=4, local_phases_max_documents=0))
     assert summary.manifest["minhash_dedup"]["phases_in"] == "ray tasks"
     kept = kept_urls(out)
     report = summary.manifest["minhash_dedup"]
@@ -243,8 +245,8 @@ def test_same_result_with_one_or_four_partitions_and_either_component_method(ray
     results = []
     for name, options in (
         ("one", {"partitions": 1}),
-        ("four", {"partitions": 4, "local_max_documents": 0}),
-        ("distributed", {"partitions": 4, "local_max_documents": 0, "local_components_max_edges": 0}),
+        ("four", {"partitions": 4, "local_phases_max_documents": 0}),
+        ("distributed", {"partitions": 4, "local_phases_max_documents": 0, "local_components_max_edges": 0}),
     ):
         out = tmp_path / name
         summary = run_pipeline(config_for(corpus, out, **options))
@@ -271,7 +273,7 @@ def test_keep_policy_longest_keeps_the_longer_copy(ray_session, corpus: dict, tm
 
 def test_rerun_after_a_lost_partition_redoes_only_that_partition(ray_session, corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    config = config_for(corpus, out, partitions=4, local_max_documents=0)
+    config = config_for(corpus, out, partitions=4, local_phases_max_documents=0)
     run_pipeline(config)
     first = kept_urls(out)
     [work] = list((out / "_work" / "minhash").iterdir())

@@ -420,3 +420,10 @@ def test_trigger_bursts_through_the_pipeline(ray_session, tmp_path: Path) -> Non
     assert {s["name"]: s for s in manifest["stages"]}["screen_trigger_bursts"]["flags"] == {"screen.trigger_burst": 12}
     evidence = next(row["screen_evidence"][0]["evidence"] for row in rows if row["screen_flags"])
     assert evidence == "'<SUDO>' in 12 documents on 12 domains, before noise in 100%"
+
+
+def test_shipped_common_han_list_is_derived_from_jiebas_dictionary() -> None:
+    from stages.screens.gibberish import derive_common_han, read_common_han
+
+    shipped = read_common_han()
+    assert len(shipped) == 3500 and shipped == derive_common_han()
