@@ -12,7 +12,7 @@ datatrove's four stages with one task in its own virtual environment
 A copy counts as found when it or its original is removed; a removal is
 correct when the removed document has a copy or original in the set.
 
-    python benchmarks/dedup.py [--originals 3000] [--datatrove /work/venv-datatrove/bin/python]
+    python benchmarks/dedup.py [--originals 3000] [--datatrove-venv PATH | --datatrove PYTHON | --skip-datatrove]
 
 Scale (--scale N): N short documents (random runs of People's Daily sentences,
 5 % of them near copies), split into inputs of 50,000; map and every phase run
@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench_results import write_result  # a sibling module: benchmarks run as scripts
+from datatrove_venv import ensure_venv
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the real-data loaders and the near-duplicate builder
@@ -168,11 +169,14 @@ def quality_and_speed(args: argparse.Namespace) -> dict:
             "peak_rss_mb": ours["peak_rss_mb"],
         } | scores(set(ours["removed_ids"]), copies, truth, family, family_sizes)
 
-        if args.datatrove and os.path.exists(args.datatrove):
+        if args.skip_datatrove:
+            result["datatrove"] = "not run: --skip-datatrove"
+        else:
+            datatrove_python = args.datatrove or ensure_venv(args.datatrove_venv)
             # GNU time reports the peak memory of datatrove's process alone (this process's own
             # children would count the memory they shared with it before exec).
             completed = subprocess.run(
-                ["/usr/bin/time", "-f", "max_rss_kb=%M", args.datatrove, str(REPO / "benchmarks" / "dedup_datatrove.py"),
+                ["/usr/bin/time", "-f", "max_rss_kb=%M", datatrove_python, str(REPO / "benchmarks" / "dedup_datatrove.py"),
                  "--input", jsonl, "--work", os.path.join(tmp, "dt"), "--tasks", "1"],
                 capture_output=True, text=True, check=True,
             )
@@ -186,8 +190,6 @@ def quality_and_speed(args: argparse.Namespace) -> dict:
                 "peak_rss_mb": round(peer_rss_kb / 1024),
             } | scores(set(peer["removed_ids"]), copies, truth, family, family_sizes)
             result["speedup_end_to_end"] = round(peer["seconds"]["total"] / ours["seconds"]["end_to_end"], 2)
-        else:
-            result["datatrove"] = f"not run: no datatrove python at {args.datatrove}"
     return result
 
 
@@ -288,7 +290,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--originals", type=int, default=3000, help="People's Daily documents (3 paragraphs each); half get a copy")
     parser.add_argument("--partitions", type=int, default=16)
-    parser.add_argument("--datatrove", default="/work/venv-datatrove/bin/python", help="python of a venv with datatrove installed")
+    parser.add_argument("--datatrove", default=None, help="python of a venv with datatrove installed (default: the venv below)")
+    parser.add_argument("--datatrove-venv", default=None, help="datatrove's own venv, built on first use (default: benchmarks/datatrove_venv.py's)")
+    parser.add_argument("--skip-datatrove", action="store_true", help="measure curate only")
     parser.add_argument("--scale", type=int, default=0, help="run the scale benchmark on this many short documents instead")
     parser.add_argument("--distributed", action="store_true", help="scale run: connected components by label propagation whatever the edge count")
     parser.add_argument("--result", default=None)

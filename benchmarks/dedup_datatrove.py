@@ -10,15 +10,17 @@ object to stdout:
 Everything else (datatrove/loguru logs, progress bars, child processes' output) goes to stderr,
 and per-task logs go under WORK/logs/<stage>/.
 
-It needs datatrove's own virtual environment, never the project's (see the report/README for setup):
-
-    python3.11 -m venv /work/venv-datatrove
-    /work/venv-datatrove/bin/pip install datatrove "xxhash<4" orjson regex tokenizers spacy jieba
+It runs in datatrove's own virtual environment, never the project's. Started with an interpreter
+that has no datatrove (e.g. the project's python), it creates/checks that venv with
+benchmarks/datatrove_venv.py (``python3.11 -m venv`` + ``pip install`` of pinned packages, at
+``--datatrove-venv``, default ``~/.cache/curate-bench/venv-datatrove``; setup messages go to
+stderr) and re-executes itself with the venv's python (same process id). Started with a python
+that has datatrove, it uses that one as is, unless ``--datatrove-venv`` is given explicitly.
 
 Invocation (from the repo root):
 
-    /work/venv-datatrove/bin/python benchmarks/dedup_datatrove.py --input DOCS.jsonl --work DIR \
-        [--tasks 2] [--ngram 5] [--bands 14] [--rows 8] [--tokenizer char|jieba]
+    python benchmarks/dedup_datatrove.py --input DOCS.jsonl --work DIR \
+        [--tasks 2] [--ngram 5] [--bands 14] [--rows 8] [--tokenizer char|jieba] [--datatrove-venv PATH]
 
 DOCS.jsonl has one {"id", "text"} object per line. WORK is scratch space; the subfolders this
 script owns (input, signatures, buckets, clusters, removed, logs) are wiped at start.
@@ -54,26 +56,24 @@ import sys
 import time
 from contextlib import ExitStack
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.dedup.minhash import (
-    MinhashConfig,
-    MinhashDedupBuckets,
-    MinhashDedupCluster,
-    MinhashDedupFilter,
-    MinhashDedupSignature,
-)
-from datatrove.pipeline.readers import JsonlReader
-from datatrove.pipeline.writers import JsonlWriter
-from datatrove.utils.typeshelper import Languages
-from datatrove.utils.word_tokenizers import SpaCyTokenizer, WordTokenizer
+# datatrove is imported inside the functions: this file also starts under the project's python
+# (without datatrove) to set up datatrove's venv and re-execute itself there.
+if TYPE_CHECKING:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.utils.word_tokenizers import WordTokenizer
 
 OWNED_SUBDIRS = ("input", "signatures", "buckets", "clusters", "removed", "logs")
 
 
 def make_tokenizer(kind: str) -> tuple[str | WordTokenizer, str]:
     """Return (value for MinhashDedupSignature's `language`, human description of the shingles)."""
+    from datatrove.utils.typeshelper import Languages
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer
+
     norm = "datatrove simplify_text (lowercase, digits->0, punctuation->space, whitespace collapsed)"
     if kind == "char":
         tok = SpaCyTokenizer("zh")
@@ -111,6 +111,22 @@ def shard_input(src: Path, dst: Path, shards: int) -> int:
     return n
 
 
+def reexec_in_venv(venv: str | None, argv: list[str]) -> None:
+    """Unless this python has datatrove (and no other venv was asked for), exec this script in the venv."""
+    if venv is None and find_spec("datatrove") is not None:
+        return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import datatrove_venv
+
+    path = os.path.abspath(os.path.expanduser(venv or datatrove_venv.default_venv()))
+    if os.path.realpath(sys.prefix) == os.path.realpath(path) and datatrove_venv.is_complete(path):
+        return  # already running in it (e.g. after the exec below)
+    python = datatrove_venv.ensure_venv(path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, [python, os.path.abspath(__file__), *argv])
+
+
 def run_stage(executor: LocalPipelineExecutor) -> float:
     t0 = time.perf_counter()
     executor.run()
@@ -128,7 +144,25 @@ def main(argv: list[str] | None = None) -> None:
         "--rows", type=int, default=8, help="MinhashConfig.hashes_per_bucket"
     )
     ap.add_argument("--tokenizer", choices=("char", "jieba"), default="char")
+    ap.add_argument(
+        "--datatrove-venv",
+        help="datatrove's venv, created/populated if missing, incomplete or outdated; used when this "
+        "python has no datatrove or when given (default: benchmarks/datatrove_venv.py's, "
+        "~/.cache/curate-bench/venv-datatrove)",
+    )
     args = ap.parse_args(argv)
+    reexec_in_venv(args.datatrove_venv, sys.argv[1:] if argv is None else argv)
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
 
     # Route all fd-1 output (ours, datatrove's, worker processes') to stderr; keep real stdout for the JSON.
     sys.stdout.flush()

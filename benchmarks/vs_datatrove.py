@@ -12,6 +12,7 @@ and writes to ``benchmarks/results/vs_datatrove_<label>.json``:
 
     python benchmarks/vs_datatrove.py --zh-share 0.05 [--records 4000] [--workers 1 2]
     python benchmarks/vs_datatrove.py --warc /tmp/bench_005.warc.gz [--zh-share 0.05] [--workers 1 2]
+    python benchmarks/vs_datatrove.py --setup-only [--datatrove-venv PATH]   # only build datatrove's venv
 
 ``--zh-share`` without ``--warc`` builds ``/tmp/bench_<share>.warc.gz`` first with
 ``benchmarks/build_bench_warc.py`` (with ``--warc`` it only labels the result file).
@@ -34,9 +35,12 @@ starts Ray itself first (``ray.init(num_cpus=N, include_dashboard=False)``) and 
   The screens, exact/MinHash dedup, ``screen_url_changes`` and ``screen_trigger_bursts`` have
   no counterpart in the datatrove pipeline and are left out of the comparable figure.
 
-(b) datatrove (its own venv, ``--datatrove-python``; see benchmarks/dedup_datatrove.py for the
-setup, plus ``pip install "datatrove[processing]==0.10.1" warcio faust-cchardet python-magic
-pyarrow``): LocalPipelineExecutor(tasks=workers=N) running
+(b) datatrove, in its own virtual environment that this script creates and populates itself
+(benchmarks/datatrove_venv.py: ``python3.11 -m venv`` + ``pip install`` of pinned packages,
+datatrove[processing]==0.10.1 ...) at ``--datatrove-venv`` (default
+``~/.cache/curate-bench/venv-datatrove``) when it is missing, incomplete or was built for another
+requirement list; ``--setup-only`` just does that and exits; ``--datatrove-python`` uses a given
+interpreter as is instead): LocalPipelineExecutor(tasks=workers=N) running
   WarcReader -> Trafilatura(favour_precision=True) -> LanguageFilter(languages=["zh"])
   -> [JsonlWriter of the URLs that pass the language filter] -> GopherRepetitionFilter
   -> GopherQualityFilter -> C4QualityFilter -> FineWebQualityFilter -> ParquetWriter
@@ -80,7 +84,7 @@ quarantined), the comparable set, since datatrove's pipeline has no dedup. The b
 repeats pages under distinct URLs (``?v=2``, ``?v=3`` ...), so the overlap is also given by page
 (that suffix removed), which is insensitive to which copy of a repeated page each tool keeps.
 
-Pre-pass recall: ``stages.warc_reader.WarcReader`` + ``stages.langid_prefilter.LangIdPrefilter``
+Pre-pass recall: ``stages.readers.warc.WarcReader`` + ``stages.langid_prefilter.LangIdPrefilter``
 (the config's settings) run directly over the original WARC; recall = share of the URLs
 datatrove's LanguageFilter passes that the pre-pass keeps.
 """
@@ -103,9 +107,10 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any
 
+import datatrove_venv  # benchmarks/datatrove_venv.py (this script's folder is on sys.path)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "zh_web.yaml")
-DATATROVE_PYTHON = "/work/venv-datatrove/bin/python"
 COMPARABLE_STAGES = (
     "read", "langid_prefilter", "extract", "langid", "spam_lexicon", "c4_lines", "zh_quality",
     "gopher_quality", "gopher_repetition", "fineweb_quality", "write",
@@ -605,7 +610,8 @@ def prepass(warc: str) -> dict[str, Any]:
 
     from curate.config import load_config
     from curate.stage import StageStats
-    from stages.warc_reader import ReadResult, WarcReader
+    from stages.readers import ReadResult
+    from stages.readers.warc import WarcReader
 
     config = load_config(CONFIG, input_override=[warc], output_override=os.path.join("/tmp", "vs_datatrove_unused"))
     spec = next(s for s in config.stages if s.name == "langid_prefilter")
@@ -637,12 +643,24 @@ def main() -> None:
     parser.add_argument("--records", type=int, help="records for build_bench_warc.py (its default otherwise)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--work", help="scratch folder (default /tmp/vs_datatrove_<label>)")
-    parser.add_argument("--datatrove-python", default=DATATROVE_PYTHON)
+    parser.add_argument("--datatrove-venv", default=datatrove_venv.default_venv(),
+                        help="datatrove's virtual environment, created and populated here if missing, incomplete or "
+                             "outdated (default: %(default)s)")
+    parser.add_argument("--datatrove-python", help="use this interpreter (with datatrove installed) as is, "
+                                                   "instead of --datatrove-venv")
+    parser.add_argument("--setup-only", action="store_true", help="only create/check datatrove's venv, then exit")
     parser.add_argument("--c4-min-words-per-line", type=int, default=-1, help="datatrove C4QualityFilter (whitespace words); -1 = off")
     parser.add_argument("--result", help="JSON result path (default benchmarks/results/vs_datatrove_<label>.json)")
     args = parser.parse_args()
+    if args.setup_only:
+        if args.datatrove_python:
+            parser.error("--setup-only builds --datatrove-venv; --datatrove-python is used as is")
+        print(datatrove_venv.ensure_venv(args.datatrove_venv))
+        return
     if not args.warc and args.zh_share is None:
         parser.error("give --warc or --zh-share")
+    # Before the (long) runs, so a missing venv is built, or a broken setup fails, up front.
+    datatrove_python = args.datatrove_python or datatrove_venv.ensure_venv(args.datatrove_venv)
 
     label = f"{args.zh_share:g}" if args.zh_share is not None else os.path.basename(args.warc).split(".")[0]
     warc = args.warc
@@ -687,7 +705,7 @@ def main() -> None:
         print(f"  curate comparable stages: {cur['comparable']['docs_per_s_per_core']} docs/s/core "
               f"(sum of stage wall {cur['comparable']['wall_seconds_sum']} s, cpu {cur['comparable']['cpu_seconds_sum']} s)", flush=True)
         print("running datatrove ...", flush=True)
-        dt = run_datatrove(shards_dir, n, work, records, args.datatrove_python, thresholds)
+        dt = run_datatrove(shards_dir, n, work, records, datatrove_python, thresholds)
         print(f"  datatrove: {dt['docs_per_s']} docs/s ({dt['docs_per_s_per_core_elapsed']}/core elapsed; "
               f"{dt['docs_per_s_per_core']}/core busy), executor.run {dt['elapsed_seconds_executor_run']} s", flush=True)
         ratio = {
