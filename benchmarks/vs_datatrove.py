@@ -633,6 +633,46 @@ def prepass(warc: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+def _extract_pages(_: int) -> float:
+    """Seconds to extract 40 real pages twice with trafilatura in this process (a pure CPU load)."""
+    import glob
+    import gzip
+
+    import trafilatura
+
+    sources = sorted(glob.glob(os.path.join(REPO, "..", "shared", "data", "html", "readability_testpages", "*", "source.html.gz")))[:40]
+    pages = [gzip.open(p).read().decode("utf-8", "replace") for p in sources]
+    started = time.perf_counter()
+    for _ in range(2):
+        for page in pages:
+            trafilatura.extract(page)
+    return time.perf_counter() - started
+
+
+def scaling(runs: dict[str, Any], passes: int = 3) -> dict[str, Any]:
+    """2-worker vs 1-worker elapsed speed-up of both tools, and the ceiling this machine puts on
+    any such figure: the same CPU-bound work in two processes at once vs one process alone
+    (two vCPUs share caches and memory bandwidth, so it is under 2)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    ceilings = []
+    for _ in range(passes):
+        with context.Pool(1) as pool:
+            (alone,) = pool.map(_extract_pages, [0])
+        with context.Pool(2) as pool:
+            both = pool.map(_extract_pages, [0, 1])
+        ceilings.append(2 * alone / max(both))
+    one, two = runs["1"], runs["2"]
+    return {
+        "curate_whole_pipeline": round(one["curate"]["elapsed_seconds_run_pipeline"] / two["curate"]["elapsed_seconds_run_pipeline"], 2),
+        "datatrove": round(one["datatrove"]["elapsed_seconds_executor_run"] / two["datatrove"]["elapsed_seconds_executor_run"], 2),
+        "machine_ceiling": round(sorted(ceilings)[len(ceilings) // 2], 2),
+        "machine_ceiling_range": [round(min(ceilings), 2), round(max(ceilings), 2)],
+        "machine_ceiling_method": f"trafilatura on 40 readability test pages, twice, in 1 vs 2 spawned processes; median of {passes}",
+    }
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--curate-driver":
         curate_driver(sys.argv[2])
@@ -723,6 +763,13 @@ def main() -> None:
         dt_final[n] = datatrove_sets(dt)
         result["runs"][str(n)] = {"workers": n, "input_files": len(inputs), "records": records,
                                   "loadavg_1_5_15_before": load_before, "curate": cur, "datatrove": dt, "ratio": ratio}
+
+    if 1 in args.workers and 2 in args.workers:
+        result["scaling"] = scaling(result["runs"])
+        sc = result["scaling"]
+        print(f"\n## scaling, 2 workers vs 1 (elapsed): curate {sc['curate_whole_pipeline']}x, datatrove {sc['datatrove']}x; "
+              f"this machine's ceiling for two independent CPU-bound processes: {sc['machine_ceiling']}x "
+              f"(range {sc['machine_ceiling_range']})", flush=True)
 
     # Kept documents and the pre-pass, at every N (datatrove's sets can differ slightly between N:
     # trafilatura's deduplicate cache is per process and its 1 s timeout depends on load).
