@@ -282,7 +282,14 @@ def summary_section(manifest: dict[str, Any]) -> str:
         ("run", f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']} ({manifest['seconds']:.1f} s)"),
         ("inputs", f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, {sum(1 for i in inputs if i['status'] != 'ok')} with errors"),
         ("output", f"{manifest['outputs']['rows']:,} documents in {len(manifest['outputs']['shards'])} shards"),
+        ("input format", manifest["config"]["input"]["format"]),
     ]
+    items += [("left out", f"{s['stage']}: {s['reason']}") for s in manifest.get("skipped_stages", [])]
+    for item in [i for i in inputs if i["status"] != "ok"][:10]:
+        error = item["errors"][0] if item["errors"] else None
+        where = "" if error is None else (f" (line {error['line']})" if "line" in error else f" (byte {error['offset']})")
+        first = item.get("error") or (f"{error['error']}{where}" if error else "")
+        items.append((f"input {item['status']}", f"{item['path']}: {item['error_count']} errors; first: {first}"))
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in items)
     return f"<table id=\"summary\">{rows}</table>"
 

@@ -39,7 +39,7 @@ from curate.stage import StageStats, Timer
 from curate import minhash_phases
 from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup
-from stages.parquet_writer import ParquetShardWriter, file_sha256
+from stages.parquet_writer import ParquetShardWriter
 from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen, with_flags
 from curate import storage
 from stages.readers import ReadResult, reader_for
@@ -428,7 +428,7 @@ def publish_samples(config: PipelineConfig, units: list[Unit]) -> dict[str, Any]
     relative = os.path.join("samples", "samples.parquet")
     target = os.path.join(config.local_output, relative)
     minhash_phases.write_parquet_atomically(merged, target)
-    return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
+    return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": storage.sha256(target)}
 
 
 def merged_top_domains(config: PipelineConfig, units: list[Unit]) -> dict[str, list[list]]:
@@ -486,7 +486,7 @@ def publish_quarantine(config: PipelineConfig, unit: Unit) -> dict[str, Any] | N
     tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
-    return {"path": relative, "rows": pq.ParquetFile(target).metadata.num_rows, "bytes": os.path.getsize(target), "sha256": file_sha256(target)}
+    return {"path": relative, "rows": pq.ParquetFile(target).metadata.num_rows, "bytes": os.path.getsize(target), "sha256": storage.sha256(target)}
 
 
 def _rows_of_unit(path: str, unit: Unit, schema: pa.Schema | None = None) -> pa.Table | None:

@@ -7,13 +7,14 @@ so a reader never sees half a file; its sha256 goes into the manifest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curate.storage import sha256
 
 
 @dataclass
@@ -26,14 +27,6 @@ class ShardInfo:
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ParquetShardWriter:
@@ -64,7 +57,7 @@ class ParquetShardWriter:
                     os.path.relpath(final_path, self.out_dir),
                     rows,
                     os.path.getsize(final_path),
-                    file_sha256(final_path),
+                    sha256(final_path),
                 )
             )
 

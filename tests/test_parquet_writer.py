@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.progress import Progress
-from stages.parquet_writer import ParquetShardWriter, file_sha256
+from curate.storage import sha256
+from stages.parquet_writer import ParquetShardWriter
 
 
 def batches(n: int, size: int) -> list[pa.RecordBatch]:
@@ -28,7 +29,7 @@ def test_shards_roll_over_by_rows(tmp_path: Path) -> None:
     ids = [i for s in shards for i in pq.read_table(tmp_path / s.path).column("id").to_pylist()]
     assert ids == [f"{b}-{i}" for b in range(4) for i in range(20)]
     for shard in shards:
-        assert shard.sha256 == file_sha256(str(tmp_path / shard.path))
+        assert shard.sha256 == sha256(str(tmp_path / shard.path))
         assert shard.bytes == (tmp_path / shard.path).stat().st_size
     assert not list((tmp_path / "data").glob("*.tmp-*"))
 

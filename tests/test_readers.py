@@ -125,8 +125,8 @@ def test_parquet_with_column_mapping(tmp_path: Path) -> None:
     assert [e.line for e in result.errors] == [11, 12]
     assert_adds_up(out, result)
 
+    pq.write_table(pa.table({"content": [1, 2]}), tmp_path / "ints.parquet")
     with pytest.raises(ValueError, match="column 'content' is int64, expected strings"):
-        pq.write_table(pa.table({"content": [1, 2]}), tmp_path / "ints.parquet")
         read(tmp_path / "ints.parquet", "parquet", text="content")
     with pytest.raises(ValueError, match="no column 'text'"):
         read(path, "parquet")

@@ -90,6 +90,9 @@ def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(ray_session,
     assert by_name["b.jsonl.zst"]["status"] == "partial" and "cut off" in by_name["b.jsonl.zst"]["errors"][0]["error"]
     assert by_name["c.jsonl.zst"]["status"] == "failed" and "unreadable input" in by_name["c.jsonl.zst"]["error"]
     assert read_drops(manifest) == {"read.bad_json": 1, "read.bad_field": 1, "read.truncated": 1}
+    from curate.report import build_report
+
+    assert "a.jsonl.gz: 2 errors; first: not JSON" in build_report(str(tmp_path / "out-jsonl"), manifest)
     table = read_shards(tmp_path / "out-jsonl", manifest)
     kept = dict(zip(table.column("source_id").to_pylist(), table.column("source_offset").to_pylist()))
     assert kept["0"] == 1 and kept["29"] == 30  # line numbers
@@ -105,7 +108,7 @@ def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(ray_session,
     assert all(f"d{offset - 1}" == sid for sid, offset in zip(table.column("source_id").to_pylist(), table.column("source_offset").to_pylist()))
 
 
-def test_html_stages_on_text_input(ray_session, tmp_path: Path) -> None:
+def test_html_stages_on_text_input(ray_session, tmp_path: Path, caplog) -> None:
     """A text config that lists an HTML stage fails before any output; a web config run on
     WET text with --format leaves the HTML stages out and says so."""
     stages = TEXT_STAGES.replace("stages:\n", "stages:\n  - extract: {}\n")
@@ -118,8 +121,11 @@ def test_html_stages_on_text_input(ray_session, tmp_path: Path) -> None:
     wet = require_shared("warc", "commoncrawl-whirlwind", "whirlwind.warc.wet.gz")
     code, output, manifest = run(REPO / "configs" / "zh_web.yaml", tmp_path / "wet", "--format", "wet", "--input", str(wet))
     assert code == 0, output
-    assert "left out" in output or manifest["skipped_stages"]
+    assert "stage extract left out: needs HTML; --format wet gives text" in caplog.text
     assert [s["stage"] for s in manifest["skipped_stages"]] == ["langid_prefilter", "extract", "screen_hidden_html"]
     assert "langid_prefilter" not in [s["name"] for s in manifest["stages"]]
     assert manifest["stages"][0]["docs_out"] >= 1
     check_funnel(manifest)
+    from curate.report import build_report
+
+    assert "<th>left out</th><td>extract: needs HTML; --format wet gives text</td>" in build_report(str(tmp_path / "wet"), manifest)

@@ -162,7 +162,11 @@ def metadata_json(record: dict[str, Any], names: list[str]) -> str | None:
     return json.dumps(kept, ensure_ascii=False, sort_keys=True, default=str) if kept else None
 
 
-def mapped_document(record: Any, names: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+Document = tuple[str, str | None, str | None, str | None]
+"""(text, source id, url, metadata JSON) of one text record."""
+
+
+def mapped_document(record: Any, names: dict[str, Any]) -> Document:
     """(text, source id, url, metadata JSON) of one record under a field map."""
     if not isinstance(record, dict):
         raise MalformedRecord("read.bad_json", f"expected a JSON object, got {type(record).__name__}")
@@ -186,18 +190,14 @@ class BatchBuilder:
         self.batch_size = batch_size
         self.rows: dict[str, list] = {name: [] for name in READER_SCHEMA.names}
 
-    def add_text(
-        self,
-        position: int,
-        text: str,
-        *,
-        source_id: str | None = None,
-        url: str | None = None,
-        metadata: str | None = None,
-    ) -> pa.RecordBatch | None:
-        """Add a text document found at ``position`` (its line or row); return a full batch, if any."""
+    def add_document(self, result: ReadResult, position: int, document: Document) -> pa.RecordBatch | None:
+        """Count and add a text document found at ``position`` (its line, element or row);
+        return a full batch, if any."""
         from stages.readers.warc import host_of
 
+        text, source_id, url, metadata = document
+        result.stats.docs_in += 1
+        result.stats.docs_out += 1
         rows = self.rows
         rows["id"].append(document_id(self.source_name, position, url))
         rows["url"].append(url)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
+from stages.readers.base import BatchBuilder, Document, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
 from stages.readers.compressed import TruncatedInput, numbered_lines
 
 
@@ -29,10 +29,6 @@ def parse_json_line(line: bytes) -> object:
         raise MalformedRecord("read.bad_json", f"not UTF-8: {error.reason} at byte {error.start}") from error
     except ValueError as error:
         raise MalformedRecord("read.bad_json", f"not JSON: {error}") from error
-
-
-Document = tuple[str, str | None, str | None, str | None]
-"""(text, source id, url, metadata JSON)"""
 
 
 def read_json_lines(
@@ -58,10 +54,8 @@ def read_json_lines(
         except MalformedRecord as error:
             result.skip(error.reason, ReadError(offset, str(error), line=number))
             continue
-        for text, source_id, url, metadata in documents:
-            result.stats.docs_in += 1
-            result.stats.docs_out += 1
-            batch = builder.add_text(number, text, source_id=source_id, url=url, metadata=metadata)
+        for document in documents:
+            batch = builder.add_document(result, number, document)
             if batch is not None:
                 yield batch
     batch = builder.flush()

@@ -25,8 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadResult, scalar_field
-from stages.readers.jsonl import Document, read_json_lines
+from stages.readers.base import BatchBuilder, Document, InputConfig, MalformedRecord, ReadResult, scalar_field
+from stages.readers.jsonl import read_json_lines
 
 
 def _string(value: Any, what: str) -> str:

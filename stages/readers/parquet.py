@@ -52,13 +52,11 @@ class ParquetReader:
                     row += 1
                     result.records += 1
                     try:
-                        text, source_id, url, metadata = mapped_document(record, self.names)
+                        document = mapped_document(record, self.names)
                     except MalformedRecord as error:
                         result.skip(error.reason, ReadError(0, str(error), line=row))
                         continue
-                    result.stats.docs_in += 1
-                    result.stats.docs_out += 1
-                    batch = builder.add_text(row, text, source_id=source_id, url=url, metadata=metadata)
+                    batch = builder.add_document(result, row, document)
                     if batch is not None:
                         yield batch
         batch = builder.flush()

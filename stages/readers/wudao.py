@@ -115,14 +115,12 @@ class WudaoReader:
             try:
                 if isinstance(value, MalformedRecord):
                     raise value
-                text, source_id, url, metadata = mapped_document(value, self.names)
+                document = mapped_document(value, self.names)
             except MalformedRecord as error:
                 message = str(error) if str(error).startswith("element") else f"element {number}: {error}"
                 result.skip(error.reason, ReadError(0, message, line=line))
                 continue
-            result.stats.docs_in += 1
-            result.stats.docs_out += 1
-            batch = builder.add_text(number, text, source_id=source_id, url=url, metadata=metadata)
+            batch = builder.add_document(result, number, document)
             if batch is not None:
                 yield batch
         if elements.truncated:
