@@ -137,20 +137,37 @@ class Stage(ABC):
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
         """New columns for ``batch`` and, per row, None (keep), a reason, or a Drop with its value."""
 
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[list[Reason]]]:
+        """New columns for ``batch`` and, per row, every rule it fails, not only the first that
+        ``annotate`` drops on: what calibration and ``benchmarks/quality_eval.py`` measure. Stages
+        with several rules override it; by default it is ``annotate``'s one reason."""
+        columns, reasons = self.annotate(batch)
+        return columns, [[] if reason is None else [reason] for reason in reasons]
+
+    def evaluate(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[list[Reason]]]:
+        """``batch`` with this stage's columns and every row kept, and each row's failed rules."""
+        columns, failed = self.failures(batch)
+        return self.with_columns(batch, columns), failed
+
+    def with_columns(self, batch: pa.RecordBatch, columns: dict[str, Sequence[Any]]) -> pa.RecordBatch:
+        """``batch`` with the columns this stage writes (``writes``) added or replaced."""
+        for column_field in self.writes:
+            values = columns[column_field.name]
+            array = values if isinstance(values, pa.Array) else pa.array(values, type=column_field.type)
+            if isinstance(values, list):
+                remember(array, values)
+            index = batch.schema.get_field_index(column_field.name)
+            if index >= 0:
+                batch = batch.set_column(index, column_field, array)
+            else:
+                batch = batch.append_column(column_field, array)
+        return batch
+
     def apply(self, batch: pa.RecordBatch, stats: StageStats) -> pa.RecordBatch:
         """Run ``annotate`` on a batch, add its columns, drop rejected rows, count and time it."""
         with Timer(stats):
             columns, reasons = self.annotate(batch)
-            for column_field in self.writes:
-                values = columns[column_field.name]
-                array = values if isinstance(values, pa.Array) else pa.array(values, type=column_field.type)
-                if isinstance(values, list):
-                    remember(array, values)
-                index = batch.schema.get_field_index(column_field.name)
-                if index >= 0:
-                    batch = batch.set_column(index, column_field, array)
-                else:
-                    batch = batch.append_column(column_field, array)
+            batch = self.with_columns(batch, columns)
             stats.docs_in += batch.num_rows
             keep = []
             for reason in reasons:
@@ -193,15 +210,19 @@ class Stage(ABC):
             self.sampler.offer(self.name, name, found)
 
 
-Check = tuple[str, float, bool]
-"""(reason, measured value, failed?) for one threshold rule."""
+Check = tuple[str, float | None, bool]
+"""(reason, measured value or None for a rule without one, failed?) for one rule."""
+
+
+def as_reason(reason: str, value: float | None) -> Reason:
+    return reason if value is None else Drop(reason, value)
 
 
 def first_failure(checks: Iterable[Check]) -> Reason:
-    """The first failed rule as a Drop with its value, or None when all pass."""
+    """The first failed rule (a Drop with its value, when it has one), or None when all pass."""
     for reason, value, failed in checks:
         if failed:
-            return Drop(reason, value)
+            return as_reason(reason, value)
     return None
 
 
@@ -226,3 +247,9 @@ class SignalFilter(Stage):
         signals = [self.signals(text, lang) for text, lang in zip(texts, langs)]
         reasons = [first_failure(self.checks(s, lang)) for s, lang in zip(signals, langs)]
         return {self.signal_column: signals}, reasons
+
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[list[Reason]]]:
+        columns, _ = self.annotate(batch)
+        langs = column_values(batch, "lang")
+        failed = [[as_reason(r, v) for r, v, f in self.checks(s, lang) if f] for s, lang in zip(columns[self.signal_column], langs)]
+        return columns, failed

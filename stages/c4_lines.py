@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from curate.stage import Drop, Reason, Stage
+from curate.stage import Check, Reason, Stage, as_reason, first_failure
 from stages.cjk import han_mask
 from stages.phrase_matcher import phrase_matcher
 from stages.text_profile import CharSet, TextProfile, kept_lines_profile, profile, sentence_count
@@ -160,12 +160,21 @@ class C4Lines(Stage):
         return remove | (lengths == 0)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
+        columns, checks = self.cleaned(batch)
+        return columns, [first_failure(document) for document in checks]
+
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Reason]]]:
+        columns, checks = self.cleaned(batch)
+        return columns, [[as_reason(reason, value) for reason, value, failed in document if failed] for document in checks]
+
+    def cleaned(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Check]]]:
+        """The cleaned texts and their signals, and each document's rules."""
         config = self.config
         texts = column_values(batch, "text")
         langs = column_values(batch, "lang")
         out_texts: list[str] = []
         signals: list[dict[str, int]] = []
-        reasons: list[Reason] = []
+        checks: list[list[Check]] = []
         for text, lang in zip(texts, langs):
             # Citation marks never span lines: one substitution over the page.
             uncited = _CITATION.sub("", text) if config.remove_citations and "[" in text else text
@@ -184,12 +193,9 @@ class C4Lines(Stage):
             signals.append(
                 {"lines_kept": len(kept), "lines_removed": removed, "chars_removed": len(text) - len(cleaned), "sentences": sentences}
             )
-            if config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found):
-                reasons.append("quality.c4_lorem_ipsum")
-            elif config.filter_curly_bracket and "{" in text:
-                reasons.append("quality.c4_curly_bracket")
-            elif sentences < config.min_sentences:
-                reasons.append(Drop("quality.c4_too_few_sentences", sentences))
-            else:
-                reasons.append(None)
-        return {"text": out_texts, "quality_c4": signals}, reasons
+            checks.append([
+                ("quality.c4_lorem_ipsum", None, config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found)),
+                ("quality.c4_curly_bracket", None, config.filter_curly_bracket and "{" in text),
+                ("quality.c4_too_few_sentences", sentences, sentences < config.min_sentences),
+            ])
+        return {"text": out_texts, "quality_c4": signals}, checks

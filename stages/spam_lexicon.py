@@ -129,6 +129,10 @@ class SpamLexicon(Stage):
         return hits, terms, len(hit_lines) / len(line_starts)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
+        columns, failed = self.failures(batch)
+        return columns, [found[0] if found else None for found in failed]
+
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Reason]]]:
         texts = column_values(batch, "text")
         signals, reasons = [], []
         for text in texts:
@@ -140,12 +144,11 @@ class SpamLexicon(Stage):
                 row[f"{category}_distinct"] = len(terms.get(category, ()))
                 row[f"{category}_per_1000"] = per_1000.get(category, 0.0)
             signals.append(row)
-            reason: Reason = None
+            found: list[Reason] = []
             for category in sorted(hits, key=lambda c: -per_1000[c]):
                 limits = self.thresholds(category)
                 if len(terms[category]) >= limits.min_distinct_terms and per_1000[category] >= limits.min_hits_per_1000_chars:
-                    reason = Drop(f"quality.spam_{category}", per_1000[category])
-                    break
-            reasons.append(reason)
+                    found.append(Drop(f"quality.spam_{category}", per_1000[category]))
+            reasons.append(found)
         return {"quality_spam": signals}, reasons
 

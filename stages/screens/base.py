@@ -61,6 +61,13 @@ class ScreenStage(Stage):
                 self._flagged.update(rules)
         return {"screen_flags": flags, "screen_evidence": evidence, **rewritten}, reasons
 
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[list[Reason]]]:
+        """Every rule found on each row, whether its action drops or flags."""
+        before = [len(f or []) for f in batch.column("screen_flags").to_pylist()] if "screen_flags" in batch.schema.names else [0] * batch.num_rows
+        columns, _ = self.annotate(batch)
+        self._flagged.clear()
+        return columns, [flags[start:] for flags, start in zip(columns["screen_flags"], before)]
+
     def apply(self, batch: pa.RecordBatch, stats: StageStats) -> pa.RecordBatch:
         out = super().apply(batch, stats)
         stats.flags.update(self._flagged)
