@@ -8,12 +8,16 @@ Drops:
 Rows that already carry text (WET conversion records) pass through untouched.
 Adds ``charset`` (the codec that decoded the page) and ``charset_source``
 (bom, http, meta, utf8_valid, detected, detected_repaired, lossy) so a curator
-can audit decoding per document.
+can audit decoding per document, and ``title``: the page's ``<title>``, which
+trafilatura leaves out of the text but which is where SEO spam injects its
+brand (``stages/spam_injection.py``).
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -82,6 +86,22 @@ class ExtractConfig:
     but is no faster than ``always`` there."""
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"\s+")
+TITLE_MAX_CHARS = 500
+_TITLE_SEARCH_CHARS = 200_000
+"""A title sits in the page's head: a page with none there has none worth reading."""
+
+
+def html_title(html: str) -> str | None:
+    """The text of the page's first ``<title>``, entities decoded and whitespace collapsed."""
+    match = _TITLE.search(html, 0, _TITLE_SEARCH_CHARS)
+    if match is None:
+        return None
+    title = _SPACES.sub(" ", html_lib.unescape(match.group(1))).strip()[:TITLE_MAX_CHARS]
+    return title or None
+
+
 def page_text(html: str) -> str:
     """All the page's text nodes (resiliparse), as the language pre-pass renders a page."""
     from resiliparse.extract.html2text import extract_plain_text
@@ -110,6 +130,7 @@ class Extract(Stage):
         pa.field("text", pa.string()),
         pa.field("charset", pa.string()),
         pa.field("charset_source", pa.string()),
+        pa.field("title", pa.string()),
     )
 
     def __init__(self, config: ExtractConfig) -> None:
@@ -182,16 +203,19 @@ class Extract(Stage):
         texts = column_values(batch, "text")
         charsets: list[str | None] = []
         sources: list[str | None] = []
+        titles: list[str | None] = []
         reasons: list[Reason] = []
         for i, html in enumerate(htmls):
             if html is None:
                 charsets.append("utf-8")
                 sources.append("wet")
+                titles.append(None)
                 reasons.append(None if texts[i] else "extract.no_text")
                 continue
             decoded = decode_html(html, content_types[i])
             charsets.append(decoded.charset)
             sources.append(decoded.source)
+            titles.append(html_title(decoded.text))
             try:
                 text = self.extract_text(decoded.text)
             except (ValueError, TypeError, RecursionError):
@@ -200,4 +224,4 @@ class Extract(Stage):
                 continue
             texts[i] = text.strip() if text else None
             reasons.append(None if texts[i] else "extract.no_text")
-        return {"text": texts, "charset": charsets, "charset_source": sources}, reasons
+        return {"text": texts, "charset": charsets, "charset_source": sources, "title": titles}, reasons
