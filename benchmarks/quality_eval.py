@@ -121,6 +121,7 @@ def evaluate(config_path: str, items: list[Item]) -> tuple[list[dict], dict]:
                 "label": item.label,
                 "group": item.group,
                 "genre": item.genre,
+                "errata": item.errata,
                 "url": url,
                 "read": url in verdicts,
                 "lost_at": lost.get(url) if url in verdicts else "read",
@@ -138,6 +139,8 @@ def share(part: int, whole: int) -> float | None:
 
 
 def summarise(documents: list[dict]) -> dict:
+    errata = {d["id"]: d["errata"] for d in documents if d["errata"]}
+    documents = [d for d in documents if not d["errata"]]
     reached = [d for d in documents if d["lost_at"] is None]
     good = [d for d in reached if d["label"] == GOOD]
 
@@ -220,7 +223,7 @@ def summarise(documents: list[dict]) -> dict:
         "rules_over_budget": {r: per_rule[r]["worst_budget_genre"] for r in quality_rules if per_rule[r]["worst_budget_genre"] > RULE_BUDGET},
         "genres_over_suite_budget": {g: v["suite_dropped_after_policy"] for g, v in per_genre.items() if g in BUDGET_GROUPS and (v["suite_dropped_after_policy"] or 0) > SUITE_BUDGET},
     }
-    return {"per_rule": per_rule, "per_genre": per_genre, "per_genre_file": per_genre_file, "spam": spam, "screens": screens, "budget": budget}
+    return {"per_rule": per_rule, "per_genre": per_genre, "per_genre_file": per_genre_file, "spam": spam, "screens": screens, "budget": budget, "errata_left_out": errata}
 
 
 def percent(value: float | None) -> str:

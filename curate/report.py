@@ -29,9 +29,9 @@ HISTOGRAMS = (
     ("quality score", "quality_score"),
     ("CJK share", "quality_zh.cjk_ratio"),
     ("character entropy", "quality_zh.char_entropy"),
-    ("Gopher alpha-word share", "quality_gopher.alpha_words"),
+    ("Gopher word share (letters, Han, digits)", "quality_gopher.alnum_words"),
     ("duplicate lines", "quality_repetition.dup_lines"),
-    ("lines ending in punctuation", "quality_fineweb.line_punct"),
+    ("characters in sentence lines", "quality_fineweb.sentence_line_chars"),
 )
 QUARANTINE_SHOWN = 50
 EXCERPT_CHARS = 1200

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Iterable
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import pyarrow as pa
 
@@ -226,20 +226,59 @@ def first_failure(checks: Iterable[Check]) -> Reason:
     return None
 
 
+@dataclass(frozen=True)
+class Threshold:
+    """One threshold rule of a SignalFilter, declared once: the document fails with ``reason``
+    when its ``signal`` is below (``bound="min"``) or above (``"max"``) the config value named
+    ``limit`` (a field, or ``(field, index)`` for an item of a list field). ``languages``: the
+    rule applies only to documents in these languages. Calibration
+    (``benchmarks/calibrate_quality.py``) reads these declarations to derive every limit."""
+
+    reason: str
+    signal: str
+    limit: str | tuple[str, int]
+    bound: Literal["min", "max"]
+    languages: tuple[str, ...] | None = None
+    published: float | None = None
+    """The published value this rule comes from (Gopher, C4, FineWeb-2's cmn_Hani), when the
+    signal is measured as published: calibration may relax it for a genre that needs it, but
+    never makes it stricter (it was validated on far more text than ours). None for our own
+    rules and for rules re-defined for Chinese."""
+
+    @property
+    def key(self) -> str:
+        """The config key of the limit: ``min_chars``, ``top_ngrams[0]``."""
+        return self.limit if isinstance(self.limit, str) else f"{self.limit[0]}[{self.limit[1]}]"
+
+    def value_in(self, config: Any) -> float:
+        if isinstance(self.limit, str):
+            return getattr(config, self.limit)
+        name, index = self.limit
+        return getattr(config, name)[index]
+
+    def fails(self, value: float, limit: float) -> bool:
+        return value < limit if self.bound == "min" else value > limit
+
+
 class SignalFilter(Stage):
     """A rule family: measures named signals per document, keeps them in one
-    struct column, and drops on the first rule whose threshold the document fails."""
+    struct column, and drops on the first rule whose threshold the document fails.
+    Its rules are declared in ``thresholds``, in the order they are applied."""
 
     reads = ("text", "lang")
     signal_column: ClassVar[str]
+    thresholds: ClassVar[tuple[Threshold, ...]] = ()
 
     @abstractmethod
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         """The measured values of one document."""
 
-    @abstractmethod
     def checks(self, signals: dict[str, float], lang: str | None) -> Iterable[Check]:
         """The rules, in order, applied to one document's signals."""
+        return [
+            (rule.reason, signals[rule.signal], (rule.languages is None or lang in rule.languages) and rule.fails(signals[rule.signal], rule.value_in(self.config)))
+            for rule in self.thresholds
+        ]
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
         texts = column_values(batch, "text")

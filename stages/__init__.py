@@ -9,6 +9,7 @@ from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
 from stages.langid_prefilter import LangIdPrefilter
 from stages.minhash_dedup import MinHashDedup
+from stages.policy import Policy
 from stages.quality_model import QualityModel
 from stages.screens.blocklist import BlocklistScreen
 from stages.screens.decontamination import DecontaminationScreen
@@ -28,6 +29,7 @@ STAGE_CLASSES = (
     Extract,
     LangId,
     C4Lines,
+    Policy,
     ZhQuality,
     GopherQuality,
     GopherRepetition,

@@ -17,9 +17,11 @@ and strips citation marks like ``[1]`` and ``[编辑]``.
 
 Drops the document (``quality.c4_*``):
 - ``c4_lorem_ipsum``: placeholder text;
-- ``c4_curly_bracket``: ``{`` anywhere, which in web text almost always means code or templates;
+- ``c4_curly_bracket``: ``{`` anywhere (off by default: one ``{`` also drops a
+  Wikipedia page with a ``-{zh-hans:...}-`` conversion mark; code is a policy,
+  ``policy.code`` in ``stages/policy.py``, measured as a share of the text);
 - ``c4_too_few_sentences``: fewer than ``min_sentences`` sentences left after cleaning
-  (the value recorded is the sentence count).
+  (the value recorded is the sentence count; calibrated, see ``configs/zh_web.yaml``).
 
 Adds ``quality_c4`` (lines kept/removed, characters removed, sentences).
 """
@@ -36,7 +38,7 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from curate.stage import Check, Reason, Stage, as_reason, first_failure
+from curate.stage import Check, Reason, Stage, Threshold, as_reason, first_failure
 from stages.cjk import han_mask
 from stages.phrase_matcher import phrase_matcher
 from stages.text_profile import CharSet, TextProfile, kept_lines_profile, profile, sentence_count
@@ -65,8 +67,8 @@ _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編�
 class C4LinesConfig:
     min_words_per_line: int = field(default=3, metadata=bounds(0))
     """C4: 3 words. Counted in jieba words for Chinese, so a nav label like 首页 has one."""
-    min_sentences: int = field(default=5, metadata=bounds(0))
-    """C4: 5 sentences after cleaning."""
+    min_sentences: int = field(default=1, metadata=bounds(0))
+    """C4: 5 sentences after cleaning (sentences end in 。！？!?… or a full stop before a space)."""
     max_word_length: int = field(default=1000, metadata=bounds(1))
     """C4: 1000 characters."""
     filter_no_terminal_punct: bool = False
@@ -78,7 +80,8 @@ class C4LinesConfig:
     nav_item_max_chars: int = field(default=6, metadata=bounds(1))
     filter_javascript: bool = True
     filter_lorem_ipsum: bool = True
-    filter_curly_bracket: bool = True
+    filter_curly_bracket: bool = False
+    """C4 drops any page with ``{``; here off by default, code being ``policy.code``."""
     remove_citations: bool = True
     segmenter: Literal["rjieba", "jieba"] = "rjieba"
 
@@ -101,6 +104,9 @@ class C4Lines(Stage):
             ),
         ),
     )
+
+    signal_column = "quality_c4"
+    thresholds = (Threshold("quality.c4_too_few_sentences", "sentences", "min_sentences", "min", published=5),)
 
     def navigation_lines(self, page: TextProfile, newlines: np.ndarray, terminal: np.ndarray) -> np.ndarray:
         """Which lines are menus: no terminal punctuation (``terminal``: per line, whether it ends
@@ -196,6 +202,6 @@ class C4Lines(Stage):
             checks.append([
                 ("quality.c4_lorem_ipsum", None, config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found)),
                 ("quality.c4_curly_bracket", None, config.filter_curly_bracket and "{" in text),
-                ("quality.c4_too_few_sentences", sentences, sentences < config.min_sentences),
+                *((rule.reason, sentences, rule.fails(sentences, rule.value_in(config))) for rule in self.thresholds),
             ])
         return {"text": out_texts, "quality_c4": signals}, checks

@@ -14,7 +14,9 @@ Drops (``quality.gopher_*``, each with the measured value):
 - ``gopher_dup_<n>gram`` (n = 5 ... 10): characters covered by n-grams seen before.
 
 Such pages are templated spam, keyword stuffing and scraped comment floods.
-Adds the ``quality_repetition`` struct column.
+Adds the ``quality_repetition`` struct column. Every default is calibrated on
+labelled Chinese text of many genres (``benchmarks/calibrate_quality.py``; see
+``configs/zh_web.yaml``).
 """
 
 from __future__ import annotations
@@ -26,28 +28,33 @@ from typing import Literal
 import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds
-from curate.stage import Check, SignalFilter
+from curate.stage import SignalFilter, Threshold
 from stages._text_kernels import repetition_chars
 from stages.text_profile import profile
 
 TOP_NGRAM_SIZES = (2, 3, 4)
+FINEWEB2_TOP_NGRAMS = (0.256, 0.201, 0.171)
+FINEWEB2_DUP_NGRAMS = (0.198, 0.182, 0.167, 0.154, 0.140, 0.127)
+"""FineWeb-2's cmn_Hani limits for the top 2-4-gram and the duplicated 5-10-gram shares."""
+CALIBRATED_DUP_NGRAMS = (0.397, 0.391, 0.39, 0.384, 0.379, 0.377)
+CALIBRATED_TOP_NGRAMS = (0.256, 0.227, 0.252)
 DUP_NGRAM_SIZES = range(5, 11)
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
 @dataclass
 class GopherRepetitionConfig:
-    max_dup_lines: float = field(default=0.287, metadata=bounds(0, 1))
+    max_dup_lines: float = field(default=0.538, metadata=bounds(0, 1))
     """FineWeb-2 cmn_Hani: 0.287."""
-    max_dup_line_chars: float = field(default=0.2, metadata=bounds(0, 1))
+    max_dup_line_chars: float = field(default=0.40900000000000003, metadata=bounds(0, 1))
     """Gopher/datatrove: 0.2."""
     max_dup_paragraphs: float = field(default=0.3, metadata=bounds(0, 1))
     """Gopher/datatrove: 0.3."""
     max_dup_paragraph_chars: float = field(default=0.2, metadata=bounds(0, 1))
     """Gopher/datatrove: 0.2."""
-    top_ngrams: list[float] = field(default_factory=lambda: [0.256, 0.201, 0.171])
+    top_ngrams: list[float] = field(default_factory=lambda: list(CALIBRATED_TOP_NGRAMS))
     """Maximum share of the top 2-, 3- and 4-gram. FineWeb-2 cmn_Hani: 0.256, 0.201, 0.171."""
-    dup_ngrams: list[float] = field(default_factory=lambda: [0.198, 0.182, 0.167, 0.154, 0.140, 0.127])
+    dup_ngrams: list[float] = field(default_factory=lambda: list(CALIBRATED_DUP_NGRAMS))
     """Maximum share of duplicated 5- to 10-grams. FineWeb-2 cmn_Hani: 0.198 0.182 0.167 0.154 0.140 0.127."""
     segmenter: Literal["rjieba", "jieba"] = "rjieba"
 
@@ -88,6 +95,15 @@ class GopherRepetition(SignalFilter):
         ),
     )
 
+    thresholds = (
+        Threshold("quality.gopher_dup_lines", "dup_lines", "max_dup_lines", "max", published=0.287),
+        Threshold("quality.gopher_dup_line_chars", "dup_line_chars", "max_dup_line_chars", "max", published=0.2),
+        Threshold("quality.gopher_dup_paragraphs", "dup_paragraphs", "max_dup_paragraphs", "max", published=0.3),
+        Threshold("quality.gopher_dup_paragraph_chars", "dup_paragraph_chars", "max_dup_paragraph_chars", "max", published=0.2),
+        *(Threshold(f"quality.gopher_top_{n}gram", f"top_{n}gram", ("top_ngrams", i), "max", published=FINEWEB2_TOP_NGRAMS[i]) for i, n in enumerate(TOP_NGRAM_SIZES)),
+        *(Threshold(f"quality.gopher_dup_{n}gram", f"dup_{n}gram", ("dup_ngrams", i), "max", published=FINEWEB2_DUP_NGRAMS[i]) for i, n in enumerate(DUP_NGRAM_SIZES)),
+    )
+
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         length = max(len(text), 1)
         paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
@@ -109,15 +125,3 @@ class GopherRepetition(SignalFilter):
         for n, chars in zip(DUP_NGRAM_SIZES, dup_chars):
             values[f"dup_{n}gram"] = chars / length
         return values
-
-    def checks(self, s: dict[str, float], lang: str | None) -> list[Check]:
-        c = self.config
-        limits = [
-            ("dup_lines", c.max_dup_lines),
-            ("dup_line_chars", c.max_dup_line_chars),
-            ("dup_paragraphs", c.max_dup_paragraphs),
-            ("dup_paragraph_chars", c.max_dup_paragraph_chars),
-        ]
-        limits += [(f"top_{n}gram", limit) for n, limit in zip(TOP_NGRAM_SIZES, c.top_ngrams)]
-        limits += [(f"dup_{n}gram", limit) for n, limit in zip(DUP_NGRAM_SIZES, c.dup_ngrams)]
-        return [(f"quality.gopher_{key}", s[key], s[key] > limit) for key, limit in limits]

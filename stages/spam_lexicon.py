@@ -108,7 +108,7 @@ class SpamLexicon(Stage):
         self.files = tuple(builtin + list(config.extra_lists))
         self.matcher, self.categories = build_lexicon(self.files)
 
-    def thresholds(self, category: str) -> SpamThresholds:
+    def limits_of(self, category: str) -> SpamThresholds:
         return getattr(self.config, category) if category in BUILTIN_CATEGORIES else self.config.other
 
     def match(self, text: str) -> tuple[dict[str, int], dict[str, set[str]], float]:
@@ -146,7 +146,7 @@ class SpamLexicon(Stage):
             signals.append(row)
             found: list[Reason] = []
             for category in sorted(hits, key=lambda c: -per_1000[c]):
-                limits = self.thresholds(category)
+                limits = self.limits_of(category)
                 if len(terms[category]) >= limits.min_distinct_terms and per_1000[category] >= limits.min_hits_per_1000_chars:
                     found.append(Drop(f"quality.spam_{category}", per_1000[category]))
             reasons.append(found)

@@ -1,7 +1,6 @@
 """Chinese document rules: length, script mix, and the tell-tales of Chinese web spam.
 
 Drops (``quality.*``, each with the measured value in the manifest):
-- ``short_text``: fewer than ``min_chars`` non-whitespace characters;
 - ``low_cjk_ratio``: CJK characters under ``min_cjk_ratio`` of non-whitespace
   characters (code, URLs, numbers with a Chinese veneer); CJK languages only;
 - ``bracket_share``: more than ``max_bracket_share`` of the characters inside
@@ -10,7 +9,10 @@ Drops (``quality.*``, each with the measured value in the manifest):
   numbers, lottery draws);
 - ``low_entropy``: character entropy under ``min_char_entropy`` bits (the
   same few characters over and over);
-- ``low_unique_chars``: distinct characters under ``min_unique_char_ratio`` of all;
+- ``low_unique_chars``: distinct characters under ``min_unique_char_ratio`` of the
+  first ``unique_window_chars`` visible characters (a window, because the share of
+  distinct characters falls with length: a 20,000-character government report
+  reuses its characters as a 500-character spam page does);
 - ``ui_lines``: more than ``max_ui_line_share`` of the lines are interface text
   (short lines with 展开, 更多, 阅读全文, 点击查看 ...);
 - ``short_lines``: average line shorter than ``min_avg_line_chars``.
@@ -21,7 +23,11 @@ characters from Chinese documents (rewrites ``text``; 0 turns it off).
 Reports, without dropping, ``hant_share``: Traditional-only characters among
 the characters that differ between Simplified and Traditional.
 
-Adds the ``quality_zh`` struct column with every value.
+Adds the ``quality_zh`` struct column with every value (``chars``: visible
+characters, for the report; length is a policy, ``stages/policy.py``).
+
+Every default is calibrated on labelled Chinese text of many genres
+(``benchmarks/calibrate_quality.py``): see ``configs/zh_web.yaml``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from curate.stage import Check, Reason, SignalFilter, first_failure
+from curate.stage import Reason, SignalFilter, Threshold, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
 from stages.phrase_matcher import phrase_lines
 
@@ -46,23 +52,24 @@ _WHITESPACE = (" ", "\n", "\t", "\r", "\u3000", "\xa0")
 
 @dataclass
 class ZhQualityConfig:
-    min_chars: int = field(default=200, metadata=bounds(0))
-    """Our choice: below ~200 characters a Chinese page is a headline, a notice or a fragment."""
-    min_cjk_ratio: float = field(default=0.3, metadata=bounds(0, 1))
+    min_cjk_ratio: float = field(default=0.139, metadata=bounds(0, 1))
     """Our choice, for zh/ja/ko documents."""
-    max_bracket_share: float = field(default=0.1, metadata=bounds(0, 1))
+    max_bracket_share: float = field(default=0.0728, metadata=bounds(0, 1))
     """Our choice: news titles use 【】 sparingly; SEO pages fill lines with it."""
-    max_digit_share: float = field(default=0.2, metadata=bounds(0, 1))
+    max_digit_share: float = field(default=0.466, metadata=bounds(0, 1))
     """Our choice: People's Daily 1998 text stays far below."""
-    min_char_entropy: float = field(default=4.0, metadata=bounds(0))
+    min_char_entropy: float = field(default=4.5, metadata=bounds(0))
     """Bits per character. People's Daily 1998 articles: minimum 6.0, 5th percentile 6.3 (measured here)."""
-    min_unique_char_ratio: float = field(default=0.05, metadata=bounds(0, 1))
-    """Distinct / all characters. People's Daily articles over 200 characters: minimum 0.30 (measured here)."""
-    max_ui_line_share: float = field(default=0.2, metadata=bounds(0, 1))
+    min_unique_char_ratio: float = field(default=0.136, metadata=bounds(0, 1))
+    """Distinct / all characters of the first ``unique_window_chars`` visible characters."""
+    unique_window_chars: int = field(default=1000, metadata=bounds(1))
+    """Ours: long enough for prose to show its vocabulary (People's Daily: ~0.45 distinct in
+    1,000 characters), short enough that long documents are measured like short ones."""
+    max_ui_line_share: float = field(default=0.091, metadata=bounds(0, 1))
     """Our choice: share of lines that contain 展开/更多/阅读全文/点击查看-style interface text."""
     ui_line_max_chars: int = field(default=20, metadata=bounds(1))
     """Our choice: only lines with at most this many visible characters count as interface text."""
-    min_avg_line_chars: float = field(default=10.0, metadata=bounds(0))
+    min_avg_line_chars: float = field(default=6.62, metadata=bounds(0))
     """Our choice: pages whose lines average under 10 characters are lists of links or labels."""
     min_paragraph_han_chars: int = field(default=0, metadata=bounds(0))
     """Remove paragraphs of Chinese documents with fewer Han characters; 0 = off (C4 line rules already run)."""
@@ -103,6 +110,11 @@ def _char_counts(codepoints: np.ndarray) -> np.ndarray:
     ordered = np.sort(codepoints.astype(np.uint16) if codepoints.max() <= 0xFFFF else codepoints, kind="stable")
     edges = np.flatnonzero(ordered[1:] != ordered[:-1])
     return np.diff(np.concatenate(([-1], edges, [len(ordered) - 1])))
+
+
+def unique_share(codepoints: np.ndarray) -> float:
+    """Distinct characters / characters."""
+    return len(_char_counts(codepoints)) / len(codepoints) if len(codepoints) else 0.0
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -152,6 +164,16 @@ class ZhQuality(SignalFilter):
         ),
     )
 
+    thresholds = (
+        Threshold("quality.low_cjk_ratio", "cjk_ratio", "min_cjk_ratio", "min", CJK_LANGUAGES),
+        Threshold("quality.bracket_share", "bracket_share", "max_bracket_share", "max"),
+        Threshold("quality.digit_share", "digit_share", "max_digit_share", "max"),
+        Threshold("quality.low_entropy", "char_entropy", "min_char_entropy", "min"),
+        Threshold("quality.low_unique_chars", "unique_char_ratio", "min_unique_char_ratio", "min"),
+        Threshold("quality.ui_lines", "ui_line_share", "max_ui_line_share", "max"),
+        Threshold("quality.short_lines", "avg_line_chars", "min_avg_line_chars", "min"),
+    )
+
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         codepoints = codepoints_of(text)
         flags = _class_table().take(codepoints, mode="clip")
@@ -176,24 +198,11 @@ class ZhQuality(SignalFilter):
             "bracket_share": bracket_share(codepoints),
             "digit_share": np.count_nonzero(visible_flags & _DIGIT) / chars if chars else 0.0,
             "char_entropy": _entropy(distinct_counts),
-            "unique_char_ratio": len(distinct_counts) / chars if chars else 0.0,
+            "unique_char_ratio": unique_share(visible[: self.config.unique_window_chars]),
             "ui_line_share": ui_lines / n_lines if n_lines else 0.0,
             "avg_line_chars": chars / n_lines if n_lines else 0.0,
             "hant_share": hant / (hans + hant) if hans + hant else 0.0,
         }
-
-    def checks(self, s: dict[str, float], lang: str | None) -> tuple[Check, ...]:
-        c = self.config
-        return (
-            ("quality.short_text", s["chars"], s["chars"] < c.min_chars),
-            ("quality.low_cjk_ratio", s["cjk_ratio"], lang in CJK_LANGUAGES and s["cjk_ratio"] < c.min_cjk_ratio),
-            ("quality.bracket_share", s["bracket_share"], s["bracket_share"] > c.max_bracket_share),
-            ("quality.digit_share", s["digit_share"], s["digit_share"] > c.max_digit_share),
-            ("quality.low_entropy", s["char_entropy"], s["char_entropy"] < c.min_char_entropy),
-            ("quality.low_unique_chars", s["unique_char_ratio"], s["unique_char_ratio"] < c.min_unique_char_ratio),
-            ("quality.ui_lines", s["ui_line_share"], s["ui_line_share"] > c.max_ui_line_share),
-            ("quality.short_lines", s["avg_line_chars"], s["avg_line_chars"] < c.min_avg_line_chars),
-        )
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[Reason]]:
         texts = column_values(batch, "text")

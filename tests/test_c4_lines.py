@@ -59,9 +59,11 @@ def test_document_drops_and_their_values() -> None:
     lorem = news + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit."
     code = news + "\nfunction f() { return 1; }"
     short = "只有一句话的页面。"
-    _, stats, reasons = clean([lorem, code, short])
+    _, stats, reasons = clean([lorem, code, short], filter_curly_bracket=True, min_sentences=5)
     assert reasons[0] == "quality.c4_lorem_ipsum"
     assert reasons[1] == "quality.c4_curly_bracket"
+    # Off by default: code is a policy (stages/policy.py), a single { is no evidence.
+    assert clean([code])[2] == [None]
     assert reasons[2] == Drop("quality.c4_too_few_sentences", 1)
     assert stats.drop_values["quality.c4_too_few_sentences"] == [1, 1]
 

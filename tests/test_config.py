@@ -21,7 +21,7 @@ input:
 stages:
   - extract: {{}}
   - langid: {{languages: [zh], min_score: 0.5}}
-  - zh_quality: {{min_chars: 10}}
+  - policy: {{min_chars: 10}}
   - exact_dedup: {{}}
 output:
   path: {out}
@@ -56,12 +56,12 @@ def good_config(tmp_path: Path, warc: Path, **replace: str) -> str:
 BAD = [
     ("min_score: 0.5", "min_score: high", "stages[1].langid.min_score: expected a number in [0, 1], got 'high'"),
     ("min_score: 0.5", "min_score: 1.5", "stages[1].langid.min_score: expected a number in [0, 1], got 1.5"),
-    ("min_chars: 10", "min_chars: -1", "stages[2].zh_quality.min_chars: expected an integer >= 0"),
-    ("min_chars: 10", "min_chars: 10, colour: red", "stages[2].zh_quality.colour: unknown key"),
+    ("min_chars: 10", "min_chars: -1", "stages[2].policy.min_chars: expected an integer >= 0"),
+    ("min_chars: 10", "min_chars: 10, colour: red", "stages[2].policy.colour: unknown key"),
     ("- exact_dedup: {}", "- minhash_magic: {}", "stages[3]: unknown stage 'minhash_magic'"),
     ("languages: [zh]", "languages: zh", "stages[1].langid.languages: expected a list, got 'zh'"),
     ("name: t", "name: t\nworkers: 3", "workers: unknown key"),
-    ("  - zh_quality: {min_chars: 10}\n", "", None),  # valid: quality rules are optional
+    ("  - policy: {min_chars: 10}\n", "", None),  # valid: quality rules are optional
 ]
 
 
@@ -90,7 +90,7 @@ def test_missing_input_names_the_glob(tmp_path: Path, warc: Path) -> None:
 
 def test_stage_order_is_checked_against_column_contracts(tmp_path: Path, warc: Path) -> None:
     text = good_config(tmp_path, warc).replace("  - extract: {}\n", "").replace(
-        "  - zh_quality: {min_chars: 10}\n", ""
+        "  - policy: {min_chars: 10}\n", ""
     )
     text = text.replace("  - langid:", "  - zh_quality: {}\n  - extract: {}\n  - langid:")
     config = write_config(tmp_path, text)
@@ -132,7 +132,7 @@ def test_flagship_config_validates() -> None:
     result = CliRunner().invoke(cli, ["validate", str(REPO / "configs" / "zh_web.yaml")])
     assert result.exit_code == 0, result.output
     assert (
-        "stages: langid_prefilter, extract, langid, spam_lexicon, c4_lines, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, "
+        "stages: langid_prefilter, extract, langid, spam_lexicon, c4_lines, policy, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, "
         "screen_blocklist, screen_hidden_html, screen_injection, screen_invisible, screen_gibberish, screen_pii, exact_dedup, screen_url_changes, screen_trigger_bursts, minhash_dedup;"
     ) in result.output
 

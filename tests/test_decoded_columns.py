@@ -7,7 +7,7 @@ import pyarrow as pa
 from curate.decoded_columns import column_values, filter_batch, forget_all, remembered
 from curate.stage import StageStats
 from stages.c4_lines import C4Lines, C4LinesConfig
-from stages.zh_quality import ZhQuality, ZhQualityConfig
+from stages.policy import Policy, PolicyConfig
 
 from conftest import peoples_daily_documents
 
@@ -42,6 +42,6 @@ def test_stages_see_the_text_the_previous_stage_wrote() -> None:
     shared = remembered(cleaned.column("text"))
     assert shared == cleaned.column("text").to_pylist()
     assert all("版权所有" not in text for text in shared)
-    kept = ZhQuality(ZhQualityConfig(min_chars=800)).apply(cleaned, StageStats("zh_quality"))
+    kept = Policy(PolicyConfig(min_chars=800)).apply(cleaned, StageStats("policy"))
     assert 0 < kept.num_rows < 20
     assert remembered(kept.column("text")) == kept.column("text").to_pylist()

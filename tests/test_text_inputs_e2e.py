@@ -22,7 +22,7 @@ SCHEMA = json.loads((REPO / "manifests" / "schema.json").read_text())
 TEXT_STAGES = """
 stages:
   - langid: {languages: [zh], min_score: 0.5}
-  - zh_quality: {min_chars: 200}
+  - policy: {min_chars: 200}
   - screen_pii: {action: flag, redact: true}
   - exact_dedup: {partitions: 4}
   - minhash_dedup: {partitions: 4}
