@@ -225,11 +225,15 @@ class FlagKeys:
         """One partition of a unit's keys for ``screen``, with each document's ``row`` (-1:
         dropped in the map phase); None when the unit has none."""
         folder = os.path.join(unit_folder, "keys", screen.name)
+        doc_rows_path = os.path.join(folder, DOC_ROWS_FILE)
+        if os.path.isdir(folder) and not os.path.isfile(doc_rows_path):
+            # Unit keys do not change with the code: keys of survivors only would go unread.
+            raise RuntimeError(f"{unit_folder} was mapped by an older curate (global screen keys without {DOC_ROWS_FILE}); run again with --fresh")
         paths = PartitionedKeyFiles.paths(folder, partition)
         if not paths:
             return None
         keys = pa.concat_tables([pq.read_table(path, schema=screen.key_schema) for path in paths])
-        doc_rows = pq.read_table(os.path.join(folder, DOC_ROWS_FILE)).column("row").to_numpy()
+        doc_rows = pq.read_table(doc_rows_path).column("row").to_numpy()
         return keys.append_column(ROW_FIELD, pa.array(doc_rows[keys.column("doc").to_numpy()], pa.int64()))
 
 

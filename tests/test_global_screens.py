@@ -279,3 +279,7 @@ def test_flag_keys_map_observed_documents_to_their_rows(tmp_path: Path) -> None:
     row_of = dict(zip(docs, rows))
     assert [row_of[i] for i in range(40)] == [survivors.index(i) if i in survivors else -1 for i in range(40)]
     assert np.all(np.array(rows) >= -1)
+    # A unit folder from before doc_rows.parquet (survivors' keys only) is refused, not half read.
+    (tmp_path / "keys" / screen.name / "doc_rows.parquet").unlink()
+    with pytest.raises(RuntimeError, match="older curate"):
+        FlagKeys.read_partition(str(tmp_path), screen, 0)
