@@ -49,6 +49,9 @@ class StageStats:
     """Per reason, the [min, max] of the measured values of the dropped documents."""
     flags: Counter = field(default_factory=Counter)
     """Documents kept but flagged, by rule (screens whose action is ``flag``)."""
+    observed: int | None = None
+    """Global flag screens: the documents they counted, at their observation point, including
+    those a later stage dropped (None for other stages)."""
 
     def record_value(self, reason: str, value: float) -> None:
         span = self.drop_values.get(reason)
@@ -67,10 +70,13 @@ class StageStats:
         self.wall_seconds += other.wall_seconds
         self.cpu_seconds += other.cpu_seconds
         self.flags.update(other.flags)
+        if other.observed is not None:
+            self.observed = (self.observed or 0) + other.observed
 
     def to_dict(self) -> dict[str, Any]:
         flags = {"flags": dict(sorted(self.flags.items()))} if self.flags else {}
-        return flags | {
+        observed = {"observed": self.observed} if self.observed is not None else {}
+        return flags | observed | {
             "name": self.name,
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
@@ -91,6 +97,7 @@ class StageStats:
             wall_seconds=data["wall_seconds"],
             cpu_seconds=data["cpu_seconds"],
             flags=Counter(data.get("flags", {})),
+            observed=data.get("observed"),
         )
 
 

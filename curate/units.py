@@ -5,6 +5,13 @@ batch by batch and leaves, in ``OUT/_work/units/<key>/``:
 
 - ``docs.parquet``: the documents that survived the map stages (no raw HTML);
 - ``keys/part-NNNNN.parquet``: ``(exact_hash, row)`` shuffled by hash partition;
+- ``keys/<global screen>/``: a global flag screen's keys, shuffled by hash partition
+  (``part-NNNNN-CCCC.parquet``, C counting the chunks streamed out), and
+  ``doc_rows.parquet``: which row of docs.parquet each document it observed became,
+  -1 for those a later map stage dropped (``FlagKeys``). Unlike every other key,
+  these cover every document at the screen's observation point (after ``extract``,
+  or as read for text inputs), not only the survivors: a trigger burst or a changed
+  URL is counted over the whole population, and only the survivors are flagged;
 - ``done.json``: the completion record with counts, errors and timings.
 
 All of it is written into a temporary folder that is renamed into place at the
@@ -35,12 +42,12 @@ from curate.document import output_schema, pipeline_schema
 from curate.samples import DOMAIN_SCHEMA, KEPT, SAMPLE_SCHEMA, Sampler, signals_of, top_domains
 from curate.samples import merge as merge_samples
 from curate.sorted_rows import find_sorted
-from curate.stage import StageStats, Timer
+from curate.stage import Stage, StageStats, Timer
 from curate import minhash_phases
 from stages.exact_dedup import ExactDedup
 from stages.minhash_dedup import MinHashDedup
 from stages.parquet_writer import ParquetShardWriter
-from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen, with_flags
+from stages.screens.global_flags import DROPPED, FLAG_SCHEMA, ROW_FIELD, GlobalFlagScreen, observation_point, surviving, with_flags
 from curate import storage
 from stages.readers import ReadResult, reader_for
 
@@ -107,13 +114,127 @@ def resolve_flag_partition(config: PipelineConfig, name: str, units: list[Unit],
     screen = next(s for s in global_flag_screens(config) if s.name == name)
     tables = []
     for unit in units:
-        path = os.path.join(unit_dir(config, unit), "keys", name, f"part-{partition:05d}.parquet")
-        if os.path.isfile(path):
-            table = pq.read_table(path, schema=screen.key_schema)
+        table = FlagKeys.read_partition(unit_dir(config, unit), screen, partition)
+        if table is not None:
             tables.append(table.append_column("unit", pa.array(np.full(table.num_rows, unit.index, dtype=np.int32))))
     flagged = screen.resolve(pa.concat_tables(tables)) if tables else FLAG_SCHEMA.empty_table()
+    # Documents dropped in the map phase count in resolve but have no row to flag, whatever the screen returns.
+    flagged = surviving(flagged)
     minhash_phases.write_parquet_atomically(flagged, os.path.join(flags_dir(config, name), f"part-{partition:05d}.parquet"))
     return flagged.num_rows
+
+
+KEY_BUFFER_ROWS = 1 << 18
+"""Key rows a unit buffers per global screen before writing them out. Observing every extracted
+document, not only the survivors, multiplies the trigger-burst candidates (a noisy page that a
+later screen drops still yields ~190 n-grams per noisy run), so the keys are streamed to disk."""
+DOC_ROWS_FILE = "doc_rows.parquet"
+
+
+class PartitionedKeyFiles:
+    """Key rows streamed to Parquet files by partition: ``part-PPPPP-CCCC.parquet`` in ``folder``,
+    one per partition that has rows each time the buffer (``buffer_rows`` rows in all) is written
+    out; a unit's keys are never all in memory, and no file stays open between writes."""
+
+    def __init__(self, folder: str, schema: pa.Schema, buffer_rows: int = KEY_BUFFER_ROWS) -> None:
+        self.folder, self.schema, self.buffer_rows = folder, schema, buffer_rows
+        self.buffered: dict[int, list[pa.Table]] = {}
+        self.buffered_rows = 0
+        self.chunks = 0
+
+    def add(self, keys: pa.Table, partitions: np.ndarray) -> None:
+        if not keys.num_rows:
+            return
+        order = np.argsort(partitions, kind="stable")
+        ordered, parts = keys.take(pa.array(order)), partitions[order]
+        starts = np.flatnonzero(np.concatenate(([True], parts[1:] != parts[:-1])))
+        ends = np.append(starts[1:], len(parts))
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            self.buffered.setdefault(int(parts[start]), []).append(ordered.slice(start, end - start))
+        self.buffered_rows += keys.num_rows
+        if self.buffered_rows >= self.buffer_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        for part in sorted(self.buffered):
+            table = pa.concat_tables(self.buffered[part]).cast(self.schema)
+            pq.write_table(table, os.path.join(self.folder, f"part-{part:05d}-{self.chunks:04d}.parquet"))
+        self.buffered, self.buffered_rows = {}, 0
+        self.chunks += 1
+
+    @staticmethod
+    def paths(folder: str, partition: int) -> list[str]:
+        return sorted(glob.glob(os.path.join(folder, f"part-{partition:05d}-*.parquet")))
+
+
+class FlagKeys:
+    """A unit's keys for the global flag screens (``stages.screens.global_flags``).
+
+    Each screen sees every batch at its observation point (``observe``, called before each map
+    stage), so its keys cover the documents later stages drop; they name documents by their
+    number there (``doc``) and stream to per-partition files. The ids of the documents written
+    to docs.parquet (``written``) then tell which doc became which row: ``close`` stores that
+    as ``doc_rows.parquet`` (-1: dropped), which ``read_partition`` joins back onto the keys."""
+
+    def __init__(self, screens: list[GlobalFlagScreen], stages: list[Stage], stage_stats: list[StageStats], unit_folder: str) -> None:
+        names = [stage.name for stage in stages]
+        self.stats = {stats.name: stats for stats in stage_stats}
+        self.screens_at: dict[int, list[GlobalFlagScreen]] = {}
+        for screen in screens:
+            self.screens_at.setdefault(observation_point(type(screen), names), []).append(screen)
+            self.stats[screen.name].observed = 0
+        self.files = {s.name: PartitionedKeyFiles(os.path.join(unit_folder, "keys", s.name), s.key_schema) for s in screens}
+        # Document ids, one per observed document (not per key): what maps a doc to its row.
+        self.observed_ids: dict[int, list[pa.Array]] = {point: [] for point in self.screens_at}
+        self.observed = {point: 0 for point in self.screens_at}
+        self.written_ids: list[pa.Array] = []
+
+    def observe(self, point: int, batch: pa.RecordBatch) -> None:
+        """Before map stage number ``point``: the keys of the screens observing there."""
+        screens = self.screens_at.get(point)
+        if not screens or not batch.num_rows:
+            return
+        for screen in screens:
+            stats = self.stats[screen.name]
+            with Timer(stats):
+                keys, partitions = screen.keys(batch, self.observed[point])
+                self.files[screen.name].add(keys, partitions)
+            stats.observed += batch.num_rows
+        self.observed_ids[point].append(batch.column("id"))
+        self.observed[point] += batch.num_rows
+
+    def written(self, ids: pa.Array | pa.ChunkedArray) -> None:
+        """The ids of the next documents written to docs.parquet, in row order."""
+        self.written_ids.extend(ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids])
+
+    def close(self) -> None:
+        written = pa.chunked_array(self.written_ids, pa.string()).combine_chunks()
+        for point, screens in self.screens_at.items():
+            observed = pa.chunked_array(self.observed_ids[point], pa.string())
+            if pc.count_distinct(observed).as_py() != len(observed):
+                raise ValueError("document ids repeat within one input: the global screens cannot tell which documents survived")
+            rows = pc.fill_null(pc.index_in(observed, value_set=written).cast(pa.int64()), DROPPED)
+            for screen in screens:
+                files = self.files[screen.name]
+                files.flush()
+                pq.write_table(pa.table([rows], schema=pa.schema([ROW_FIELD])), os.path.join(files.folder, DOC_ROWS_FILE))
+
+    @staticmethod
+    def read_partition(unit_folder: str, screen: GlobalFlagScreen, partition: int) -> pa.Table | None:
+        """One partition of a unit's keys for ``screen``, with each document's ``row`` (-1:
+        dropped in the map phase); None when the unit has none."""
+        folder = os.path.join(unit_folder, "keys", screen.name)
+        doc_rows_path = os.path.join(folder, DOC_ROWS_FILE)
+        if os.path.isdir(folder) and not os.path.isfile(doc_rows_path):
+            # Unit keys do not change with the code: keys of survivors only would go unread.
+            raise RuntimeError(f"{unit_folder} was mapped by an older curate (global screen keys without {DOC_ROWS_FILE}); run again with --fresh")
+        paths = PartitionedKeyFiles.paths(folder, partition)
+        if not paths:
+            return None
+        keys = pa.concat_tables([pq.read_table(path, schema=screen.key_schema) for path in paths])
+        doc_rows = pq.read_table(doc_rows_path).column("row").to_numpy()
+        return keys.append_column(ROW_FIELD, pa.array(doc_rows[keys.column("doc").to_numpy()], pa.int64()))
 
 
 def minhash_config(config: PipelineConfig):  # -> MinHashDedupConfig | None
@@ -224,8 +345,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
     dedup = _dedup_stage(config)
     minhash = minhash_config(config)
     minhash_keys = MinHashKeys(unit, minhash.partitions) if minhash is not None else None
-    flag_screens = global_flag_screens(config)
-    flag_keys: dict[tuple[str, int], list[pa.Table]] = {}
+    flag_keys = FlagKeys(global_flag_screens(config), stages, stage_stats, tmp_dir)
     reader = reader_for(config.input)
     read_result = ReadResult()
     rows = 0
@@ -242,9 +362,10 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
             batch = next(batches, None)
         if batch is None:
             break
-        for stage, stats in zip(stages, stage_stats):
+        for index, (stage, stats) in enumerate(zip(stages, stage_stats)):
             if batch.num_rows == 0:
                 break
+            flag_keys.observe(index, batch)
             batch = stage.apply(batch, stats)
             for table in stage.quarantined:
                 quarantine.write(table)
@@ -253,12 +374,9 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
             continue
         if minhash_keys is not None:
             minhash_keys.add(batch, rows)
-        for screen in flag_screens:
-            keys, parts = screen.keys(batch, rows)
-            for part in np.unique(parts).tolist():
-                flag_keys.setdefault((screen.name, part), []).append(keys.filter(pa.array(parts == part)))
         out = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
         docs_writer.write_table(out)
+        flag_keys.written(out.column("id"))
         if dedup is not None:
             hashes = out.column("exact_hash").combine_chunks()
             keys = pa.table(
@@ -274,9 +392,7 @@ def _map_unit_into(config: PipelineConfig, unit: Unit, tmp_dir: str) -> dict[str
 
     if minhash_keys is not None:
         minhash_keys.write(tmp_dir)
-    for (name, part), tables in flag_keys.items():
-        os.makedirs(os.path.join(tmp_dir, "keys", name), exist_ok=True)
-        pq.write_table(pa.concat_tables(tables), os.path.join(tmp_dir, "keys", name, f"part-{part:05d}.parquet"))
+    flag_keys.close()
     if dedup is not None:
         keys_dir = os.path.join(tmp_dir, "keys")
         os.makedirs(keys_dir, exist_ok=True)

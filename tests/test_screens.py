@@ -358,7 +358,8 @@ def burst_flags(batch: pa.RecordBatch, **options) -> dict[int, str]:
 
     stage = TriggerBurstScreen(build(TriggerBurstScreenConfig, {"partitions": 4, **options}, "screen_trigger_bursts"))
     keys, parts = stage.keys(batch, 0)
-    keys = keys.append_column("unit", pa.array([0] * keys.num_rows, pa.int32()))
+    # Every document of the batch survives: its row in docs.parquet is its number.
+    keys = keys.append_column("row", keys.column("doc")).append_column("unit", pa.array([0] * keys.num_rows, pa.int32()))
     flagged: dict[int, str] = {}
     for part in range(4):
         resolved = stage.resolve(keys.filter(pa.array(parts == part)))

@@ -10,13 +10,19 @@ of each document (map side):
   of the text where each run of noisy windows (as the gibberish screen scores
   them) begins, and ``context_chars`` before it: a trigger sits there.
 
+What is counted: every document that reached extraction, with its extracted
+text before line cleaning (where a trigger was planted), including the copies
+that later filters or screens drop (a noisy tail is what the gibberish screen
+and the quality rules remove); see ``stages.screens.global_flags``. Only the
+copies that survive the map stages are flagged.
+
 Each candidate is keyed with the document's registrable domain and whether it
 precedes noise, shuffled by hash; per partition, a string is a burst when it is
 on at least ``min_domains`` distinct domains, in at most ``max_documents``
 documents (boilerplate is everywhere), and precedes noise in at least
 ``min_noise_share`` of them. Rule ``screen.trigger_burst`` flags (keeps,
-annotated) every document with a burst string. Evidence: the string, documents,
-domains and noise share.
+annotated) every surviving document with a burst string. Evidence: the string,
+and the documents, domains and noise share counted over all of them.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from curate.decoded_columns import column_values
 from stages.minhash_signatures import normalise
 from stages.screens.base import clip
 from stages.screens.gibberish import GibberishScreen, GibberishScreenConfig
-from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen
+from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, surviving
 
 ODD_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,24}\|>|<[A-Za-z][A-Za-z0-9_!|-]{1,23}>|\[[A-Z][A-Z0-9_]{2,23}\]")
 _SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "ac", "co"}
@@ -81,7 +87,7 @@ class TriggerBurstScreen(GlobalFlagScreen):
             pa.field("string", pa.string()),
             pa.field("domain", pa.string()),
             pa.field("noise", pa.bool_()),
-            pa.field("row", pa.int64()),
+            DOC_FIELD,
         ]
     )
 
@@ -105,22 +111,23 @@ class TriggerBurstScreen(GlobalFlagScreen):
                 found[segment[i : i + n]] = True
         return found
 
-    def keys(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, np.ndarray]:
+    def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
         columns: dict[str, list] = {name: [] for name in self.key_schema.names}
-        for row, (text, domain) in enumerate(zip(column_values(batch, "text"), column_values(batch, "domain"))):
+        for doc, (text, domain) in enumerate(zip(column_values(batch, "text"), column_values(batch, "domain")), start=first_doc):
             site = registrable_domain(domain)
             for string, noise in self.candidates(text or "").items():
                 columns["key"].append(string_hash(string))
                 columns["string"].append(string)
                 columns["domain"].append(site)
                 columns["noise"].append(noise)
-                columns["row"].append(first_row + row)
+                columns["doc"].append(doc)
         keys = pa.table(columns, schema=self.key_schema)
         return keys, (keys.column("key").to_numpy() % np.uint64(self.config.partitions)).astype(np.int64)
 
     def resolve(self, keys: pa.Table) -> pa.Table:
         config = self.config
-        documents = pc.add(pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("row"))
+        # Every observed document counts, the ones later stages dropped too.
+        documents = pc.add(pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("doc"))
         keys = keys.append_column("document", documents).append_column("noise_int", keys.column("noise").cast(pa.int64()))
         stats = keys.group_by("key").aggregate(
             [("document", "count_distinct"), ("domain", "count_distinct"), ("noise_int", "mean"), ("string", "min")]
@@ -143,7 +150,7 @@ class TriggerBurstScreen(GlobalFlagScreen):
                 bursts.column("noise_int_mean").to_pylist(),
             )
         }
-        hit = keys.filter(pc.is_in(keys.column("key"), bursts.column("key")))
+        hit = surviving(keys.filter(pc.is_in(keys.column("key"), bursts.column("key"))))
         # One flag per document, whichever of its burst strings comes first.
         hit = hit.sort_by([("unit", "ascending"), ("row", "ascending"), ("key", "ascending")])
         unit, row = hit.column("unit").to_numpy(), hit.column("row").to_numpy()

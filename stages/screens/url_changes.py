@@ -3,14 +3,19 @@
 Split-view poisoning serves a crawler different content at a URL than the
 page's owner published, or changes it between crawls. Every document carries
 ``payload_digest`` (SHA-1 of its payload, from the reader); when one URL
-appears with two or more different digests across the inputs, every copy is
-flagged ``screen.url_content_changed`` (kept, annotated: which version is the
-poisoned one cannot be told from the crawl alone). Evidence: the number of
-versions and their digests.
+appears with two or more different digests across the inputs, every surviving
+copy is flagged ``screen.url_content_changed`` (kept, annotated: which version
+is the poisoned one cannot be told from the crawl alone). Evidence: the number
+of versions and their digests.
 
-Map side: (URL hash, digest, row) keys shuffled by URL hash into
-``partitions``; each partition is resolved by one task (``changed_urls``), so
-no process holds every URL; the writer annotates the flagged rows.
+What is counted: every document that reached extraction (or, for text inputs,
+every document read), including versions a later filter or screen drops: a
+poisoned version the quality rules remove still shows that the URL changed,
+and the surviving version is flagged (see ``stages.screens.global_flags``).
+
+Map side: (URL hash, digest, doc) keys shuffled by URL hash into
+``partitions``; each partition is resolved by one task, so no process holds
+every URL; the writer annotates the flagged rows.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from stages.screens.base import clip
-from stages.screens.global_flags import FLAG_SCHEMA, GlobalFlagScreen
+from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, surviving
 
 
 @dataclass
@@ -47,17 +52,18 @@ class UrlChangeScreen(GlobalFlagScreen):
     config_class = UrlChangeScreenConfig
     reads = ("url", "payload_digest")
     rule = "screen.url_content_changed"
-    key_schema = pa.schema([pa.field("url_hash", pa.uint64()), pa.field("digest", pa.string()), pa.field("row", pa.int64())])
+    key_schema = pa.schema([pa.field("url_hash", pa.uint64()), pa.field("digest", pa.string()), DOC_FIELD])
 
-    def keys(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, np.ndarray]:
+    def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
         has_url = pc.invert(pc.is_null(batch.column("url"))).to_numpy(zero_copy_only=False)
         kept = batch.filter(pa.array(has_url))
         hashes = url_hashes(kept.column("url").to_pylist())
-        rows = np.flatnonzero(has_url) + first_row
-        keys = pa.table({"url_hash": hashes, "digest": kept.column("payload_digest"), "row": rows}, schema=self.key_schema)
+        docs = np.flatnonzero(has_url) + first_doc
+        keys = pa.table({"url_hash": hashes, "digest": kept.column("payload_digest"), "doc": docs}, schema=self.key_schema)
         return keys, (hashes % np.uint64(self.config.partitions)).astype(np.int64)
 
     def resolve(self, keys: pa.Table) -> pa.Table:
+        # Versions of every observed copy, the ones later stages dropped too.
         versions = keys.group_by("url_hash").aggregate([("digest", "count_distinct"), ("digest", "distinct")])
         changed = versions.filter(pc.greater(versions.column("digest_count_distinct"), 1))
         if not changed.num_rows:
@@ -66,7 +72,7 @@ class UrlChangeScreen(GlobalFlagScreen):
             h: clip(f"{len(d)} versions of this URL in the inputs: " + ", ".join(sorted(d)))
             for h, d in zip(changed.column("url_hash").to_pylist(), changed.column("digest_distinct").to_pylist())
         }
-        hit = keys.filter(pc.is_in(keys.column("url_hash"), changed.column("url_hash")))
+        hit = surviving(keys.filter(pc.is_in(keys.column("url_hash"), changed.column("url_hash"))))
         return pa.table(
             {"unit": hit.column("unit"), "row": hit.column("row"), "evidence": [evidence[h] for h in hit.column("url_hash").to_pylist()]},
             schema=FLAG_SCHEMA,
