@@ -198,8 +198,51 @@ def cc_excerpt_items() -> list[Item]:
     return items
 
 
+# A generator of gambling-SEO injections into known-good documents, for recall where no labelled
+# hacked-site pages exist. Its own pools, written for this purpose: brand characters, categories,
+# access words and lottery games. Some of its categories ("国际") and shapes (a category with no
+# access word in the title) are outside what stages/spam_injection.py looks for, so the recall per
+# template shows where the shape rule stops. No brand is copied from anywhere: names are random.
+BRAND_CHARS = "金银宝利博盛鼎鑫财富豪皇冠星辰龙凤威尼斯新葡京永恒乐天亚洲美高梅华泰凯旋大发万达鸿运福禄寿喜和兴隆昌顺安康泰山海云雷电火风"
+INJECTION_CATEGORIES = ("体育", "娱乐", "彩票", "电竞", "棋牌", "真人", "国际", "游戏", "现金网", "娱乐城", "竞技")
+INJECTION_ACCESS = ("app", "APP下载", "官网", "官方网站", "(中国)官方网站", "网址", "最新网址", "登录入口", "注册", "平台", "手机版", "网页版", "app下载安装", "官方入口", "在线")
+LOTTERY_GAMES = ("时时彩", "六合彩", "快三", "北京赛车", "幸运飞艇", "11选5", "彩票")
+INJECTION_TEMPLATES = {
+    "title_suffix": lambda b, c, a, g, title, text: (f"{title}_{b}{c}{a}", text),
+    "title_prefix": lambda b, c, a, g, title, text: (f"{b}{c}{a}-{title}", text),
+    "lead_bracket": lambda b, c, a, g, title, text: (title, f"【{b}{c}】{text}"),
+    "lead_address": lambda b, c, a, g, title, text: (title, f"{b}{c}网址：{b}{c}{a}\n{text}"),
+    "repeated_heading": lambda b, c, a, g, title, text: (f"{title}_{b}{c}", f"{b}{c} {b}{g} {b}{c}{a}\n{b}{g}\n{text}"),
+    "title_category_only": lambda b, c, a, g, title, text: (f"{title}_{b}{c}", text),
+}
+INJECTION_SOURCES = ("finance_news_163", "encyclopedia_wikipedia", "forum_tianya", "legal_lawrefbook", "essay_luxun", "web_documents_dureader")
+
+
+def brand_name(rng) -> str:
+    if rng.random() < 0.3:
+        letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 4)))
+        return letters + (str(rng.randint(1, 99)) if rng.random() < 0.4 else "")
+    return "".join(rng.choice(BRAND_CHARS) for _ in range(2))
+
+
+def seo_injection_items(per_template: int = 40, seed: int = 13) -> list[Item]:
+    """Known-good documents with a random betting brand injected per template (label spam, group
+    ``seo_injection``, genre ``seo_injection/<template>``), each on the site the document came from."""
+    import random
+
+    rng = random.Random(seed)
+    sources = [row for name in INJECTION_SOURCES for row in _jsonl(SHARED / "zh_text" / "genres" / f"{name}.jsonl.gz") if len(row["text"]) >= 300]
+    items = []
+    for template, inject in INJECTION_TEMPLATES.items():
+        for row in rng.sample(sources, per_template):
+            title, text = inject(brand_name(rng), rng.choice(INJECTION_CATEGORIES), rng.choice(INJECTION_ACCESS), rng.choice(LOTTERY_GAMES), row.get("title") or "", row["text"])
+            host = f"www.site{rng.randrange(10**6)}.example.cn"
+            items.append(Item(f"seo/{template}/{row['id']}", SPAM, "seo_injection", f"seo_injection/{template}", f"http://{host}/{row['id']}.html", wrap_page(title, text), "text/html; charset=utf-8", title))
+    return items
+
+
 def all_items() -> list[Item]:
-    items = genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items()
+    items = genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items() + seo_injection_items()
     ids: set[str] = set()
     urls: set[str] = set()
     for item in items:

@@ -20,7 +20,9 @@ from stages.screens.invisible import InvisibleScreen
 from stages.screens.pii import PiiScreen
 from stages.screens.trigger_bursts import TriggerBurstScreen
 from stages.screens.url_changes import UrlChangeScreen
+from stages.spam_injection import SpamInjection
 from stages.spam_lexicon import SpamLexicon
+from stages.spam_name_bursts import SpamNameBursts
 from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
 
@@ -35,6 +37,7 @@ STAGE_CLASSES = (
     GopherRepetition,
     FinewebQuality,
     SpamLexicon,
+    SpamInjection,
     QualityModel,
     ToSimplified,
     BlocklistScreen,
@@ -47,6 +50,7 @@ STAGE_CLASSES = (
     ExactDedup,
     UrlChangeScreen,
     TriggerBurstScreen,
+    SpamNameBursts,
     MinHashDedup,
 )
 STAGES = {stage.name: stage for stage in STAGE_CLASSES}

@@ -82,6 +82,26 @@ def observation_point(screen: type[GlobalFlagScreen], stage_names: Sequence[str]
     return names.index(screen.observe_after) + 1 if screen.observe_after in names else 0
 
 
+def with_document_numbers(keys: pa.Table) -> pa.Table:
+    """``keys`` with ``document``: one number per observed (unit, doc), to count documents by."""
+    documents = pc.add(pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("doc"))
+    return keys.append_column("document", documents)
+
+
+def flag_surviving(keys: pa.Table, hits: pa.Array, evidence: dict[int, str]) -> pa.Table:
+    """FLAG_SCHEMA rows for the surviving documents whose ``key`` is in ``hits``: one per
+    document, with the evidence of its first key (by key value, so the choice is deterministic)."""
+    hit = surviving(keys.filter(pc.is_in(keys.column("key"), hits)))
+    hit = hit.sort_by([("unit", "ascending"), ("row", "ascending"), ("key", "ascending")])
+    unit, row = hit.column("unit").to_numpy(), hit.column("row").to_numpy()
+    first = np.concatenate(([True], (unit[1:] != unit[:-1]) | (row[1:] != row[:-1]))) if len(row) else np.zeros(0, dtype=bool)
+    hit = hit.filter(pa.array(first))
+    return pa.table(
+        {"unit": hit.column("unit"), "row": hit.column("row"), "evidence": [evidence[k] for k in hit.column("key").to_pylist()]},
+        schema=FLAG_SCHEMA,
+    )
+
+
 def surviving(keys: pa.Table) -> pa.Table:
     """The keys of documents that reached docs.parquet: the only ones a screen may flag."""
     return keys.filter(pc.greater_equal(keys.column("row"), 0))

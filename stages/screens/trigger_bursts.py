@@ -41,7 +41,7 @@ from curate.decoded_columns import column_values
 from stages.minhash_signatures import normalise
 from stages.screens.base import clip
 from stages.screens.gibberish import GibberishScreen, GibberishScreenConfig
-from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, surviving
+from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, flag_surviving, with_document_numbers
 
 ODD_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,24}\|>|<[A-Za-z][A-Za-z0-9_!|-]{1,23}>|\[[A-Z][A-Z0-9_]{2,23}\]")
 _SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "ac", "co"}
@@ -127,8 +127,7 @@ class TriggerBurstScreen(GlobalFlagScreen):
     def resolve(self, keys: pa.Table) -> pa.Table:
         config = self.config
         # Every observed document counts, the ones later stages dropped too.
-        documents = pc.add(pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("doc"))
-        keys = keys.append_column("document", documents).append_column("noise_int", keys.column("noise").cast(pa.int64()))
+        keys = with_document_numbers(keys).append_column("noise_int", keys.column("noise").cast(pa.int64()))
         stats = keys.group_by("key").aggregate(
             [("document", "count_distinct"), ("domain", "count_distinct"), ("noise_int", "mean"), ("string", "min")]
         )
@@ -150,13 +149,5 @@ class TriggerBurstScreen(GlobalFlagScreen):
                 bursts.column("noise_int_mean").to_pylist(),
             )
         }
-        hit = surviving(keys.filter(pc.is_in(keys.column("key"), bursts.column("key"))))
         # One flag per document, whichever of its burst strings comes first.
-        hit = hit.sort_by([("unit", "ascending"), ("row", "ascending"), ("key", "ascending")])
-        unit, row = hit.column("unit").to_numpy(), hit.column("row").to_numpy()
-        first = np.concatenate(([True], (unit[1:] != unit[:-1]) | (row[1:] != row[:-1]))) if len(row) else np.zeros(0, dtype=bool)
-        hit = hit.filter(pa.array(first))
-        return pa.table(
-            {"unit": hit.column("unit"), "row": hit.column("row"), "evidence": [evidence[k] for k in hit.column("key").to_pylist()]},
-            schema=FLAG_SCHEMA,
-        )
+        return flag_surviving(keys, bursts.column("key"), evidence)
