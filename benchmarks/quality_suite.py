@@ -25,7 +25,7 @@ from bench_results import write_result  # a sibling module: benchmarks run as sc
 
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO.parent / "shared" / "data" / "html"
-QUALITY_STAGES = ("spam_lexicon", "c4_lines", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality")
+QUALITY_STAGES = ("spam_lexicon", "spam_injection", "spam_model", "c4_lines", "policy", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality")
 
 
 def chinese_pages() -> list[tuple[bytes, str | None]]:
@@ -49,7 +49,7 @@ def main() -> None:
 
     from curate.config import load_config
     from curate.stage import StageStats
-    from stages.extract import Extract, ExtractConfig
+    from stages.extract import Extract, ExtractConfig, html_title
     from stages.langid import LangId, LangIdConfig
     from stages.text_profile import clear_cache
     from stages.words import segmenter as load_segmenter
@@ -63,10 +63,12 @@ def main() -> None:
         started = time.process_time()
         texts = [extract.extract_text(page) for page in pages]
         extract_seconds.append(time.process_time() - started)
-    texts = [text for text in texts if text]
+    # The page titles go along: the injection rule reads them (taking them is extraction's cost).
+    titled = [(text, html_title(page)) for text, page in zip(texts, pages) if text]
     langid = LangId(LangIdConfig())
-    langs = [g.lang for g in langid.classify(texts)]
-    chinese = [t for t, lang in zip(texts, langs) if lang == "zh"]
+    langs = [g.lang for g in langid.classify([text for text, _ in titled])]
+    chinese = [text for (text, _), lang in zip(titled, langs) if lang == "zh"]
+    titles = [title for (_, title), lang in zip(titled, langs) if lang == "zh"]
 
     config = load_config(str(REPO / "configs" / "zh_web.yaml"))
     result = {
@@ -86,7 +88,7 @@ def main() -> None:
         segment_seconds = []
         cut = load_segmenter(segmenter)
         # Warm-up pass, not timed: per-process tables and models load once per worker.
-        warm = pa.RecordBatch.from_pydict({"text": chinese, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
+        warm = pa.RecordBatch.from_pydict({"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
         for stage in stages:
             warm = stage.apply(warm, StageStats(stage.name))
         for _ in range(args.repeat):
@@ -96,7 +98,7 @@ def main() -> None:
             segment_seconds.append(time.process_time() - started)
             clear_cache()
             # Chained as in the pipeline: each stage sees what the previous one kept and rewrote.
-            batch = pa.RecordBatch.from_pydict({"text": chinese, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
+            batch = pa.RecordBatch.from_pydict({"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
             per_stage = {}
             for stage in stages:
                 stats = StageStats(stage.name)

@@ -39,24 +39,37 @@ _CODE_LINE = re.compile(
     r"|=>|===|!==|&&|\|\||::|\(\)\s*[;{]"
     r"|^\s*</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*$"  # a line that is one markup tag
 )
+_CODE_MARKS = ("=", "&&", "||", "::", "()")
+"""Cheap necessary conditions for the middle of _CODE_LINE, tested before the regex."""
+
+
+def _may_be_code(line: str) -> bool:
+    # A line can only match _CODE_LINE if one of these holds: most prose lines are ruled out
+    # without running the regex.
+    return line[-1] in ";{}" or line[0] in "}])/*#<" or (line[0].isascii() and line[0].isalpha()) or any(mark in line for mark in _CODE_MARKS)
 
 
 def code_share(text: str) -> float:
     """Share of the visible characters that are in code lines."""
     total = code = 0
     fenced = False
+    has_fences = "```" in text or "~~~" in text
     for line in text.split("\n"):
-        chars = len(line.strip())
-        if not chars:
+        stripped = line.strip()
+        if not stripped:
             continue
-        total += chars
-        if _FENCE.match(line):
+        total += len(stripped)
+        if has_fences and _FENCE.match(line):
             fenced = not fenced
-            code += chars
-        elif fenced or (_CODE_LINE.search(line) and (not HAN.search(line) or line.rstrip().endswith((";", "{", "}")) or line.lstrip().startswith(("//", "/*", "#")))):
+            code += len(stripped)
+        elif fenced or (
+            _may_be_code(stripped)
+            and _CODE_LINE.search(line)
             # Chinese prose does not end a line with ; { } nor start it with a comment marker; a
             # Chinese line with a code-like middle (a && b) is prose.
-            code += chars
+            and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))
+        ):
+            code += len(stripped)
     return code / total if total else 0.0
 
 
@@ -67,8 +80,9 @@ class PolicyConfig:
     answer. On the labelled dev data this leaves out 12 % of the modern poems, 25 % of the
     DuReader one-line answers and 1 % of Wikipedia stubs (``benchmarks/quality_eval.py``)."""
     max_code_share: float = field(default=0.5, metadata=bounds(0, 1))
-    """Policy (ours): a page mostly made of code is a listing, not an article. Technical
-    articles with examples stay (the React docs: code share 0.0-0.7, median ~0.25)."""
+    """Policy (ours): a page mostly made of code is a listing, not an article. On the dev data the
+    React documentation (MDX with examples) has code shares from 0.08 (10th percentile) to 0.79
+    (90th), median 0.54, so half of it stays; 3 of 3,325 other known-good documents exceed 0.5."""
 
 
 class Policy(SignalFilter):

@@ -91,21 +91,34 @@ class Span:
     bracketed: bool = False
 
 
-def head_spans(title: str | None, text: str, config: SpamInjectionConfig) -> tuple[list[Span], str]:
-    """The spans an injection could be in, and the rest of the body after the lead."""
+def lead_end(text: str, config: SpamInjectionConfig) -> int:
+    """Where the lead ends: after the first ``lead_lines`` lines, or after ``lead_chars``
+    characters when the page is one long line."""
+    end = -1
+    for _ in range(config.lead_lines):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return min(len(text), config.lead_chars)
+    return end + 1
+
+
+def head_spans(title: str | None, lead: str, config: SpamInjectionConfig) -> list[Span]:
+    """The spans an injection could be in: the title's segments and 【】, the lead's short lines'
+    segments and its 【】 within ``lead_chars``."""
     spans = [Span(part, "title") for part in _SEPARATORS.split(title or "") if part]
     for match in _BRACKETED.finditer(title or ""):
         spans.append(Span(match.group(1), "title", bracketed=True))
-    lines = text.split("\n")
-    lead_lines = [line for line in lines[: config.lead_lines] if line.strip()]
-    for line in lead_lines:
-        if len(line) <= config.lead_line_max_chars:
+    for line in lead.split("\n"):
+        if line.strip() and len(line) <= config.lead_line_max_chars:
             spans.extend(Span(part, "lead") for part in _SEPARATORS.split(line) if part)
-    for match in _BRACKETED.finditer(text, 0, config.lead_chars):
+    for match in _BRACKETED.finditer(lead, 0, config.lead_chars):
         spans.append(Span(match.group(1), "lead", bracketed=True))
-    # The rest of the body: after the lead lines when the page has lines, after lead_chars otherwise.
-    rest = "\n".join(lines[config.lead_lines :]) if len(lines) > config.lead_lines else text[config.lead_chars :]
-    return spans, rest
+    return spans
+
+
+def has_vocabulary(title: str | None, lead: str) -> bool:
+    """Whether the title or the lead holds any term at all: most pages do not, and end there."""
+    return bool(vocabulary()[0].find(f"{title or ''}\n{lead}"))
 
 
 def offer_shape(span: Span) -> tuple[bool, list[str]]:
@@ -128,11 +141,11 @@ def _residue(span: str, terms: list[str]) -> list[str]:
 
 
 def support(span: str, terms: list[str], rest: str) -> float:
-    """Share of the span's bigrams, vocabulary left out, that occur in ``rest`` (lower case);
+    """Share of the span's bigrams, vocabulary left out, that occur in ``rest`` (lower-cased by
+    the caller);
     for a span of vocabulary only, the share of its terms that do."""
     # Han names by their bigrams; a Latin name (hth, ky88) as a whole, or its letters would match English words.
     grams = [run if run.isascii() else run[i : i + 2] for run in _residue(span, terms) for i in (range(max(len(run) - 1, 1)) if not run.isascii() else (0,))]
-    rest = rest.lower()
     if grams:
         return sum(gram in rest for gram in grams) / len(grams)
     return sum(term in rest for term in terms) / len(terms) if terms else 1.0
@@ -143,10 +156,14 @@ def injected_names(title: str | None, text: str, config: SpamInjectionConfig, ma
     spans that read as an offer, or carry a category, and that the rest of the body never
     mentions, whatever the body is about: what ``spam_name_bursts`` counts across sites. A
     portal's own name in its title (``_某某体育``) is one site's; an injected brand is many's."""
-    spans, rest = head_spans(title, text, config)
-    matcher, kinds = vocabulary()
+    end = lead_end(text, config)
+    lead = text[:end]
+    if not has_vocabulary(title, lead):
+        return set()
+    rest = text[end:].lower()
+    _, kinds = vocabulary()
     names = set()
-    for span in spans:
+    for span in head_spans(title, lead, config):
         shaped, terms = offer_shape(span)
         if not (shaped or any(kinds[term] == "category" for term in terms)):
             continue
@@ -175,24 +192,29 @@ class SpamInjection(Stage):
     )
 
     def measure(self, title: str | None, text: str) -> dict:
-        """The least supported offer-shaped head span (None when there is none) and the body's
-        gambling terms per 1,000 characters."""
+        """The least supported offer-shaped head span (None when there is none) and, when there
+        is one, the body's gambling terms per 1,000 characters."""
         config = self.config
-        spans, rest = head_spans(title, text, config)
-        matcher, kinds = vocabulary()
-        body_terms = sum(kinds[term] == "gambling" for _, term in matcher.find(rest))
+        end = lead_end(text, config)
+        lead = text[:end]
         best: tuple[float, Span] | None = None
-        for span in spans:
-            shaped, terms = offer_shape(span)
-            if shaped:
-                value = support(span.text, terms, rest)
-                if best is None or value < best[0]:
-                    best = (value, span)
+        body_per_1000 = None
+        if has_vocabulary(title, lead):
+            rest = text[end:].lower()
+            for span in head_spans(title, lead, config):
+                shaped, terms = offer_shape(span)
+                if shaped:
+                    value = support(span.text, terms, rest)
+                    if best is None or value < best[0]:
+                        best = (value, span)
+            if best is not None:
+                matcher, kinds = vocabulary()
+                body_per_1000 = 1000 * sum(kinds[term] == "gambling" for _, term in matcher.find(rest)) / max(len(rest), 1)
         return {
             "span": best[1].text if best else None,
             "where": best[1].where if best else None,
             "support": best[0] if best else None,
-            "body_terms_per_1000": 1000 * body_terms / max(len(rest), 1),
+            "body_terms_per_1000": body_per_1000,
         }
 
     def checks(self, signals: dict) -> list[Check]:
