@@ -1,44 +1,49 @@
 """Text hidden from readers in the raw HTML, judged by what it does to the corpus.
 
 Looks at the page's raw HTML (the transient ``html`` column) after extraction,
-so it can compare with the extracted ``text``. Hidden means inside an element
-with the ``hidden`` attribute, ``aria-hidden="true"``, ``<noscript>``, or an
-inline style with ``display:none``, ``visibility:hidden``, a zero font size,
-zero opacity, far off-screen positioning (left, top, text-indent or margin
-beyond -999px), or the same text and background colour. A zero font size,
-``visibility:hidden`` or a colour are undone by a descendant that sets its own
-(the ``font-size:0`` layout trick of e-mail and inline-block layouts), so the
-text of such descendants is visible.
+so that it can compare with the extracted ``text``. Hidden means inside an
+element with the ``hidden`` attribute, ``aria-hidden="true"``, ``<noscript>``,
+or an inline style with ``display:none``, ``visibility:hidden``, a zero font
+size, zero opacity, far off-screen positioning (left, top, text-indent or
+margin beyond -999px), or the same text and background colour. A zero font
+size, ``visibility:hidden`` or a colour is undone by a descendant that sets its
+own (the ``font-size:0`` trick of inline-block and e-mail layouts): that text
+is visible.
 
-Hidden elements alone are no evidence: real pages hide tab panels, carousels,
-menus, pop-ups and collapsed replies, and trafilatura leaves most of them out.
-On 142 real Chinese site pages the old rule (hidden prose over 1 % of the
-visible text) flagged 7 %, 20 % of the portal pages. The rules below flag what
-reaches the corpus and the kinds of hidden text attackers plant:
+Hidden elements alone are no evidence: portal pages hide tab panels, headline
+carousels, menus, pop-ups and collapsed replies, and trafilatura leaves most of
+them out. The old rule (hidden prose over 1 % of the visible text) flagged 10
+of the 143 real zh_sites pages, 8 of their 41 portal pages. The rules flag
+hidden text that reaches the corpus, and the kinds of hidden text attackers
+plant:
 
-- ``screen.hidden_text``: hidden prose (text pieces of at least
-  ``min_piece_chars`` characters outside links, not also shown elsewhere on
-  the page) that reaches the extracted ``text`` (``min_text_chars`` or more),
-  or one hidden element holding ``min_hidden_chars`` or more of it with no
-  controls in it (a cloaked article rather than a dialog, tab or consent
-  banner, which carry buttons, inputs or ``javascript:`` links). Link text is
-  navigation: hidden link lists are menus, tab panels and headline carousels.
+- ``screen.hidden_text``: hidden prose (text pieces of ``min_piece_chars`` or
+  more outside links, mostly letters, not also shown elsewhere on the page)
+  found in the extracted text, ``min_text_chars`` or more of it but no more
+  than ``max_hidden_text_share`` of that text (beyond it the text is the
+  page's own content shown by scripts); or ``min_hidden_chars`` of it in one
+  hidden element without controls, which trafilatura may leave out but is a
+  cloaked article (dialogs, tabs and consent banners carry buttons, inputs or
+  ``javascript:`` links; ``<noscript>`` is shown to readers without scripts).
+  Link text is navigation: hidden link lists are menus, tabs and carousels.
 - ``screen.hidden_instructions``: hidden text addressed to a model: the
-  prompt-injection phrases of ``screen_injection`` anywhere in hidden text, and
-  (in hidden prose) wider phrasing aimed at a model ("if you are an AI ...",
-  "当你总结时必须 ..."); hidden text has no human reader, so text addressed to
-  a model there has no innocent reading.
-- ``screen.hidden_stuffing``: a hidden text piece that repeats itself: keyword
-  stuffing (a term list repeated). Measured as zlib compressibility
-  (Ntoulas et al., WWW 2006, found compressibility separates spam pages), on
-  pieces of at least ``min_stuffing_chars`` letters (digits and spaces left
-  out: number tables compress well and are no stuffing).
-- ``screen.hidden_links``: hidden links to at least ``min_link_domains`` other
+  phrases of ``screen_injection`` in any hidden text; in hidden prose also
+  the phrases of ``MODEL_DIRECTED_PATTERNS`` and sentences with words of the
+  right kinds together (a model named and a directive, "ignore" and
+  "instructions", an answer shaped for "the user"). Hidden text has no human
+  reader, so text that talks to a model there has no innocent reading.
+- ``screen.hidden_stuffing``: a hidden text piece that repeats itself, a term
+  list repeated (keyword stuffing): it compresses ``min_stuffing_compression``
+  times or more with zlib (compressibility separates spam pages: Ntoulas et
+  al., WWW 2006), or each of its terms comes ``min_term_repeats`` times.
+- ``screen.hidden_links``: hidden links to ``min_link_domains`` or more other
   registrable domains that the visible page does not link to (hidden-link SEO
-  spam); sister sites and share buttons a page shows are not counted.
+  spam); sister sites and share buttons the page shows do not count.
 
+``HiddenHtmlScreen.measure`` gives a page's signals, ``judge`` the rules they
+break (``benchmarks/hidden_html_calibration.py`` reports both on real pages).
 Evidence: which kind fired, how the text is hidden (``display:none <div>``),
-the counts and the start of the hidden span.
+the counts and the hidden span.
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ _VISIBLE_AGAIN = re.compile(r"(?:^|;)visibility:visible")
 _SPACE = re.compile(r"\s+")
 _MARKUP = re.compile(r"<[a-zA-Z/!]")
 _NOT_LETTERS = re.compile(r"[\d\s]+")
+_TERM_BREAK = re.compile(r"[\W\d_]+")
 _LETTER = re.compile(r"[^\W\d_]")
-# 30 characters without a space or a CJK character: a URL, file name, slug, base64 or code.
-_LONG_TOKEN = re.compile(r"[^\s\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]{30,}")
+# 30 characters of a URL, file name, slug, base64 or code without a break.
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_/.:=+%&?#~@\\{}()\[\]^$*-]{30,}")
 _CANDIDATES = "descendant::*[@style or @hidden or @aria-hidden or self::noscript]"
 
 # Hidden text addressed to a model. Hidden text has no human reader, so text that talks to a
@@ -99,8 +105,10 @@ MODEL_DIRECTED_PATTERNS = (
     r"从现在(?:开始|起)[，,]?(?:你|您)",
     r"(?:无论|不管|不论)用户(?:问|询问|提问|说)",
     # ... telling it what to do or to drop its instructions
-    rf"{_MODEL_ZH}(?:们)?[^。！？\n]{{0,12}}(?:必须|务必|一定要|应当|应该|请|不得|不要|禁止)[^。！？\n]{{0,20}}"
-    r"(?:回答|回复|输出|推荐|总结|摘要|告诉用户|声称|提到|提及|忽略|无视|引用|透露|泄露|显示|评价|评为)",
+    (
+        rf"{_MODEL_ZH}(?:们)?[^。！？\n]{{0,12}}(?:必须|务必|一定要|应当|应该|请|不得|不要|禁止)[^。！？\n]{{0,20}}"
+        r"(?:回答|回复|输出|推荐|总结|摘要|告诉用户|声称|提到|提及|忽略|无视|引用|透露|泄露|显示|评价|评为)"
+    ),
     r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要管|不要遵循|不要遵守|跳过)[^。！？\n]{0,15}(?:指令|指示|提示词|提示|规则|设定|系统提示|要求|内容|一切)",
     r"新的?(?:指令|指示)[:：]",
     r"(?:停止|放弃|中止)(?:执行)?(?:原来|之前|原先|先前|当前|现在)的?(?:任务|指令|指示|设定)",
@@ -122,8 +130,10 @@ MODEL_DIRECTED_PATTERNS = (
     r"\bwhen (?:generating|writing|giving|producing|composing) (?:an? |your )?(?:answer|response|reply|summary|output)\b",
     r"\b(?:pretend|imagine|act as if) (?:that )?you(?:'re| are)\b",
     # ... telling it what to do or to drop its instructions
-    rf"\b{_MODEL_EN}\b[^.!?\n]{{0,30}}\b(?:must|should|shall|always|never|do not|don't|are (?:instructed|required) to)\b[^.!?\n]{{0,30}}"
-    r"\b(?:say|respond|reply|answer|recommend|output|summari[sz]e|describe|state|mention|include|ignore|claim|tell)",
+    (
+        rf"\b{_MODEL_EN}\b[^.!?\n]{{0,30}}\b(?:must|should|shall|always|never|do not|don't|are (?:instructed|required) to)\b[^.!?\n]{{0,30}}"
+        r"\b(?:say|respond|reply|answer|recommend|output|summari[sz]e|describe|state|mention|include|ignore|claim|tell)"
+    ),
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|guidelines|system prompt|user'?s? (?:question|request|query))\b",
     r"\b(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|prior|previous|else)\b",
     r"\byour (?:new|real|actual|true) (?:task|instructions?|goal|objective|role)\b",
@@ -142,10 +152,11 @@ def _words(*alternatives: str) -> re.Pattern[str]:
 
 
 # Kinds of words; a sentence with words of the right kinds together reads as an instruction to a
-# model. Measured on 100 attack sentences of our own and 20 written afterwards, unseen: phrases
-# alone caught 2 of those 20, with these kinds 15; on the visible text of 4,988 real documents
-# (genres, site pages, Western pages) they match in 1.2 %, on the 18,063 hidden blocks of the real
-# pages in none.
+# model. Phrase lists do not carry over to phrasings nobody listed: of 20 instructions written
+# after the phrases and kinds here were fixed (tests/hidden_attacks.py), the phrases alone catch
+# 2, with the kinds 15. The price is paid in visible text, where this is never applied: the
+# kinds match 55 of 4,988 real documents (1.1 %: articles about AI, manuals); in the 17,652
+# hidden blocks of the 1,714 real pages of the calibration, none.
 _MODEL = _words(_AI_ZH, _AI_EN, r"\bsummari[sz]ers?\b", r"(?:自动化?|智能)(?:工具|系统)|(?:回答|问答)(?:程序|工具|系统)")
 _MODEL_GENERIC = _words(r"模型|机器人|助手|程序|爬虫", r"\b(?:models?|assistants?|bots?|agents?|crawlers?)\b")
 _DIRECTIVE = _words(r"必须|务必|一定要|一律|只能|都要|都应|不得|禁止|不要|别|请|你要",
@@ -193,45 +204,65 @@ def instruction(text: str) -> str | None:
 
 @dataclass
 class HiddenHtmlScreenConfig:
-    """Thresholds calibrated on real pages that are no attack (``benchmarks/dev_data.py`` and
-    /tmp-free re-runs of the figures below): the 143 zh_sites pages (news portals, list, product,
-    search-result, WeChat, zhihu, Taiwan news), the 69 zh_gb2312 pages, the 4 Chinese readability
-    test pages and the 11 Common Crawl excerpt pages (227 Chinese pages), with the 144 gambling
-    operator pages (hidden tabs and pop-ups) and 1,343 mostly Western pages (trafilatura's
-    evaluation set, scrapinghub, readability) as a check across page types. Budget per rule: at
-    most 1 % of the Chinese pages."""
+    """Thresholds set on real pages that are no attack, measured with
+    ``benchmarks/hidden_html_calibration.py`` (``results/hidden_html_calibration.json``): 227
+    Chinese pages (the 143 zh_sites pages: 102 articles, forum and Q&A pages and 41 portal pages
+    of news portals, fund companies, shops, search engines, WeChat and zhihu; the 69 zh_gb2312
+    pages; the 4 Chinese readability test pages; the Common Crawl excerpt's 11 Chinese pages),
+    checked on the 144 gambling operator pages (hidden tabs and pop-ups) and 1,343 mostly Western
+    pages (trafilatura's evaluation set, scrapinghub, readability). Budget: each rule fires on at
+    most 1 % of the Chinese pages, all of them together on at most 2 % of the zh_sites pages. With
+    these defaults: none of the 227 Chinese pages, 4 of the 144 gambling pages (hidden pop-up
+    text that trafilatura extracts), 51 of the 1,343 Western pages (3.8 %: cookie and newsletter
+    notices without controls, sister-brand menus)."""
 
     action: Action = "drop"
     min_piece_chars: int = field(default=20, metadata=bounds(1))
-    """A text piece this long is a sentence, not a label. Shorter pieces (labels, dates, prices)
+    """A text piece this long is a sentence, not a label: shorter pieces (labels, dates, prices)
     are left out of ``screen.hidden_text``."""
     min_text_chars: int = field(default=50, metadata=bounds(1))
-    """Hidden prose found in the extracted text that makes ``screen.hidden_text``: a sentence or
-    two. Real Chinese pages: 2 of 227 reach it (a search page's hidden suggestion, 60
-    characters; a WeChat search fragment whose hidden article summaries are its text, 1,800),
-    none has 20-59; gambling operator pages 7 of 144 (pop-ups that trafilatura extracts)."""
+    """Hidden prose found in the extracted text (characters, whitespace left out) that makes
+    ``screen.hidden_text``: a sentence or two (People's Daily paragraphs: median 71). Chinese
+    pages: 2 of 227 reach 50 (60 and 1,772 characters), both over ``max_hidden_text_share``,
+    none has 1-49; gambling pages: 6 of 144 (78-523 characters of pop-up text)."""
+    max_hidden_text_share: float = field(default=0.5, metadata=bounds(0, 1))
+    """Hidden prose above this share of the extracted text is the page's own content shown by
+    scripts (summaries revealed on a click, a page revealed once loaded), not text slipped into
+    a visible page; such pages are left to ``min_hidden_chars``. Shares where 50+ characters
+    reach the text: Chinese pages 0.62 (an image search page's tips) and 0.96 (a search
+    fragment's summaries); Western pages 0.63-0.98 on five that show their article or consent
+    text by script, 0.02-0.41 on eleven that slip pop-up or comment-form text in; gambling
+    pages 0.17-0.57."""
     min_hidden_chars: int = field(default=200, metadata=bounds(1))
-    """Hidden prose in one element without controls that makes ``screen.hidden_text`` even when
-    trafilatura leaves it out: a cloaked article. Real Chinese pages: at most 127 characters
-    (a product page's spec tab; a forum's collapsed replies hold up to 143 each, with controls);
-    gambling operator pages: one of 144 (a rules pop-up, 218). The 1,343 Western pages have
-    cookie and subscription notices over it (3.4 %); no Chinese page does."""
+    """Hidden prose (pieces as above, not shown elsewhere on the page) in one element without
+    controls and not a ``<noscript>`` that makes ``screen.hidden_text`` even when trafilatura
+    leaves it out: a cloaked article. Chinese pages: at most 120 (a search fragment's summary)
+    and 100 (a product page's spec tab); gambling pages: one of 144 (a rules pop-up, 218, whose
+    text reaches the text anyway); Western pages: 30 of 1,343 (cookie and newsletter notices,
+    collapsed captions)."""
     max_hidden_ratio: float = field(default=0.01, metadata=bounds(0))
-    """Deprecated, not used: the share of hidden prose to visible text flagged tab panels and
-    carousels (7 % of the zh_sites pages). Kept so that configs written for it still load."""
+    """Deprecated, not used: the old rule's share of hidden prose to visible text, which flagged
+    tab panels and carousels (10 of 143 zh_sites pages). Kept so that configs naming it load."""
     min_stuffing_chars: int = field(default=50, metadata=bounds(1))
-    """Letters (digits and spaces left out) a hidden piece needs before its compressibility
-    says anything: zlib's own overhead dominates shorter strings."""
+    """Letters (digits and spaces left out) a hidden piece needs before its repetition says
+    anything: zlib's own overhead dominates shorter strings."""
     min_stuffing_compression: float = field(default=2.5, metadata=bounds(1))
-    """UTF-8 bytes / zlib bytes of one hidden piece that make ``screen.hidden_stuffing``. Real
-    hidden pieces: at most 1.76 on the Chinese and gambling pages (prose compresses 1.1-1.8),
-    2 of 1,343 Western pages over 2.5 (a PHP array dump, form template placeholders). A list of
-    terms repeated three times compresses 2.5-5."""
+    """UTF-8 bytes / zlib bytes of one hidden piece (digits left out) that make
+    ``screen.hidden_stuffing``. Prose compresses 1.1-1.8: highest 1.82 on the Chinese pages,
+    1.76 on the gambling pages; on the Western pages 4.46 (a readability test page of repeated
+    lorem ipsum) and 2.45 (a LaTeX fallback), then 2.34."""
+    min_term_repeats: float = field(default=3.0, metadata=bounds(1))
+    """Terms per distinct term in one hidden piece (8 terms or more) that make
+    ``screen.hidden_stuffing``: a term list repeated three times, in any order (zlib misses
+    short terms shuffled). Highest 1.16 on the Chinese pages, 1.33 on the gambling pages,
+    3.75 and 3.33 on the two Western pages above, then 2.73 (long English prose repeats
+    function words). With the compression rule: 96 % of 3,931 random term lists (4-10 terms,
+    3-6 times) caught; the misses are shuffled lists without separators, repeated 3-4 times."""
     min_link_domains: int = field(default=10, metadata=bounds(1))
     """Other registrable domains, not linked from the visible page, that hidden links point to
-    for ``screen.hidden_links``. Real Chinese pages: at most 9 (a 2005 portal's rotating text-ad
-    slot), most 0-2 (share buttons); Western pages: 10 of 1,343 at 10 or more (publishers'
-    sister-brand menus)."""
+    for ``screen.hidden_links``. Chinese pages: at most 9 (a 2005 portal's rotating text-ad
+    slot), then 3; gambling pages: at most 3; Western pages: 12 of 1,343 at 10 or more
+    (publishers' sister-brand menus, social icons)."""
 
 
 def hiding(element: Any) -> str | None:
@@ -274,6 +305,13 @@ def _undoes(style: str, how: str) -> bool:
     if how == "colour = background":
         return bool(_COLOR.search(style))
     return False
+
+
+def _undoing(element: Any, how: str) -> set:
+    """The descendants of a hidden ``element`` whose own style makes their text visible again."""
+    if how not in ("font-size:0", "visibility:hidden", "colour = background"):
+        return set()
+    return {e for e in element.iterdescendants() if isinstance(e.tag, str) and e.get("style") and _undoes(_SPACE.sub("", e.get("style").lower()), how)}
 
 
 def _clean(texts: list[Any]) -> list[str]:
@@ -343,17 +381,27 @@ class HiddenPage:
         body = root.find("body")
         self._body = body if body is not None else root
         hidden = [(element, how) for element in self._body.xpath(_CANDIDATES) if isinstance(element.tag, str) and (how := hiding(element))]
+        # Elements whose hiding some descendants undo: text under those descendants is visible.
+        self._undone = {element: undone for element, how in hidden if (undone := _undoing(element, how))}
         hidden_set = {element for element, _ in hidden}
         for element, how in hidden:
             # The outermost hidden elements only, so nested ones are not counted twice.
-            if not any(ancestor in hidden_set for ancestor in element.iterancestors()):
+            if not self._covered(element, hidden_set):
                 self.blocks.append(self._take(element, how))
+
+    def _covered(self, element: Any, hidden_set: set) -> bool:
+        """Whether a hidden ancestor hides ``element`` too (not where a descendant undoes it)."""
+        path = [element]
+        for ancestor in element.iterancestors():
+            if ancestor in hidden_set and not any(e in self._undone.get(ancestor, ()) for e in path):
+                return True
+            path.append(ancestor)
+        return False
 
     def _take(self, element: Any, how: str) -> HiddenBlock:
         """The block's content, taken out of the tree so that what remains is the visible page."""
-        undone = [e for e in element.iterdescendants() if isinstance(e.tag, str) and e.get("style") and _undoes(_SPACE.sub("", e.get("style").lower()), how)]
-        if undone:
-            return self._take_around(element, how, set(undone))
+        if element in self._undone:
+            return self._take_around(element, how, self._undone[element])
         block = HiddenBlock(
             f"{how} <{element.tag}>",
             _clean(element.xpath(_NON_LINK_TEXT)),
@@ -414,6 +462,40 @@ def _compression(text: str) -> float:
     return len(data) / len(zlib.compress(data, 6))
 
 
+def _repetition(text: str) -> float:
+    """Terms (runs of letters between spaces, punctuation or digits) per distinct term; 1 for
+    text with fewer than 8 terms. Catches a shuffled term list, which zlib compresses poorly."""
+    terms = [term for term in _TERM_BREAK.split(text.lower()) if term]
+    return len(terms) / len(set(terms)) if len(terms) >= 8 else 1.0
+
+
+@dataclass
+class HiddenSignals:
+    """What the rules measure on one page (``HiddenHtmlScreen.measure``), with where it was seen."""
+
+    text_chars: int = 0
+    """The extracted text's characters, whitespace left out."""
+    in_text: list[tuple[str, str]] = field(default_factory=list)
+    """Hidden prose pieces found in the extracted text, with how they were hidden."""
+    block_chars: int = 0
+    """Hidden prose in the largest hidden element without controls (not <noscript>)."""
+    block: tuple[str, list[str]] = ("", [])
+    instruction: tuple[str, str] | None = None
+    """How it was hidden, and the span that reads as an instruction to a model."""
+    compression: float = 0.0
+    repetition: float = 0.0
+    stuffing: tuple[str, str] = ("", "")
+    """The hidden piece that repeats itself most, and how it was hidden."""
+    other_sites: dict[str, int] = field(default_factory=dict)
+    """Hidden links per other registrable domain that the visible page does not link to (below
+    ``min_link_domains`` domains the visible page is not read: all other domains)."""
+    links_how: str = ""
+
+    @property
+    def reached(self) -> int:
+        return sum(len(_squeeze(piece)) for _, piece in self.in_text)
+
+
 class HiddenHtmlScreen(ScreenStage):
     name = "screen_hidden_html"
     config_class = HiddenHtmlScreenConfig
@@ -426,40 +508,57 @@ class HiddenHtmlScreen(ScreenStage):
         domains = column_values(batch, "domain") if "domain" in names else [None] * batch.num_rows
         findings = []
         for html, content_type, text, domain in zip(batch.column("html").to_pylist(), column_values(batch, "http_content_type"), texts, domains):
-            findings.append(self.judge(decode_html(html, content_type).text, text or "", domain) if html else [])
+            findings.append(self.judge(self.measure(decode_html(html, content_type).text, text or "", domain)) if html else [])
         return findings, {}
 
-    def judge(self, html: str, text: str, domain: str | None) -> list[Finding]:
-        """The findings for one page: its decoded HTML, extracted text and host."""
+    def measure(self, html: str, text: str, domain: str | None) -> HiddenSignals:
+        """The signals of one page: its decoded HTML, extracted text and host."""
+        signals = HiddenSignals(text_chars=len(_squeeze(text)))
         page = HiddenPage(html)
-        if not page.blocks:
-            return []
-        found = [self._prose(page, text), self._instructions(page), self._stuffing(page), self._links(page, domain)]
-        return [finding for finding in found if finding]
+        if page.blocks:
+            self._prose(page, _squeeze(text), signals)
+            self._instructions(page, signals)
+            self._stuffing(page, signals)
+            self._links(page, domain, signals)
+        return signals
 
-    def _prose(self, page: HiddenPage, text: str) -> Finding | None:
+    def judge(self, signals: HiddenSignals) -> list[Finding]:
+        """The rules each page's signals break, with evidence."""
+        config, found = self.config, []
+        reached = signals.reached
+        # When most of the text is hidden, the hidden text is the page's content shown by scripts
+        # (summaries revealed on a click, a page revealed once loaded), not text slipped in.
+        if config.min_text_chars <= reached <= config.max_hidden_text_share * signals.text_chars:
+            pieces = signals.in_text
+            found.append(("screen.hidden_text", f"reaches the text: {reached} of its {signals.text_chars} characters in {len(pieces)} hidden pieces ({pieces[0][0]}): " + " / ".join(p for _, p in pieces)))
+        elif signals.block_chars >= config.min_hidden_chars:
+            how, pieces = signals.block
+            found.append(("screen.hidden_text", f"hidden block of {signals.block_chars} characters of prose ({how}): " + " / ".join(pieces)))
+        if signals.instruction:
+            how, span = signals.instruction
+            found.append(("screen.hidden_instructions", f"({how}): {span}"))
+        if signals.compression >= config.min_stuffing_compression or signals.repetition >= config.min_term_repeats:
+            how, piece = signals.stuffing
+            measure = f"compresses {signals.compression:.1f}x" if signals.compression >= config.min_stuffing_compression else f"each term {signals.repetition:.1f} times"
+            found.append(("screen.hidden_stuffing", f"a hidden piece of {len(piece)} characters {measure} ({how}): {piece}"))
+        if len(signals.other_sites) >= config.min_link_domains:
+            sites = signals.other_sites
+            found.append(("screen.hidden_links", f"{sum(sites.values())} hidden links to {len(sites)} other sites ({signals.links_how}): " + ", ".join(sites)))
+        return found
+
+    def _prose(self, page: HiddenPage, squeezed_text: str, signals: HiddenSignals) -> None:
         config = self.config
-        squeezed = _squeeze(text)
-        in_text: list[tuple[str, str]] = []
-        longest: tuple[int, HiddenBlock | None, list[str]] = (0, None, [])
         for block in page.blocks:
             pieces = [p for p in block.prose if len(p) >= config.min_piece_chars and is_prose(p)]
             pieces = [p for p in pieces if not page.shown_elsewhere(p, config.min_piece_chars)] if pieces else pieces
-            in_text += [(block.how, p) for p in pieces if squeezed and _squeeze(p) in squeezed]
+            signals.in_text += [(block.how, p) for p in pieces if squeezed_text and _squeeze(p) in squeezed_text]
             chars = sum(map(len, pieces))
             # Dialogs, tabs and consent banners carry controls; <noscript> is shown to every
             # reader without scripts ("enable JavaScript", a script-free copy of the page).
-            if not block.controls and not block.how.startswith("noscript") and chars > longest[0]:
-                longest = (chars, block, pieces)
-        reached = sum(len(p) for _, p in in_text)
-        if reached >= config.min_text_chars:
-            return ("screen.hidden_text", f"reaches the text: {reached} characters in {len(in_text)} hidden pieces ({in_text[0][0]}): " + " / ".join(p for _, p in in_text))
-        chars, block, pieces = longest
-        if block is not None and chars >= config.min_hidden_chars:
-            return ("screen.hidden_text", f"hidden block of {chars} characters of prose ({block.how}): " + " / ".join(pieces))
-        return None
+            if not block.controls and not block.how.startswith("noscript") and chars > signals.block_chars:
+                signals.block_chars, signals.block = chars, (block.how, pieces)
 
-    def _instructions(self, page: HiddenPage) -> Finding | None:
+    def _instructions(self, page: HiddenPage, signals: HiddenSignals) -> None:
         for block in page.blocks:
             span = instruction(" ".join(block.prose))
             # Link text is headlines and menus: only the injection screen's own phrases count there.
@@ -467,36 +566,32 @@ class HiddenHtmlScreen(ScreenStage):
             match = None if span or not links else _INJECTION.search(links)
             span = span or (_span(links, match) if match else None)
             if span:
-                return ("screen.hidden_instructions", f"({block.how}): {span}")
-        return None
+                signals.instruction = (block.how, span)
+                return
 
-    def _stuffing(self, page: HiddenPage) -> Finding | None:
-        config = self.config
+    def _stuffing(self, page: HiddenPage, signals: HiddenSignals) -> None:
         for block in page.blocks:
             for piece in block.prose:
                 letters = _NOT_LETTERS.sub(" ", piece).strip()
-                if len(letters) < config.min_stuffing_chars:
+                if len(letters) < self.config.min_stuffing_chars or not is_prose(piece):
                     continue
-                ratio = _compression(letters)
-                if ratio >= config.min_stuffing_compression:
-                    return ("screen.hidden_stuffing", f"a hidden piece of {len(piece)} characters compresses {ratio:.1f}x ({block.how}): {piece}")
-        return None
+                compression, repetition = _compression(letters), _repetition(piece)
+                if compression > signals.compression or repetition > signals.repetition:
+                    signals.stuffing = (block.how, piece)
+                signals.compression = max(signals.compression, compression)
+                signals.repetition = max(signals.repetition, repetition)
 
-    def _links(self, page: HiddenPage, domain: str | None) -> Finding | None:
+    def _links(self, page: HiddenPage, domain: str | None, signals: HiddenSignals) -> None:
         own = registrable_domain(domain)
         counts: dict[str, int] = {}
-        where = ""
         for block in page.blocks:
             for href in block.hrefs:
                 host = _host(href)
                 site = registrable_domain(host) if host else ""
                 if site and site != own:
                     counts[site] = counts.get(site, 0) + 1
-                    where = where or block.how
-        if len(counts) < self.config.min_link_domains:
-            return None
-        # Sites the visible page links to as well are partners, sister sites or share buttons.
-        others = {site: n for site, n in counts.items() if site not in page.visible_domains}
-        if len(others) < self.config.min_link_domains:
-            return None
-        return ("screen.hidden_links", f"{sum(others.values())} hidden links to {len(others)} other sites ({where}): " + ", ".join(others))
+                    signals.links_how = signals.links_how or block.how
+        # Sites the visible page links to as well are partners, sister sites or share buttons. (The
+        # visible links are only read when they can change the verdict.)
+        enough = len(counts) >= self.config.min_link_domains
+        signals.other_sites = {site: n for site, n in counts.items() if site not in page.visible_domains} if enough else counts
