@@ -271,9 +271,3 @@ def test_instructions_to_a_model_in_any_phrasing() -> None:
     ordinary = ["请输入您的手机号码，我们将发送验证码。", "您的浏览器版本过低，请升级浏览器后再试。", "这篇文章介绍了人工智能在医疗影像中的应用。",
                 "Please enable JavaScript to view the comments.", "This website uses cookies to improve your experience."]
     assert not any(instruction(s) for s in ordinary + peoples_daily_documents(200, paragraphs=1))
-
-
-def test_old_threshold_keys_still_load() -> None:
-    # configs/zh_web.yaml sets the old keys; they load, and max_hidden_ratio no longer matters.
-    config = build(HiddenHtmlScreenConfig, {"min_hidden_chars": 200, "max_hidden_ratio": 0.01}, "screen_hidden_html")
-    assert config.min_hidden_chars == 200

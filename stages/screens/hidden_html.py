@@ -240,9 +240,6 @@ class HiddenHtmlScreenConfig:
     and 100 (a product page's spec tab); gambling pages: one of 144 (a rules pop-up, 218, whose
     text reaches the text anyway); Western pages: 30 of 1,343 (cookie and newsletter notices,
     collapsed captions)."""
-    max_hidden_ratio: float = field(default=0.01, metadata=bounds(0))
-    """Deprecated, not used: the old rule's share of hidden prose to visible text, which flagged
-    tab panels and carousels (10 of 143 zh_sites pages). Kept so that configs naming it load."""
     min_stuffing_chars: int = field(default=50, metadata=bounds(1))
     """Letters (digits and spaces left out) a hidden piece needs before its repetition says
     anything: zlib's own overhead dominates shorter strings."""
