@@ -20,6 +20,7 @@ from stages.screens.pii import PiiScreen
 from stages.screens.trigger_bursts import TriggerBurstScreen
 from stages.screens.url_changes import UrlChangeScreen
 from stages.spam_lexicon import SpamLexicon
+from stages.spam_model import SpamModel
 from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
 
@@ -33,6 +34,7 @@ STAGE_CLASSES = (
     GopherRepetition,
     FinewebQuality,
     SpamLexicon,
+    SpamModel,
     QualityModel,
     ToSimplified,
     BlocklistScreen,
