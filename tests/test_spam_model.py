@@ -140,7 +140,7 @@ def test_stage_drops_held_out_spam_and_keeps_good_pages(held_out_pages, result: 
 def test_title_is_read_and_empty_text_is_scored() -> None:
     stage = SpamModel(SpamModelConfig())
     assert model_input("正文", "标题") == "标 题 正 文"
-    assert model_input("PK10 開獎，ＡＢＣ") == "pk10 開 獎 ， ａｂｃ"
+    assert model_input("Web2 新聞，ＡＢＣ") == "web2 新 聞 ， ａｂｃ"  # Latin and digit runs stay whole, full-width too
     scores = stage.score(["", None, "今天天气很好。"], None)
     assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
 
