@@ -241,8 +241,17 @@ def seo_injection_items(per_template: int = 40, seed: int = 13) -> list[Item]:
     return items
 
 
+def real_items() -> list[Item]:
+    """Every labelled real page and text (no generated injections): what a model may train on."""
+    return _checked(genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items())
+
+
 def all_items() -> list[Item]:
-    items = genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items() + seo_injection_items()
+    """The real items and the generated SEO injections: what quality_eval.py measures."""
+    return _checked(real_items() + seo_injection_items())
+
+
+def _checked(items: list[Item]) -> list[Item]:
     ids: set[str] = set()
     urls: set[str] = set()
     for item in items:

@@ -3,7 +3,7 @@
 Real Chinese pages (the 69 GB2312/GBK pages and the Chinese readability test
 pages in ../shared/data/html) are extracted with the pipeline's own extract
 stage, timing trafilatura per page; then the quality stages of
-configs/zh_web.yaml run on the extracted texts in one process on one core,
+configs/zh_web.yaml (or ``--config``) run on the extracted texts in one process on one core,
 chained as in the pipeline, with rjieba (default) and with Python jieba;
 times are per document entering the suite. Segmentation is timed alone too.
 Both sides are timed as the best of ``--repeat`` passes (CPU time): this VM's
@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="passes over the pages (the best pass counts)")
     parser.add_argument("--result", default=str(REPO / "benchmarks" / "results" / "quality_suite.json"))
+    parser.add_argument("--config", default=str(REPO / "configs" / "zh_web.yaml"), help="whose quality stages to time")
     args = parser.parse_args()
     if not HTML.is_dir():
         raise SystemExit(f"real pages not found at {HTML}")
@@ -70,7 +71,7 @@ def main() -> None:
     chinese = [text for (text, _), lang in zip(titled, langs) if lang == "zh"]
     titles = [title for (_, title), lang in zip(titled, langs) if lang == "zh"]
 
-    config = load_config(str(REPO / "configs" / "zh_web.yaml"))
+    config = load_config(args.config)
     result = {
         "pages": len(pages),
         "chinese_documents": len(chinese),

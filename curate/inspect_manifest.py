@@ -91,6 +91,10 @@ def render(manifest: dict[str, Any]) -> str:
             "cluster sizes: " + (", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"),
         ]
 
+    models = manifest.get("models")
+    if models:
+        parts += ["", "Models", table(["stage", "path", "bytes", "sha256"], [[m["stage"], m["path"], m["bytes"], m["sha256"][:16]] for m in models], align="llrl")]
+
     outputs = manifest["outputs"]
     parts += ["", f"Output shards: {len(outputs['shards'])} files, {outputs['rows']} rows, {outputs['bytes']} bytes"]
     if outputs["shards"]:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 import curate
-from curate.storage import is_uri, join, read_text
+from curate.storage import is_uri, join, read_text, sha256
 from curate.config import PipelineConfig
 from curate.stage import StageStats
 
@@ -83,6 +83,20 @@ def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def model_records(config: PipelineConfig) -> list[dict[str, Any]]:
+    """Every model file the run's stages load (``Stage.model_files``), with its size and sha256.
+    Hashed once per run, in the driver: a model of a few MB costs milliseconds, and the manifest
+    then says which model made the run's decisions (a file replaced in place keeps its path)."""
+    records = []
+    digests: dict[str, str] = {}
+    for spec in config.stages:
+        for path in spec.stage_class.model_files(spec.config):
+            if path not in digests:
+                digests[path] = sha256(path)
+            records.append({"stage": spec.name, "path": path, "sha256": digests[path], "bytes": os.path.getsize(path)})
+    return records
+
+
 def build_manifest(
     config: PipelineConfig,
     *,
@@ -98,6 +112,7 @@ def build_manifest(
     quarantine: list[dict[str, Any]] | None = None,
     samples: dict[str, Any] | None = None,
     top_domains: dict[str, list[list]] | None = None,
+    models: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -123,6 +138,8 @@ def build_manifest(
     }
     if config.skipped_stages:
         manifest["skipped_stages"] = config.skipped_stages
+    if models:
+        manifest["models"] = models
     if minhash is not None:
         manifest["minhash_dedup"] = minhash
     if quarantine:

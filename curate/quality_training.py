@@ -5,7 +5,7 @@ JSON Lines with a ``text`` field (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``),
 or Parquet with a ``text`` column (curate's own output shards work). A
 deterministic share of each class, chosen by a hash of the text, is held back
 to measure precision and recall; training uses one thread so the same inputs
-give the same model.
+give the same model, and it runs in a fresh process (``fit_supervised``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,37 @@ from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, fasttext_tokens
 
 class TrainingError(ValueError):
     pass
+
+
+# The child imports fastText and nothing else: see fit_supervised.
+_FIT_CHILD = """
+import json, sys
+import fasttext
+job = json.loads(sys.argv[1])
+model = fasttext.train_supervised(input=job["input"], thread=1, verbose=0, **job["params"])
+if job["quantize"] is not None:
+    model.quantize(input=job["input"], thread=1, verbose=0, **job["quantize"])
+model.save_model(job["out"])
+"""
+
+
+def fit_supervised(train_path: str, out: str, params: dict, quantize: dict | None = None) -> None:
+    """Train a fastText classifier on ``train_path`` (one ``__label__x tokens`` line per
+    document) with one thread, optionally quantize it (``quantize``: ``FastText.quantize``
+    keywords), and save it to ``out``, in a fresh Python process.
+
+    Why a fresh process: fasttext-numpy2 (0.10.x) allocates the input matrix without zeroing
+    it (posix_memalign) and, with one thread, initialises only its first tenth (fastText's
+    ``uniform`` fills one tenth per thread); the other rows hold whatever the allocator hands
+    back. A fresh process gets them from new, zeroed pages, so the same inputs give the same
+    bytes; a second training in the same process reads the first one's freed matrix and gives
+    another model, or fails with "Encountered NaN". ``MALLOC_MMAP_THRESHOLD_`` makes glibc map
+    every large block fresh even so."""
+    job = {"input": train_path, "out": out, "params": params, "quantize": quantize}
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    result = subprocess.run([sys.executable, "-c", _FIT_CHILD, json.dumps(job)], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise TrainingError(f"fastText training failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
 
 
 def read_texts(path: str) -> Iterator[str]:
@@ -111,16 +144,13 @@ def train_quality_model(
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write("\n".join(train) + "\n")
         train_path = handle.name
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     try:
-        model = fasttext.train_supervised(
-            input=train_path, epoch=epoch, lr=0.5, wordNgrams=word_ngrams, dim=dim, minCount=1, thread=1, seed=seed, verbose=0
-        )
+        params = {"epoch": epoch, "lr": 0.5, "wordNgrams": word_ngrams, "dim": dim, "minCount": 1, "seed": seed}
+        fit_supervised(train_path, out, params, {"retrain": False} if out.endswith(".ftz") else None)
     finally:
         os.remove(train_path)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    if out.endswith(".ftz"):
-        model.quantize(input=None, retrain=False)
-    model.save_model(out)
+    model = fasttext.load_model(out)
 
     predicted = model.predict([tokens for _, tokens in test], k=1)[0]
     tp = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == POSITIVE_LABEL and guess == POSITIVE_LABEL)

@@ -27,7 +27,7 @@ from curate import storage
 from curate.config import PipelineConfig
 from curate.storage import is_uri
 from curate.document import output_schema, pipeline_schema
-from curate.manifest import build_manifest, write_manifest
+from curate.manifest import build_manifest, model_records, write_manifest
 from curate.progress import Progress
 from curate.stage import StageStats
 from curate.units import (
@@ -130,6 +130,8 @@ def run_pipeline(
     stale_manifest = os.path.join(out, "manifest.json")
     if os.path.exists(stale_manifest):
         os.remove(stale_manifest)
+    # Hashed before the workers load them: the manifest names the files this run read.
+    models = model_records(config)
     units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
     current = {unit.key for unit in units}
     for name in os.listdir(units_dir):
@@ -251,6 +253,7 @@ def run_pipeline(
         quarantine=[writes[u.key]["quarantine"] for u in good_units if writes[u.key]["quarantine"]],
         samples=publish_samples(config, good_units),
         top_domains=merged_top_domains(config, good_units),
+        models=models,
     )
     path = write_manifest(out, manifest)
     if is_uri(config.output.path):

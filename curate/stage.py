@@ -140,6 +140,12 @@ class Stage(ABC):
         self.sampler: Any = None
         """A ``curate.samples.Sampler`` that dropped documents are offered to, when the unit sets one."""
 
+    @classmethod
+    def model_files(cls, config: Any) -> list[str]:
+        """The model files this stage loads with ``config``: the driver hashes them once per run
+        into the manifest's ``models``, so a run records which model made its decisions."""
+        return []
+
     @abstractmethod
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
         """New columns for ``batch`` and, per row, None (keep), a reason, or a Drop with its value."""

@@ -23,6 +23,7 @@ from stages.screens.url_changes import UrlChangeScreen
 from stages.spam_injection import SpamInjection
 from stages.spam_lexicon import SpamLexicon
 from stages.spam_name_bursts import SpamNameBursts
+from stages.spam_model import SpamModel
 from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
 
@@ -38,6 +39,7 @@ STAGE_CLASSES = (
     FinewebQuality,
     SpamLexicon,
     SpamInjection,
+    SpamModel,
     QualityModel,
     ToSimplified,
     BlocklistScreen,

@@ -100,6 +100,10 @@ class LangId(Stage):
         self.model = load_model(config.model_path or bundled_model_path())
         self._targets = frozenset(config.languages)
 
+    @classmethod
+    def model_files(cls, config: LangIdConfig) -> list[str]:
+        return [config.model_path or bundled_model_path()]
+
     def classify(self, texts: list[str]) -> list[LangGuess]:
         """Model prediction plus script correction for each text."""
         cut = [t[: self.config.max_chars].replace("\n", " ") for t in texts]

@@ -84,6 +84,10 @@ class LangIdPrefilter(Stage):
         self.targets = set(config.languages) | (set(CHINESE_VARIETIES) if "zh" in config.languages else set())
         self.cc_codes = {code for lang in config.languages for code in ISO_639_3.get(lang, ())}
 
+    @classmethod
+    def model_files(cls, config: LangIdPrefilterConfig) -> list[str]:
+        return [config.model_path or bundled_model_path()]
+
     def header_says_target(self, html: bytes, content_language: str | None, identified: str | None) -> bool:
         if identified and any(code in self.cc_codes for code in identified.lower().replace(" ", "").split(",")):
             return True

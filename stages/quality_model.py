@@ -63,6 +63,10 @@ class QualityModel(Stage):
         super().__init__(config)
         self.model = load_classifier(config.model_path)
 
+    @classmethod
+    def model_files(cls, config: QualityModelConfig) -> list[str]:
+        return [config.model_path]
+
     def score(self, texts: list[str]) -> list[float]:
         labels, probs = self.model.predict([fasttext_tokens(t) for t in texts], k=2)
         return [float(dict(zip(lab, prob)).get(POSITIVE_LABEL, 0.0)) for lab, prob in zip(labels, probs)]

@@ -29,7 +29,7 @@ def test_flagship_run_on_the_sample(ray_session, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stages = {s["name"]: s for s in manifest["stages"]}
     assert stages["read"]["docs_out"] >= 150
-    for name in ("read", "extract", "langid", "spam_lexicon", "policy", "zh_quality", "gopher_repetition", "fineweb_quality", "exact_dedup"):
+    for name in ("read", "extract", "langid", "spam_lexicon", "spam_model", "policy", "zh_quality", "gopher_repetition", "exact_dedup"):
         assert stages[name]["drops"], f"{name} dropped nothing on the sample"
     assert stages["read"]["drops"]["read.not_html"] == 3
     quality_reasons = {r for s in manifest["stages"] for r in s["drops"] if r.startswith("quality.")}
