@@ -106,7 +106,8 @@ class GopherRepetition(SignalFilter):
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         length = max(len(text), 1)
-        paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+        # Line cleaning leaves no blank lines, so most texts are one paragraph: no split needed.
+        paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()] if "\n\n" in text else [text.strip()] if text.strip() else []
         text_lines = [line for line in text.split("\n") if line.strip()]
         dup_paragraphs, dup_paragraph_chars = duplicates(paragraphs)
         dup_lines, dup_line_chars = duplicates(text_lines)

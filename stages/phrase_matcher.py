@@ -101,9 +101,3 @@ def _lower_chars(text: str) -> str:
 def phrase_matcher(phrases: tuple[str, ...]) -> PhraseMatcher:
     """A matcher over ``phrases``, built once per worker process."""
     return PhraseMatcher(phrases)
-
-
-def phrase_lines(phrases: tuple[str, ...], text: str, newlines: np.ndarray) -> np.ndarray:
-    """Line numbers (lines split at ``newlines``, the positions of "\\n") that hold any phrase."""
-    starts = [start for start, _ in phrase_matcher(phrases).find(text)]
-    return np.searchsorted(newlines, np.array(starts, dtype=np.int64)) if starts else np.zeros(0, dtype=np.int64)

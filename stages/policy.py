@@ -30,6 +30,13 @@ from curate.config_schema import bounds
 from curate.stage import SignalFilter, Threshold
 from stages.cjk import HAN
 
+_WHITESPACE = " \t\n\r\u3000\xa0"
+
+
+def visible_chars(text: str) -> int:
+    """Characters that are not whitespace (the spaces of Chinese and Western text)."""
+    return len(text) - sum(map(text.count, _WHITESPACE))
+
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_LINE = re.compile(
     r"[;{}]\s*$"  # statement ends and blocks
@@ -39,14 +46,14 @@ _CODE_LINE = re.compile(
     r"|=>|===|!==|&&|\|\||::|\(\)\s*[;{]"
     r"|^\s*</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*$"  # a line that is one markup tag
 )
-_CODE_MARKS = ("=", "&&", "||", "::", "()")
-"""Cheap necessary conditions for the middle of _CODE_LINE, tested before the regex."""
+_CODE_MARKS = re.compile(r"=|&&|\|\||::|\(\)")
+"""What the middle of a _CODE_LINE needs, searched before the whole regex."""
 
 
 def _may_be_code(line: str) -> bool:
     # A line can only match _CODE_LINE if one of these holds: most prose lines are ruled out
     # without running the regex.
-    return line[-1] in ";{}" or line[0] in "}])/*#<" or (line[0].isascii() and line[0].isalpha()) or any(mark in line for mark in _CODE_MARKS)
+    return line[-1] in ";{}" or line[0] in "}])/*#<" or (line[0].isascii() and line[0].isalpha()) or _CODE_MARKS.search(line) is not None
 
 
 def code_share(text: str) -> float:
@@ -96,4 +103,4 @@ class Policy(SignalFilter):
     )
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
-        return {"chars": len(text) - sum(map(text.count, (" ", "\n", "\t", "\r", "\u3000", "\xa0"))), "code_share": code_share(text)}
+        return {"chars": visible_chars(text), "code_share": code_share(text)}

@@ -116,15 +116,17 @@ def head_spans(title: str | None, lead: str, config: SpamInjectionConfig) -> lis
     return spans
 
 
-def has_vocabulary(title: str | None, lead: str) -> bool:
-    """Whether the title or the lead holds any term at all: most pages do not, and end there."""
-    return bool(vocabulary()[0].find(f"{title or ''}\n{lead}"))
+def head_vocabulary(title: str | None, lead: str) -> set[str]:
+    """The terms in the title and the lead: most pages have none, and end there."""
+    return {term for _, term in vocabulary()[0].find(f"{title or ''}\n{lead}")}
 
 
-def offer_shape(span: Span) -> tuple[bool, list[str]]:
-    """Whether a span reads as a betting offer, and the vocabulary terms found in it."""
-    matcher, kinds = vocabulary()
-    found = [term for _, term in matcher.find(span.text)]
+def offer_shape(span: Span, head_terms: set[str]) -> tuple[bool, list[str]]:
+    """Whether a span reads as a betting offer, and the vocabulary terms found in it
+    (``head_terms``: the terms of the title and lead the span comes from)."""
+    _, kinds = vocabulary()
+    lowered = span.text.lower()
+    found = [term for term in head_terms for _ in range(lowered.count(term))]
     found_kinds = {kinds[term] for term in found}
     if "gambling" in found_kinds or {"category", "access"} <= found_kinds:
         return True, found
@@ -158,13 +160,14 @@ def injected_names(title: str | None, text: str, config: SpamInjectionConfig, ma
     portal's own name in its title (``_某某体育``) is one site's; an injected brand is many's."""
     end = lead_end(text, config)
     lead = text[:end]
-    if not has_vocabulary(title, lead):
+    head_terms = head_vocabulary(title, lead)
+    if not head_terms:
         return set()
     rest = text[end:].lower()
     _, kinds = vocabulary()
     names = set()
     for span in head_spans(title, lead, config):
-        shaped, terms = offer_shape(span)
+        shaped, terms = offer_shape(span, head_terms)
         if not (shaped or any(kinds[term] == "category" for term in terms)):
             continue
         name = "".join(_residue(span.text, terms))
@@ -199,10 +202,11 @@ class SpamInjection(Stage):
         lead = text[:end]
         best: tuple[float, Span] | None = None
         body_per_1000 = None
-        if has_vocabulary(title, lead):
+        head_terms = head_vocabulary(title, lead)
+        if head_terms:
             rest = text[end:].lower()
             for span in head_spans(title, lead, config):
-                shaped, terms = offer_shape(span)
+                shaped, terms = offer_shape(span, head_terms)
                 if shaped:
                     value = support(span.text, terms, rest)
                     if best is None or value < best[0]:

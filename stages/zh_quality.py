@@ -43,7 +43,6 @@ from curate.config_schema import bounds
 from curate.decoded_columns import column_values
 from curate.stage import Reason, SignalFilter, Threshold, first_failure
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
-from stages.phrase_matcher import phrase_lines
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
 UI_PHRASES = ("展开", "展開", "收起", "更多", "阅读全文", "閱讀全文", "点击查看", "點擊查看", "查看更多", "加载更多", "載入更多", "查看全文", "全文阅读")
@@ -188,9 +187,13 @@ class ZhQuality(SignalFilter):
         # Visible characters per line; lines with none are blank.
         per_line = np.bincount(np.cumsum(is_newline)[is_visible], minlength=np.count_nonzero(is_newline) + 1)
         n_lines = int(np.count_nonzero(per_line))
-        # Interface labels are short lines; 更多 inside a sentence is ordinary Chinese.
-        ui_lines = np.unique(phrase_lines(UI_PHRASES, text, np.flatnonzero(is_newline)))
-        ui_lines = int(np.count_nonzero(per_line[ui_lines] <= self.config.ui_line_max_chars))
+        # Interface labels are short lines; 更多 inside a sentence is ordinary Chinese. Only the
+        # short lines are searched: an article has few.
+        short = np.flatnonzero((per_line > 0) & (per_line <= self.config.ui_line_max_chars))
+        ui_lines = 0
+        if len(short):
+            lines = text.split("\n")
+            ui_lines = sum(1 for number in short.tolist() if any(phrase in lines[number] for phrase in UI_PHRASES))
         hans, hant = np.count_nonzero(visible_flags & _HANS), np.count_nonzero(visible_flags & _HANT)
         return {
             "chars": chars,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.phrase_matcher import PhraseMatcher, lower_codepoints, phrase_lines
+from stages.phrase_matcher import PhraseMatcher, lower_codepoints
 from stages.spam_lexicon import BUILTIN_CATEGORIES, BUILTIN_DIR, read_terms
 
 from conftest import common_crawl_chinese_pages, peoples_daily_documents
@@ -58,12 +58,6 @@ def test_short_texts_and_characters_beyond_the_bmp() -> None:
     assert matcher.find("a") == []
     assert matcher.find("字") == [(0, "字")]
     assert matcher.find("x𠀀字ab") == [(1, "𠀀字"), (2, "字"), (3, "ab")]
-
-
-def test_lines_of_matches() -> None:
-    text = "首页\n版权所有 2024\n正文。\n联系我们"
-    newlines = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == 10)
-    assert phrase_lines(("版权所有", "联系我们"), text, newlines).tolist() == [1, 3]
 
 
 @pytest.mark.parametrize("phrase", ["", "两行\n文字"])

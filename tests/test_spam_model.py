@@ -111,6 +111,17 @@ def test_held_out_figures_are_what_the_script_reports(held_out_pages, result: di
             assert row["flagged"] <= int(training.FLAG_BUDGET * row["documents"]), genre
 
 
+def test_model_input_is_the_token_pattern_joined(held_out_pages) -> None:
+    # model_input builds the line without findall, for speed: it must be the same line.
+    from stages.spam_model import _TOKEN
+
+    for page in held_out_pages:
+        head = f"{page.title}\n" if page.title else ""
+        assert model_input(page.text, page.title) == " ".join(_TOKEN.findall((head + page.text[:PREFIX_CHARS]).lower()))
+    for text in ("", " a b\u3000中 文 x1 ｘ１ 。", "\x1c中\xa0Ｖ２ＥＸ"):
+        assert model_input(text) == " ".join(_TOKEN.findall(text.lower()))
+
+
 def test_stage_drops_held_out_spam_and_keeps_good_pages(held_out_pages, result: dict) -> None:
     from dev_data import GOOD, SPAM
 
