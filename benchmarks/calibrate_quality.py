@@ -6,13 +6,12 @@ definitions). For every threshold rule the config's stages declare
 (``curate.stage.Threshold``; the ``policy.*`` rules are choices, not
 calibrated), per budget genre of known-good documents (those that pass the
 policy rules; items listed in ``dev_data.ERRATA`` left out), the limit is put
-where at most ``--budget`` of that genre's documents fail it (at most
-floor(budget x n) documents; a genre of fewer than 100 documents may lose
-none), and the rule takes the most lenient genre's limit. The limit is derived
-at ``--margin`` x ``--budget`` (half of it by default), not at the budget
-itself: a limit placed exactly at 1 % of our documents drops 2-7 % of unseen
-documents of the same genres (split-half validation, below), one placed at
-0.5 % stays near 1 %. A rule measured as
+where at most ``--margin`` x ``--budget`` of that genre's documents fail it (at
+most floor(share x n) documents: at the default 0.5 %, a genre of fewer than
+200 documents may lose none), and the rule takes the most lenient genre's
+limit. Half the budget, not all of it: a limit placed exactly at 1 % of our
+documents drops 2-7 % of unseen documents of the same genres (split-half
+validation, below), one placed at 0.5 % stays near 1 %. A rule measured as
 Gopher, C4 or FineWeb-2 publish it (``Threshold.published``) is never made
 stricter than the published value; our own and re-defined rules take the
 calibrated limit. Limits are rounded in the lenient direction to three
@@ -26,11 +25,12 @@ until no genre does.
 Split-half validation: the same calibration on half of each genre's documents,
 measured on the other half, shows what unseen text of the same genres costs.
 
-Writes ``--result`` (JSON: per rule the old and new limit, the binding genre,
-the false-positive share per genre and the recall on spam and portal pages at
-the new limit) and prints every rule's old and new limit, and the config lines, to paste
-into ``configs/zh_web.yaml`` (``--write-config`` does it);
-``tests/test_calibration.py`` checks that the config holds these values.
+Writes ``--result`` (JSON: per rule the config's value before, the new limit,
+the binding genre, the false-positive share per genre and the recall on spam
+and portal pages at the new limit), prints them, and with ``--write-config``
+puts the limits into ``configs/zh_web.yaml`` with the genre that set each;
+``tests/test_quality_eval.py`` checks that the config and the stages' defaults
+hold these values.
 
     python benchmarks/quality_eval.py && python benchmarks/calibrate_quality.py
 """

@@ -39,7 +39,6 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -83,19 +82,11 @@ def page_sets(western: bool) -> dict[str, list[Item]]:
 
 
 def extract(htmls: list[bytes], urls: list[str], content_types: list[str | None]) -> pa.RecordBatch:
+    from hidden_attacks import page_batch
     from stages.extract import Extract, ExtractConfig
 
-    batch = pa.RecordBatch.from_pydict(
-        {
-            "html": pa.array(htmls, pa.binary()),
-            "url": urls,
-            "domain": [urlsplit(url).hostname for url in urls],
-            "http_content_type": pa.array(content_types, pa.string()),
-            "text": pa.array([None] * len(htmls), pa.string()),
-        }
-    )
     # Every page kept (pages without text too), in order.
-    return Extract(ExtractConfig()).evaluate(batch)[0]
+    return Extract(ExtractConfig()).evaluate(page_batch(htmls, urls, content_types))[0]
 
 
 def measured(stage, batch: pa.RecordBatch) -> list:

@@ -32,7 +32,7 @@ starts Ray itself first (``ray.init(num_cpus=N, include_dashboard=False)``) and 
     ``manifest.json``, of the ``wall_seconds`` (and ``cpu_seconds``) of the stages ``read``,
     ``langid_prefilter`` ... ``fineweb_quality`` and ``write``. These are per-task busy
     seconds summed over units, i.e. core-seconds: the figure is per core.
-  The screens, exact/MinHash dedup, ``screen_url_changes`` and ``screen_trigger_bursts`` have
+  The screens, exact/MinHash dedup and the global screens (``screen_url_changes``, ``screen_trigger_bursts``, ``spam_name_bursts``) have
   no counterpart in the datatrove pipeline and are left out of the comparable figure.
 
 (b) datatrove, in its own virtual environment that this script creates and populates itself
@@ -114,8 +114,8 @@ import datatrove_venv  # benchmarks/datatrove_venv.py (this script's folder is o
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "zh_web.yaml")
 COMPARABLE_STAGES = (
-    "read", "langid_prefilter", "extract", "langid", "spam_lexicon", "c4_lines", "zh_quality",
-    "gopher_quality", "gopher_repetition", "fineweb_quality", "write",
+    "read", "langid_prefilter", "extract", "langid", "spam_lexicon", "spam_model", "spam_injection", "c4_lines",
+    "policy", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality", "write",
 )
 
 # --------------------------------------------------------------------------------------------

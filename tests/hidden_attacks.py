@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import random
 import re
+from urllib.parse import urlsplit
+
+import pyarrow as pa
 
 # Ways to hide an element, as pages write them. trafilatura drops the first three itself; the
 # others stay in what it extracts.
@@ -231,3 +234,16 @@ def inside_article(html: str, text: str, block: str) -> str | None:
     anchor = next((line[:12] for line in text.split("\n") if len(line) >= 40 and line[:12] in html), None)
     close = html.find("</p>", html.find(anchor)) if anchor else -1
     return html[: close + 4] + block + html[close + 4 :] if close >= 0 else None
+
+
+def page_batch(htmls: list[bytes], urls: list[str], content_types: list[str | None]) -> pa.RecordBatch:
+    """Pages as the reader gives them to extraction: html, url, domain, content type, no text."""
+    return pa.RecordBatch.from_pydict(
+        {
+            "html": pa.array(htmls, pa.binary()),
+            "url": urls,
+            "domain": [urlsplit(url).hostname for url in urls],
+            "http_content_type": pa.array(content_types, pa.string()),
+            "text": pa.array([None] * len(htmls), pa.string()),
+        }
+    )

@@ -24,6 +24,7 @@ from stages.screens.hidden_html import HiddenHtmlScreen, HiddenHtmlScreenConfig
 
 from conftest import peoples_daily_documents, require_shared
 from hidden_attacks import (
+    page_batch,
     INSTRUCTIONS_SEEN,
     INSTRUCTIONS_UNSEEN,
     KEPT_BY_TRAFILATURA,
@@ -47,16 +48,7 @@ def screen(batch: pa.RecordBatch, **options) -> list[dict[str, str]]:
 
 def extracted(htmls: list[bytes], urls: list[str], content_types: list[str | None]) -> pa.RecordBatch:
     """The pages as the pipeline has them when the screen runs: html, url, domain and text."""
-    batch = pa.RecordBatch.from_pydict(
-        {
-            "html": pa.array(htmls, pa.binary()),
-            "url": urls,
-            "domain": [urlsplit(url).hostname for url in urls],
-            "http_content_type": pa.array(content_types, pa.string()),
-            "text": pa.array([None] * len(htmls), pa.string()),
-        }
-    )
-    return Extract(ExtractConfig()).apply(batch, StageStats("extract"))
+    return Extract(ExtractConfig()).apply(page_batch(htmls, urls, content_types), StageStats("extract"))
 
 
 def page(body: str, url: str = "http://news.example.cn/a.html") -> tuple[bytes, str, str]:
