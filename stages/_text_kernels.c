@@ -1,5 +1,6 @@
-/* The per-document loops of the text profile that numpy cannot express without a Python call per
- * item or a sort: token lengths, and Gopher's n-gram repetition counts.
+/* The per-document loops of the quality stages that numpy cannot express without a Python call per
+ * item or a sort: token lengths, Gopher's n-gram repetition counts, character entropy, and the
+ * spam model's token line.
  *
  * Repetition: words arrive as two int64 arrays, a hash per word (equal words, equal hashes) and
  * its length in characters. An n-gram is identified by a polynomial hash of its word hashes, so
@@ -11,6 +12,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
+#include <math.h>
 
 /* One open-addressing table, reused by every call: an entry belongs to the current call only when
  * its stamp equals the call's epoch, so nothing is cleared or allocated per call. Calls hold the
@@ -228,9 +231,92 @@ static PyObject *token_lengths(PyObject *self, PyObject *tokens) {
     return result;
 }
 
+PyDoc_STRVAR(char_entropy_doc,
+"char_entropy(codepoints: buffer of uint32) -> tuple[int, float]\n\n"
+"The number of distinct code points and the Shannon entropy (bits) of their distribution, in one\n"
+"pass over a count table (numpy needed a sort: ~25-40 us for 5,000 characters, here ~5 us).");
+
+/* Counts per code point, zero between calls: a call counts into it and sets back only what it touched. */
+static uint32_t *char_counts;
+
+static PyObject *char_entropy(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (view.len % 4) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "codepoints must be uint32 values");
+        return NULL;
+    }
+    if (!char_counts && !(char_counts = calloc(0x110001, sizeof(uint32_t)))) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    const uint32_t *codes = (const uint32_t *)view.buf;
+    Py_ssize_t n = view.len / 4;
+    uint32_t *seen = malloc((n ? n : 1) * sizeof(uint32_t));
+    if (!seen) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t code = codes[i] > 0x110000 ? 0x110000 : codes[i];
+        if (char_counts[code]++ == 0) seen[distinct++] = code;
+    }
+    double entropy = 0.0;
+    for (Py_ssize_t i = 0; i < distinct; i++) {
+        double share = (double)char_counts[seen[i]] / (double)n;
+        entropy -= share * log2(share);
+        char_counts[seen[i]] = 0;
+    }
+    free(seen);
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nd)", distinct, entropy == 0.0 ? 0.0 : entropy);
+}
+
+PyDoc_STRVAR(spaced_tokens_doc,
+"spaced_tokens(text: str) -> str\n\n"
+"The tokens of text joined by single spaces: each run of ASCII digits and lower-case letters and\n"
+"full-width digits and lower-case letters is one token, every other character that is not\n"
+"whitespace is a token of its own (what the spam model reads, stages/spam_model.py).");
+
+static int latin_run_char(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+static PyObject *spaced_tokens(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 *out = PyMem_Malloc((2 * n + 1) * sizeof(Py_UCS4));
+    if (!out) return PyErr_NoMemory();
+    Py_ssize_t length = 0;
+    int in_run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (Py_UNICODE_ISSPACE(c)) {
+            in_run = 0;
+            continue;
+        }
+        int run = latin_run_char(c);
+        if (!(run && in_run) && length) out[length++] = ' ';
+        out[length++] = c;
+        in_run = run;
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, length);
+    PyMem_Free(out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"token_lengths", token_lengths, METH_O, token_lengths_doc},
     {"repetition_chars", repetition_chars, METH_VARARGS, repetition_doc},
+    {"char_entropy", char_entropy, METH_O, char_entropy_doc},
+    {"spaced_tokens", spaced_tokens, METH_O, spaced_tokens_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -45,15 +45,21 @@ subtitles and 71 % of a poem's hold one; 0-32 % of the short lines of spam and p
 @dataclass
 class FinewebQualityConfig:
     min_line_punct: float = field(default=0.258, metadata=bounds(0, 1))
-    """Minimum share of characters in sentence lines (a punctuation mark or a function character)."""
+    """Minimum share of characters in sentence lines (a punctuation mark or a function character).
+    Calibrated (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good
+    documents fail it; set by encyclopedic."""
     max_short_lines: float = field(default=0.916, metadata=bounds(0, 1))
-    """Maximum share of lines that are short and not sentence lines."""
+    """Maximum share of lines that are short and not sentence lines. Calibrated
+    (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good documents fail
+    it; set by encyclopedic."""
     short_line_chars: int = field(default=30, metadata=bounds(1))
     """FineWeb/datatrove: 30 characters."""
     max_dup_line_chars: float = field(default=0.42, metadata=bounds(0, 1))
-    """FineWeb/datatrove: 0.01."""
+    """Calibrated (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good
+    documents fail it; set by technical. Published: FineWeb 0.01."""
     max_newlines_per_word: float = field(default=0.204, metadata=bounds(0))
-    """FineWeb-2 cmn_Hani: 0.178."""
+    """Calibrated (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good
+    documents fail it; set by literature. Published: FineWeb-2 cmn_Hani 0.178."""
     segmenter: Literal["rjieba", "jieba"] = "rjieba"
 
 

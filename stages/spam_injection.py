@@ -77,10 +77,14 @@ class SpamInjectionConfig:
     lead_line_max_chars: int = field(default=80, metadata=bounds(1))
     """Ours: a longer line is a paragraph, not a heading."""
     max_support: float = field(default=0.25, metadata=bounds(0, 1))
-    """Calibrated (benchmarks/quality_eval.py): the share of the span's brand bigrams found in the
-    body after the lead. A real article title shares most of its bigrams with its body."""
+    """Ours, checked on the dev data (``benchmarks/quality_eval.py``): the share of the span's
+    name bigrams found in the body after the lead. Generated injections score 0 to 0.33 (almost
+    all 0); of 3,289 known-good documents, two have an offer-shaped span at all, scoring 0 (an
+    uncurated search page that opens with a game platform's answer) and 0.55."""
     max_body_terms_per_1000: float = field(default=1.0, metadata=bounds(0))
-    """Ours: a body with more gambling terms is a gambling page, for the lexicon and the classifier."""
+    """Ours: a body with more gambling terms is a gambling page, for the lexicon and the
+    classifier (betting-platform texts: 10-50 per 1,000 characters; a news report on lottery
+    sales names a term or two)."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ import pyarrow as pa
 from curate.config_schema import ConfigError, bounds, path_field
 from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
+from stages._text_kernels import spaced_tokens
 from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, load_classifier
 
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "spam_zh.ftz")
@@ -71,24 +72,14 @@ DEFAULT_THRESHOLD = 0.086
 # One token per CJK character, punctuation mark or symbol; runs of Latin letters and digits
 # (ASCII and full-width) stay whole, so "pk10" or a domain's labels are tokens, not letters.
 _TOKEN = re.compile(r"[0-9a-z\uff10-\uff19\uff41-\uff5a]+|[^\s0-9a-z\uff10-\uff19\uff41-\uff5a]")
-_ALNUM_RUN = re.compile(r"([0-9a-z\uff10-\uff19\uff41-\uff5a]+)")
 
 
 def model_input(text: str | None, title: str | None = None) -> str:
     """The one line the model reads for a page: its title, then the start of its text, as the
-    tokens ``_TOKEN`` finds, space-separated. Built by splitting at the Latin runs and spacing
-    out the characters between them: the same line as joining ``_TOKEN.findall``, in half the time."""
+    tokens ``_TOKEN`` finds, space-separated (built in C, ``stages/_text_kernels.c``: the same
+    line as joining ``_TOKEN.findall``, at a tenth of the cost)."""
     head = f"{title}\n" if title else ""
-    parts = _ALNUM_RUN.split((head + (text or "")[:PREFIX_CHARS]).lower())
-    tokens = []
-    for index, part in enumerate(parts):
-        if index % 2:
-            tokens.append(part)
-        else:
-            others = "".join(part.split())
-            if others:
-                tokens.append(" ".join(others))
-    return " ".join(tokens)
+    return spaced_tokens((head + (text or "")[:PREFIX_CHARS]).lower())
 
 
 def spam_probabilities(model, lines: list[str]) -> list[float]:  # model: fasttext.FastText._FastText
