@@ -312,7 +312,70 @@ static PyObject *spaced_tokens(PyObject *self, PyObject *text) {
     return result;
 }
 
+PyDoc_STRVAR(navigation_lines_doc,
+"navigation_lines(codepoints, separator, han, terminal, max_item_chars: int) -> bytes\n\n"
+"Per line (lines end at code point 10), whether it reads as a menu: not ``terminal``, 2+\n"
+"separators, 3+ items (runs of non-separator characters), none longer than ``max_item_chars``,\n"
+"at least half of them with a Han character. ``codepoints`` is uint32, ``separator`` and ``han``\n"
+"one byte per code point, ``terminal`` one byte per line; the result is one byte per line\n"
+"(stages/c4_lines.py says why; numpy needed a dozen passes over the page).");
+
+static PyObject *navigation_lines(PyObject *self, PyObject *args) {
+    PyObject *codes_obj, *sep_obj, *han_obj, *term_obj;
+    Py_ssize_t max_item;
+    if (!PyArg_ParseTuple(args, "OOOOn", &codes_obj, &sep_obj, &han_obj, &term_obj, &max_item)) return NULL;
+    Py_buffer cb, sb, hb2, tb;
+    if (PyObject_GetBuffer(codes_obj, &cb, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(sep_obj, &sb, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&cb); return NULL; }
+    if (PyObject_GetBuffer(han_obj, &hb2, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&cb); PyBuffer_Release(&sb); return NULL; }
+    if (PyObject_GetBuffer(term_obj, &tb, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&cb); PyBuffer_Release(&sb); PyBuffer_Release(&hb2); return NULL; }
+    PyObject *result = NULL;
+    Py_ssize_t n = cb.len / 4;
+    const uint32_t *codes = (const uint32_t *)cb.buf;
+    const uint8_t *sep = (const uint8_t *)sb.buf, *han = (const uint8_t *)hb2.buf, *term = (const uint8_t *)tb.buf;
+    Py_ssize_t lines = 1;
+    for (Py_ssize_t i = 0; i < n; i++) lines += codes[i] == 10;
+    if (cb.len % 4 || sb.len != n || hb2.len != n || tb.len != lines) {
+        PyErr_SetString(PyExc_ValueError, "navigation_lines: separator and han need one byte per code point, terminal one per line");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, lines);
+    if (!result) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(result);
+    Py_ssize_t line = 0, seps = 0, items = 0, long_items = 0, han_items = 0, item = 0;
+    int item_han = 0;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        int end_of_line = i == n || codes[i] == 10;
+        if (end_of_line || sep[i]) {
+            if (item) {
+                items++;
+                long_items += item > max_item;
+                han_items += item_han;
+            }
+            item = 0;
+            item_han = 0;
+            if (!end_of_line) {
+                seps++;
+                continue;
+            }
+            out[line] = !term[line] && seps >= 2 && items >= 3 && long_items == 0 && 2 * han_items >= items;
+            line++;
+            seps = items = long_items = han_items = 0;
+            continue;
+        }
+        item++;
+        item_han |= han[i] != 0;
+    }
+done:
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&hb2);
+    PyBuffer_Release(&tb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"navigation_lines", navigation_lines, METH_VARARGS, navigation_lines_doc},
     {"token_lengths", token_lengths, METH_O, token_lengths_doc},
     {"repetition_chars", repetition_chars, METH_VARARGS, repetition_doc},
     {"char_entropy", char_entropy, METH_O, char_entropy_doc},

@@ -39,6 +39,7 @@ import pyarrow as pa
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
 from curate.stage import Check, Reason, Stage, Threshold, as_reason, first_failure
+from stages._text_kernels import navigation_lines
 from stages.cjk import han_mask
 from stages.phrase_matcher import phrase_matcher
 from stages.text_profile import CharSet, TextProfile, kept_lines_profile, profile, sentence_count
@@ -107,42 +108,17 @@ class C4Lines(Stage):
     signal_column = "quality_c4"
     thresholds = (Threshold("quality.c4_too_few_sentences", "sentences", "min_sentences", "min", published=5),)
 
-    def navigation_lines(self, page: TextProfile, newlines: np.ndarray, terminal: np.ndarray) -> np.ndarray:
+    def navigation_lines(self, page: TextProfile, terminal: np.ndarray) -> np.ndarray:
         """Which lines are menus: no terminal punctuation (``terminal``: per line, whether it ends
         with some), 3+ items split by separators, each at most ``nav_item_max_chars``, at least
-        half of them with a Han character. ``newlines``: positions of the page's newlines.
-
-        Lines are first screened by counts: three items need two separators, and k separators
-        leave room for at most k + 1 short items. Only the characters of lines passing both (a
-        few percent of a page) are split into items: an item is a run of characters between
-        separators or line ends."""
+        half of them with a Han character. An item is a run of characters between separators
+        or line ends; one pass in C (``stages/_text_kernels.c``)."""
         # Chinese prose does not put spaces between words, so spaced short items are a menu.
         # Only applied to CJK items: an English heading has spaces and short words too.
-        n = page.n_lines
-        is_separator = _NAV_SEPARATOR_SET.mask(page.codepoints)
-        separators = np.bincount(np.searchsorted(newlines, np.flatnonzero(is_separator)), minlength=n)
-        line_starts = np.concatenate(([0], newlines + 1))
-        line_chars = np.concatenate((newlines, [len(page.codepoints)])) - line_starts
-        fits = line_chars - separators <= self.config.nav_item_max_chars * (separators + 1)
-        candidates = np.flatnonzero(~terminal & (separators >= 2) & fits)
-        navigation = np.zeros(n, dtype=bool)
-        if not len(candidates):
-            return navigation
-        # The characters of the candidate lines, and the line of each.
-        lengths = line_chars[candidates]
-        lines = np.repeat(candidates, lengths)
-        chars = np.arange(len(lines)) + np.repeat(line_starts[candidates] - (np.cumsum(lengths) - lengths), lengths)
-        in_item = ~is_separator[chars]
-        continues_item = np.concatenate(([False], in_item[:-1] & (lines[1:] == lines[:-1])))
-        starts_item = in_item & ~continues_item
-        item_of_char = np.cumsum(starts_item) - 1
-        item_chars = np.bincount(item_of_char[in_item], minlength=int(item_of_char[-1]) + 1)
-        han_items = np.bincount(item_of_char[in_item & han_mask(page.codepoints[chars])], minlength=len(item_chars)) > 0
-        item_lines = lines[starts_item]
-        items = np.bincount(item_lines, minlength=n)
-        long_items = np.bincount(item_lines[item_chars > self.config.nav_item_max_chars], minlength=n)
-        navigation[candidates] = True
-        return navigation & (items >= 3) & (long_items == 0) & (2 * np.bincount(item_lines[han_items], minlength=n) >= items)
+        codepoints = page.codepoints
+        separators = _NAV_SEPARATOR_SET.mask(codepoints).view(np.uint8)
+        found = navigation_lines(codepoints, separators, han_mask(codepoints).view(np.uint8), terminal.view(np.uint8), self.config.nav_item_max_chars)
+        return np.frombuffer(found, dtype=bool)
 
     def boilerplate_lines(self, lines: list[str], lengths: np.ndarray) -> np.ndarray:
         """Numbers of the short lines (at most ``boilerplate_max_line_chars``) holding a
@@ -166,7 +142,6 @@ class C4Lines(Stage):
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
         remove = page.words_per_line() < config.min_words_per_line
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
-        newlines = np.flatnonzero(page.codepoints == 10)
         remove[self.boilerplate_lines(lines, lengths)] = True
         if config.filter_javascript and "javascript" in lowered:
             remove[[number for number, line in enumerate(lines) if "javascript" in line.lower()]] = True
@@ -174,7 +149,7 @@ class C4Lines(Stage):
         if config.filter_no_terminal_punct:
             remove |= ~terminal
         if config.filter_navigation:
-            remove |= self.navigation_lines(page, newlines, terminal)
+            remove |= self.navigation_lines(page, terminal)
         return remove | (lengths == 0)
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:

@@ -91,7 +91,7 @@ def test_navigation_rule_spares_english_headings() -> None:
 def navigation_lines(text: str) -> np.ndarray:
     terminal = np.array([line.strip().endswith(TERMINAL_PUNCTUATION) for line in text.split("\n")])
     page = profile(text, "zh")
-    return C4Lines(C4LinesConfig()).navigation_lines(page, np.flatnonzero(page.codepoints == 10), terminal)
+    return C4Lines(C4LinesConfig()).navigation_lines(page, terminal)
 
 
 def is_navigation_line(line: str, max_item_chars: int = 6) -> bool:
