@@ -1,6 +1,8 @@
 /* The per-document loops of the quality stages that numpy cannot express without a Python call per
- * item or a sort: token lengths, Gopher's n-gram repetition counts, character entropy, and the
- * spam model's token line.
+ * item or a sort, or that cost more in a dozen numpy passes than in one pass here: token lengths,
+ * Gopher's n-gram repetition counts, character entropy, the spam model's token line, phrase
+ * matching, menu lines, sentence ends and sentence lines, Gopher's bullet and ellipsis lines, and
+ * candidate code lines. tests/test_text_kernels.py holds each to a Python reference.
  *
  * Repetition: words arrive as two int64 arrays, a hash per word (equal words, equal hashes) and
  * its length in characters. An n-gram is identified by a polynomial hash of its word hashes, so
@@ -374,7 +376,294 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(phrase_find_doc,
+"phrase_find(text, lower, blocks, pair_keys, offsets, lengths, codes, singles) -> bytes\n\n"
+"Every occurrence of the phrases of a stages.phrase_matcher.PhraseMatcher in text, ignoring case,\n"
+"as native int64 pairs (start, phrase number), by start. lower: uint32 lower case of every BMP\n"
+"code point; blocks: one byte per slot of the matcher's block table; pair_keys: the first two\n"
+"code points of each phrase of two or more (first << 32 | second), sorted; offsets, lengths: each\n"
+"such phrase's place in codes (uint32, lower case); singles: the one-character phrases (uint32,\n"
+"sorted), numbered after the others. Lower case is one code point for one, as lower_codepoints\n"
+"has it (past the BMP through str.lower, character by character).");
+
+static Py_ssize_t lower_bound_u64(const uint64_t *values, Py_ssize_t count, uint64_t key) {
+    Py_ssize_t low = 0, high = count;
+    while (low < high) {
+        Py_ssize_t middle = (low + high) / 2;
+        if (values[middle] < key) low = middle + 1; else high = middle;
+    }
+    return low;
+}
+
+static PyObject *phrase_find(PyObject *self, PyObject *args) {
+    PyObject *text, *objs[7];
+    if (!PyArg_ParseTuple(args, "UOOOOOOO", &text, &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6])) return NULL;
+    Py_buffer views[7];
+    int held = 0;
+    PyObject *result = NULL;
+    uint32_t *lowered = NULL;
+    int64_t *found = NULL;
+    for (; held < 7; held++)
+        if (PyObject_GetBuffer(objs[held], &views[held], PyBUF_SIMPLE) < 0) goto done;
+    const uint32_t *lower = views[0].buf;
+    const uint8_t *blocks = views[1].buf;
+    const uint64_t *pair_keys = views[2].buf;
+    const int64_t *offsets = views[3].buf, *lengths = views[4].buf;
+    const uint32_t *codes = views[5].buf, *singles = views[6].buf;
+    Py_ssize_t pairs = views[2].len / 8, n_singles = views[6].len / 4;
+    if (views[0].len != 0x10000 * 4 || views[1].len != 0x10000 || views[3].len != pairs * 8 || views[4].len != pairs * 8) {
+        PyErr_SetString(PyExc_ValueError, "phrase_find: tables of the wrong size");
+        goto done;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    lowered = PyMem_Malloc((n ? n : 1) * sizeof(uint32_t));
+    Py_ssize_t capacity = 64, count = 0;
+    found = PyMem_Malloc(capacity * 2 * sizeof(int64_t));
+    if (!lowered || !found) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c <= 0xFFFF) {
+            lowered[i] = lower[c];
+            continue;
+        }
+        /* Past the BMP (rare: emoji, CJK extensions, a few cased scripts): str.lower, as Python does. */
+        PyObject *one = PyUnicode_FromOrdinal(c), *low = one ? PyObject_CallMethod(one, "lower", NULL) : NULL;
+        Py_XDECREF(one);
+        if (!low) goto done;
+        lowered[i] = PyUnicode_GET_LENGTH(low) == 1 ? PyUnicode_READ_CHAR(low, 0) : c;
+        Py_DECREF(low);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t first = lowered[i];
+        if (i + 1 < n && pairs) {
+            uint32_t second = lowered[i + 1];
+            if (blocks[((first * 40503u) ^ second) & 0xFFFFu]) {
+                uint64_t key = (uint64_t)first << 32 | second;
+                for (Py_ssize_t j = lower_bound_u64(pair_keys, pairs, key); j < pairs && pair_keys[j] == key; j++) {
+                    int64_t length = lengths[j];
+                    if (i + length > n) continue;
+                    if (memcmp(lowered + i, codes + offsets[j], (size_t)length * sizeof(uint32_t)) != 0) continue;
+                    if (count == capacity) {
+                        capacity *= 2;
+                        int64_t *grown = PyMem_Realloc(found, capacity * 2 * sizeof(int64_t));
+                        if (!grown) { PyErr_NoMemory(); goto done; }
+                        found = grown;
+                    }
+                    found[2 * count] = i;
+                    found[2 * count + 1] = j;
+                    count++;
+                }
+            }
+        }
+        if (n_singles) {
+            Py_ssize_t low = 0, high = n_singles;
+            while (low < high) {
+                Py_ssize_t middle = (low + high) / 2;
+                if (singles[middle] < first) low = middle + 1; else high = middle;
+            }
+            if (low < n_singles && singles[low] == first) {
+                if (count == capacity) {
+                    capacity *= 2;
+                    int64_t *grown = PyMem_Realloc(found, capacity * 2 * sizeof(int64_t));
+                    if (!grown) { PyErr_NoMemory(); goto done; }
+                    found = grown;
+                }
+                found[2 * count] = i;
+                found[2 * count + 1] = pairs + low;
+                count++;
+            }
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)found, count * 2 * (Py_ssize_t)sizeof(int64_t));
+done:
+    PyMem_Free(lowered);
+    PyMem_Free(found);
+    for (int k = 0; k < held; k++) PyBuffer_Release(&views[k]);
+    return result;
+}
+
+PyDoc_STRVAR(code_line_candidates_doc,
+"code_line_candidates(text: str) -> tuple[int, bytes]\n\n"
+"The characters of text's lines, each stripped of whitespace (str.strip), added up, and the\n"
+"numbers (native int64) of the lines that may be code (stages/policy.py): the\n"
+"line, stripped of whitespace, ends in ; { or }, starts with } ] ) / * # < or an ASCII letter,\n"
+"or holds = && || :: or (). Only those lines need the policy's regex.");
+
+static PyObject *code_line_candidates(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t capacity = 64, count = 0, visible = 0, line = 0, start = 0;
+    int64_t *found = PyMem_Malloc(capacity * sizeof(int64_t));
+    if (!found) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        Py_UCS4 c = i < n ? PyUnicode_READ(kind, data, i) : '\n';
+        if (c != '\n') continue;
+        /* The line [start, i): strip whitespace as str.strip does, then test its ends and middle. */
+        Py_ssize_t a = start, b = i;
+        while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a))) a++;
+        while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1))) b--;
+        int maybe = 0;
+        visible += b - a;
+        if (a < b) {
+            Py_UCS4 first = PyUnicode_READ(kind, data, a), last = PyUnicode_READ(kind, data, b - 1);
+            maybe = last == ';' || last == '{' || last == '}' || first == '}' || first == ']' || first == ')' || first == '/'
+                    || first == '*' || first == '#' || first == '<' || (first < 128 && ((first | 32) >= 'a' && (first | 32) <= 'z'));
+            for (Py_ssize_t k = a; !maybe && k < b; k++) {
+                Py_UCS4 x = PyUnicode_READ(kind, data, k), y = k + 1 < b ? PyUnicode_READ(kind, data, k + 1) : 0;
+                maybe = x == '=' || (x == '&' && y == '&') || (x == '|' && y == '|') || (x == ':' && y == ':') || (x == '(' && y == ')');
+            }
+        }
+        if (maybe) {
+            if (count == capacity) {
+                capacity *= 2;
+                int64_t *grown = PyMem_Realloc(found, capacity * sizeof(int64_t));
+                if (!grown) { PyMem_Free(found); return PyErr_NoMemory(); }
+                found = grown;
+            }
+            found[count++] = line;
+        }
+        line++;
+        start = i + 1;
+    }
+    PyObject *lines = PyBytes_FromStringAndSize((const char *)found, count * (Py_ssize_t)sizeof(int64_t));
+    PyMem_Free(found);
+    if (!lines) return NULL;
+    return Py_BuildValue("(nN)", visible, lines);
+}
+
+PyDoc_STRVAR(edge_lines_doc,
+"edge_lines(text: str) -> tuple[int, int, int]\n\n"
+"Gopher's line counts, with str.splitlines' lines (no lines: one empty line): how many lines,\n"
+"how many start with a bullet (- * • · ● ■ ◆ ▪ → ► after leading whitespace), and how many\n"
+"end with ... or … (before trailing whitespace). stages/gopher_quality.py; Python took two\n"
+"passes over the lines.");
+
+static int line_break(Py_UCS4 c) {
+    return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+static int bullet(Py_UCS4 c) {
+    return c == 0x2022 || c == '-' || c == 0xB7 || c == 0x25CF || c == 0x25A0 || c == 0x25C6 || c == 0x25AA || c == '*' || c == 0x2192 || c == 0x25BA;
+}
+
+static PyObject *edge_lines(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t lines = 0, bullets = 0, ellipses = 0, start = 0;
+    while (start < n) {
+        Py_ssize_t end = start;
+        while (end < n && !line_break(PyUnicode_READ(kind, data, end))) end++;
+        Py_ssize_t a = start, b = end;
+        while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a))) a++;
+        while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1))) b--;
+        lines++;
+        if (a < b) {
+            bullets += bullet(PyUnicode_READ(kind, data, a));
+            Py_UCS4 last = PyUnicode_READ(kind, data, b - 1);
+            ellipses += last == 0x2026 || (last == '.' && b - a >= 3 && PyUnicode_READ(kind, data, b - 2) == '.' && PyUnicode_READ(kind, data, b - 3) == '.');
+        }
+        /* \r\n is one break, as in str.splitlines. */
+        if (end < n && PyUnicode_READ(kind, data, end) == '\r' && end + 1 < n && PyUnicode_READ(kind, data, end + 1) == '\n') end++;
+        start = end + 1;
+    }
+    return Py_BuildValue("(nnn)", lines ? lines : 1, bullets, ellipses);
+}
+
+PyDoc_STRVAR(sentence_lines_doc,
+"sentence_lines(lines: list[str], marks: buffer) -> bytes\n\n"
+"One byte per line: whether it holds a character whose byte in marks (one per BMP code point)\n"
+"is set, or an ASCII full stop before whitespace or the line's end (stages/fineweb_quality.py's\n"
+"SENTENCE_LINE, without a regex search per line).");
+
+static PyObject *sentence_lines(PyObject *self, PyObject *args) {
+    PyObject *lines, *marks_obj;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &lines, &marks_obj)) return NULL;
+    Py_buffer mb;
+    if (PyObject_GetBuffer(marks_obj, &mb, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *result = NULL;
+    if (mb.len != 0x10000) {
+        PyErr_SetString(PyExc_ValueError, "sentence_lines: marks needs one byte per BMP code point");
+        goto done;
+    }
+    const uint8_t *marks = mb.buf;
+    Py_ssize_t count = PyList_GET_SIZE(lines);
+    result = PyBytes_FromStringAndSize(NULL, count);
+    if (!result) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        if (!PyUnicode_Check(line)) {
+            Py_CLEAR(result);
+            PyErr_Format(PyExc_TypeError, "lines[%zd] is not str", i);
+            goto done;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+        int kind = PyUnicode_KIND(line);
+        const void *data = PyUnicode_DATA(line);
+        int found = 0;
+        for (Py_ssize_t k = 0; k < n && !found; k++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, k);
+            if (c <= 0xFFFF && marks[c]) found = 1;
+            else if (c == '.' && (k + 1 == n || Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k + 1)))) found = 1;
+        }
+        out[i] = (uint8_t)found;
+    }
+done:
+    PyBuffer_Release(&mb);
+    return result;
+}
+
+PyDoc_STRVAR(sentence_ends_doc,
+"sentence_ends(text: str) -> int\n\n"
+"Runs of sentence ends in text: 。！？!?… and an ASCII full stop after a letter or digit and\n"
+"before whitespace or the end (stages/text_profile.py's sentence_count, without numpy passes).");
+
+static int sentence_mark(Py_UCS4 c) {
+    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == '!' || c == '?' || c == 0x2026;
+}
+
+static PyObject *sentence_ends(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), runs = 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int previous_end = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        int end = sentence_mark(c);
+        if (!end && c == '.' && i > 0) {
+            Py_UCS4 before = PyUnicode_READ(kind, data, i - 1);
+            /* Past the BMP everything counts as a letter, as text_profile's character kinds have it. */
+            int alnum = before > 0xFFFF || Py_UNICODE_ISALNUM(before);
+            end = alnum && (i + 1 == n || Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i + 1)));
+        }
+        runs += end && !previous_end;
+        previous_end = end;
+    }
+    return PyLong_FromSsize_t(runs);
+}
+
 static PyMethodDef methods[] = {
+    {"sentence_ends", sentence_ends, METH_O, sentence_ends_doc},
+    {"sentence_lines", sentence_lines, METH_VARARGS, sentence_lines_doc},
+    {"edge_lines", edge_lines, METH_O, edge_lines_doc},
+    {"code_line_candidates", code_line_candidates, METH_O, code_line_candidates_doc},
+    {"phrase_find", phrase_find, METH_VARARGS, phrase_find_doc},
     {"navigation_lines", navigation_lines, METH_VARARGS, navigation_lines_doc},
     {"token_lengths", token_lengths, METH_O, token_lengths_doc},
     {"repetition_chars", repetition_chars, METH_VARARGS, repetition_doc},

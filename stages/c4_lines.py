@@ -56,6 +56,9 @@ BOILERPLATE_PHRASES = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
     "all rights reserved", "copyright ©", "copyright (c)",
 )
+# One pass over a page finds the boilerplate phrases, "javascript" and "lorem ipsum".
+_NOT_BOILERPLATE = ("javascript", "lorem ipsum")
+_PAGE_PHRASES = BOILERPLATE_PHRASES + _NOT_BOILERPLATE
 _ENDS_WITH_TERMINAL = operator.methodcaller("endswith", TERMINAL_PUNCTUATION)
 _NAV_SEPARATOR_CHARS = " \t\u3000\xa0|｜/>»›·•"
 _NAV_SEPARATOR_SET = CharSet(_NAV_SEPARATOR_CHARS)
@@ -120,31 +123,21 @@ class C4Lines(Stage):
         found = navigation_lines(codepoints, separators, han_mask(codepoints).view(np.uint8), terminal.view(np.uint8), self.config.nav_item_max_chars)
         return np.frombuffer(found, dtype=bool)
 
-    def boilerplate_lines(self, lines: list[str], lengths: np.ndarray) -> np.ndarray:
-        """Numbers of the short lines (at most ``boilerplate_max_line_chars``) holding a
-        boilerplate phrase. Only the short lines are searched: in an article they are a small
-        part of the text, and a long line is never removed for a phrase."""
-        short = np.flatnonzero((lengths > 0) & (lengths <= self.config.boilerplate_max_line_chars))
-        if not len(short):
-            return short
-        joined = "\n".join(map(lines.__getitem__, short.tolist()))
-        starts = np.array([start for start, _ in phrase_matcher(BOILERPLATE_PHRASES).find(joined)], dtype=np.int64)
-        if not len(starts):
-            return starts
-        newlines = np.flatnonzero(np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32) == 10)
-        return short[np.searchsorted(newlines, starts)]
-
-    def removed_lines(self, page: TextProfile, lines: list[str], lowered: str) -> np.ndarray:
+    def removed_lines(self, page: TextProfile, lines: list[str], found: list[tuple[int, str]]) -> np.ndarray:
         """Which of the page's lines (``lines``, stripped) to remove, decided with arrays.
-        ``lowered``: the page in lower case (for "javascript")."""
+        ``found``: the (start, phrase) matches of ``_PAGE_PHRASES`` in the page, from one pass."""
         config = self.config
         n = page.n_lines
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
         remove = page.words_per_line() < config.min_words_per_line
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
-        remove[self.boilerplate_lines(lines, lengths)] = True
-        if config.filter_javascript and "javascript" in lowered:
-            remove[[number for number, line in enumerate(lines) if "javascript" in line.lower()]] = True
+        if found:
+            newlines = np.flatnonzero(page.codepoints == 10)
+            boilerplate = np.searchsorted(newlines, np.array([start for start, phrase in found if phrase not in _NOT_BOILERPLATE], dtype=np.int64))
+            # A long line is never removed for a phrase: a paragraph may mention copyright.
+            remove[boilerplate[lengths[boilerplate] <= config.boilerplate_max_line_chars]] = True
+            if config.filter_javascript:
+                remove[np.searchsorted(newlines, np.array([start for start, phrase in found if phrase == "javascript"], dtype=np.int64))] = True
         terminal = np.fromiter(map(_ENDS_WITH_TERMINAL, lines), dtype=bool, count=n)
         if config.filter_no_terminal_punct:
             remove |= ~terminal
@@ -174,8 +167,8 @@ class C4Lines(Stage):
             # One segmentation of the whole page gives every line's word count.
             page = profile(uncited, lang, config.segmenter)
             lines = [line.strip() for line in uncited.split("\n")]
-            lowered = uncited.lower()
-            remove = self.removed_lines(page, lines, lowered)
+            found = phrase_matcher(_PAGE_PHRASES).find(page.text)
+            remove = self.removed_lines(page, lines, found)
             kept_numbers = np.flatnonzero(~remove).tolist()
             kept = [lines[number] for number in kept_numbers]
             removed = sum(1 for line in lines if line) - len(kept)
@@ -187,7 +180,7 @@ class C4Lines(Stage):
                 {"lines_kept": len(kept), "lines_removed": removed, "chars_removed": len(text) - len(cleaned), "sentences": sentences}
             )
             checks.append([
-                ("quality.c4_lorem_ipsum", None, config.filter_lorem_ipsum and "lorem ipsum" in lowered),
+                ("quality.c4_lorem_ipsum", None, config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found)),
                 ("quality.c4_curly_bracket", None, config.filter_curly_bracket and "{" in text),
                 *((rule.reason, sentences, rule.fails(sentences, rule.value_in(config))) for rule in self.thresholds),
             ])

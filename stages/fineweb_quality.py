@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
@@ -34,12 +35,16 @@ from curate.stage import SignalFilter, Threshold
 from stages.gopher_repetition import duplicates
 from stages.text_profile import profile
 from stages.words import lines
+from stages._text_kernels import sentence_lines
 
-SENTENCE_LINE = re.compile(r"[。！？；，、：…!?;:,｡．]|\.(?:\s|$)|[我你您他她它咱们吗呢吧啊呀嘛了是不没别要会能想这那就都也还很再又才]")
+SENTENCE_MARKS = "。！？；，、：…!?;:,｡．" + "我你您他她它咱们吗呢吧啊呀嘛了是不没别要会能想这那就都也还很再又才"
+SENTENCE_LINE = re.compile(f"[{re.escape(SENTENCE_MARKS)}]|\\.(?:\\s|$)")
 """A sentence or clause mark (an ASCII full stop only before a space or the line end, not in
 3.5), or a function character of a sentence: pronouns, particles, negation, copula, modals,
 demonstratives and common adverbs. On the labelled dev data, 84-97 % of the short lines of
 subtitles and 71 % of a poem's hold one; 0-32 % of the short lines of spam and portal pages."""
+_SENTENCE_TABLE = np.zeros(0x10000, dtype=np.uint8)
+_SENTENCE_TABLE[[ord(c) for c in SENTENCE_MARKS]] = 1
 
 
 @dataclass
@@ -84,7 +89,8 @@ class FinewebQuality(SignalFilter):
         text_lines = lines(text)
         n_lines = max(len(text_lines), 1)
         chars = max(sum(map(len, text_lines)), 1)
-        sentences = [SENTENCE_LINE.search(line) is not None for line in text_lines]
+        # SENTENCE_LINE, tested in C (one pass over the lines instead of a regex search each).
+        sentences = list(sentence_lines(text_lines, _SENTENCE_TABLE))
         _, dup_chars = duplicates(text_lines)
         n_words = max(len(profile(text, lang, self.config.segmenter).word_lengths), 1)
         short = self.config.short_line_chars

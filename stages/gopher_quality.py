@@ -30,7 +30,6 @@ labelled Chinese text of many genres (``benchmarks/calibrate_quality.py``; see
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,13 +38,13 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import SignalFilter, Threshold
+from stages._text_kernels import edge_lines
 from stages.text_profile import PUNCT, hashes_of_words, profile
 
 # FineWeb-2's stopword list for cmn_Hani.
 CHINESE_STOPWORDS = ["的", "年", "在", "月", "是", "和", "日", "了", "於", "·", "為", "有", "被", "人", "中", "为", "他", "與", "後", "也", "而", "由"]
 BULLETS = ("•", "-", "·", "●", "■", "◆", "▪", "*", "→", "►")
-_STARTS_WITH_BULLET = operator.methodcaller("startswith", BULLETS)
-_ENDS_WITH_ELLIPSIS = operator.methodcaller("endswith", ("...", "…"))
+"""What a bullet line starts with (counted in C: ``stages._text_kernels.edge_lines``)."""
 
 
 @dataclass
@@ -125,7 +124,7 @@ class GopherQuality(SignalFilter):
         p = profile(text, lang, self.config.segmenter)
         n_words = max(len(p.word_lengths), 1)
         content = p.word_lengths[p.content_mask]
-        text_lines = text.splitlines() or [""]
+        n_lines, bullet_lines, ellipsis_lines = edge_lines(text)
         # Word hashes found among the stopwords' (sorted): a binary search, cheaper than np.isin.
         found = np.minimum(np.searchsorted(self._stopword_hashes, p.word_hashes), len(self._stopword_hashes) - 1)
         stopwords = p.word_hashes[self._stopword_hashes[found] == p.word_hashes] if len(self._stopword_hashes) else p.word_hashes[:0]
@@ -134,8 +133,8 @@ class GopherQuality(SignalFilter):
             "mean_word_length": float(content.mean()) if len(content) else 0.0,
             "hash_ratio": text.count("#") / n_words,
             "ellipsis_ratio": (text.count("...") + text.count("…")) / n_words,
-            "bullet_lines": sum(map(_STARTS_WITH_BULLET, map(str.lstrip, text_lines))) / len(text_lines),
-            "ellipsis_lines": sum(map(_ENDS_WITH_ELLIPSIS, map(str.rstrip, text_lines))) / len(text_lines),
+            "bullet_lines": bullet_lines / n_lines,
+            "ellipsis_lines": ellipsis_lines / n_lines,
             "alnum_words": int((p.word_kinds != PUNCT).sum()) / n_words,
             "stopwords": len(np.unique(stopwords)),
         }

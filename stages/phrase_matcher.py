@@ -1,22 +1,24 @@
-"""Find every occurrence of many fixed phrases in one vectorised pass over a text.
+"""Find every occurrence of many fixed phrases in one pass over a text.
 
 A hashed table of the phrases' first two characters (the block-hash prefilter
-of Wu and Manber's multi-pattern search) marks candidate start positions with
-one numpy lookup per character; each candidate is then confirmed with
-``str.startswith`` against the few phrases that begin with that character
-pair. Prose has few candidates, so a 5,000-character page costs ~20 µs with
-hundreds of phrases. (pyahocorasick, used before, took ~0.4 ms on the same
-page with the 641 spam terms: its nodes look up children in a list, and the
-root has hundreds.) Every occurrence is reported, overlapping ones included.
+of Wu and Manber's multi-pattern search) marks candidate start positions; each
+candidate is then confirmed against the few phrases that begin with that
+character pair (a binary search on the pair, then a comparison). The pass runs
+in C (``stages/_text_kernels.c``): ~5-10 µs for a 5,000-character page with
+hundreds of phrases, where numpy passes plus a Python loop over the candidates
+took 20-45 µs. (pyahocorasick, used before that, took ~0.4 ms: its nodes look
+up children in a list, and the root has hundreds.) Every occurrence is
+reported, overlapping ones included.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
+
+from stages._text_kernels import phrase_find
 
 _TABLE_BITS = 16  # 64 KB; a few hundred phrases fill under 1 % of it
 _MIX = np.uint32(40503)  # odd multiplier spreading the first character across the table
@@ -51,12 +53,11 @@ def lower_codepoints(codepoints: np.ndarray) -> np.ndarray:
 
 class PhraseMatcher:
     """Occurrences of fixed phrases (none may contain a newline) in a text, ignoring case;
-    build once per process."""
+    build once per process. The search runs in C (``stages/_text_kernels.c``, ``phrase_find``)
+    over the tables built here: numpy took a dozen passes and a Python loop over candidates."""
 
     def __init__(self, phrases: Iterable[str]) -> None:
-        self.by_block: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
-        """Phrases of two or more characters (and their UTF-32 bytes), by their first two characters."""
-        self.single: frozenset[str] = frozenset()
+        multi: list[str] = []
         singles = set()
         for phrase in dict.fromkeys(map(_lower_chars, phrases)):
             if not phrase:
@@ -66,28 +67,34 @@ class PhraseMatcher:
             if len(phrase) == 1:
                 singles.add(phrase)
             else:
-                self.by_block[phrase[:2]].append((phrase, phrase.encode("utf-32-le")))
-        self.single = frozenset(singles)
-        self.table = np.zeros(1 << _TABLE_BITS, dtype=bool)
-        if self.by_block:
-            blocks = np.array([[ord(b[0]), ord(b[1])] for b in self.by_block], dtype=np.uint32)
-            self.table[_block_keys(blocks[:, 0], blocks[:, 1])] = True
-        self.single_codes = np.array(sorted(map(ord, self.single)), dtype=np.uint32)
+                multi.append(phrase)
+        # Phrases by their first two characters (then in the order given), for a binary search.
+        keyed = sorted(((ord(p[0]) << 32 | ord(p[1])), index, p) for index, p in enumerate(multi))
+        self.phrases = [p for _, _, p in keyed] + sorted(singles)
+        """Every phrase, numbered as the C search reports it: two or more characters first."""
+        self.has_singles = bool(singles)
+        blocks = np.zeros(1 << _TABLE_BITS, dtype=np.uint8)
+        if keyed:
+            pairs = np.array([[ord(p[0]), ord(p[1])] for _, _, p in keyed], dtype=np.uint32)
+            blocks[_block_keys(pairs[:, 0], pairs[:, 1])] = 1
+        lengths = np.array([len(p) for _, _, p in keyed], dtype=np.int64)
+        self._tables = (
+            _lower_table(),
+            blocks,
+            np.array([key for key, _, _ in keyed], dtype=np.uint64),
+            np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64) if len(lengths) else lengths,
+            lengths,
+            np.frombuffer("".join(p for _, _, p in keyed).encode("utf-32-le"), dtype=np.uint32).copy(),
+            np.array(sorted(map(ord, singles)), dtype=np.uint32),
+        )
 
-    def find(self, text: str, codepoints: np.ndarray | None = None) -> list[tuple[int, str]]:
-        """(start, phrase) of every occurrence, by start. ``codepoints``: the text's code points
-        (uint32), when the caller has them."""
-        if codepoints is None:
-            codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        lowered = lower_codepoints(codepoints)
-        found = []
-        if len(lowered) >= 2 and self.by_block:
-            for start in np.flatnonzero(self.table.take(_block_keys(lowered[:-1], lowered[1:]))).tolist():
-                for phrase, encoded in self.by_block.get(chr(lowered[start]) + chr(lowered[start + 1]), ()):
-                    if lowered[start : start + len(phrase)].tobytes() == encoded:
-                        found.append((start, phrase))
-        if len(self.single_codes):
-            found.extend((start, chr(lowered[start])) for start in np.flatnonzero(np.isin(lowered, self.single_codes)).tolist())
+    def find(self, text: str) -> list[tuple[int, str]]:
+        """(start, phrase) of every occurrence, by start (for one start: longer phrases in the
+        order given, then a one-character phrase)."""
+        pairs = np.frombuffer(phrase_find(text, *self._tables), dtype=np.int64).reshape(-1, 2)
+        phrases = self.phrases
+        found = [(start, phrases[number]) for start, number in pairs.tolist()]
+        if self.has_singles:
             found.sort()
         return found
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import SignalFilter, Threshold
+from stages._text_kernels import code_line_candidates
 from stages.cjk import HAN
 
 _WHITESPACE = " \t\n\r\u3000\xa0"
@@ -46,38 +48,36 @@ _CODE_LINE = re.compile(
     r"|=>|===|!==|&&|\|\||::|\(\)\s*[;{]"
     r"|^\s*</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*$"  # a line that is one markup tag
 )
-_CODE_MARKS = re.compile(r"=|&&|\|\||::|\(\)")
-"""What the middle of a _CODE_LINE needs, searched before the whole regex."""
-
-
-def _may_be_code(line: str) -> bool:
-    # A line can only match _CODE_LINE if one of these holds: most prose lines are ruled out
-    # without running the regex.
-    return line[-1] in ";{}" or line[0] in "}])/*#<" or (line[0].isascii() and line[0].isalpha()) or _CODE_MARKS.search(line) is not None
-
-
 def code_share(text: str) -> float:
-    """Share of the visible characters that are in code lines."""
-    total = code = 0
-    fenced = False
+    """Share of the characters of the (stripped) lines that are in code lines."""
+    total, candidates = code_line_candidates(text)
+    if not total:
+        return 0.0
     has_fences = "```" in text or "~~~" in text
-    for line in text.split("\n"):
+    if not candidates and not has_fences:
+        return 0.0
+    lines = text.split("\n")
+    # A fence turns every line up to the next one into code; otherwise only the lines that can
+    # match _CODE_LINE (found in C) are looked at.
+    numbers = range(len(lines)) if has_fences else np.frombuffer(candidates, dtype=np.int64).tolist()
+    code = 0
+    fenced = False
+    for number in numbers:
+        line = lines[number]
         stripped = line.strip()
         if not stripped:
             continue
-        total += len(stripped)
         if has_fences and _FENCE.match(line):
             fenced = not fenced
             code += len(stripped)
         elif fenced or (
-            _may_be_code(stripped)
-            and _CODE_LINE.search(line)
+            _CODE_LINE.search(line)
             # Chinese prose does not end a line with ; { } nor start it with a comment marker; a
             # Chinese line with a code-like middle (a && b) is prose.
             and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))
         ):
             code += len(stripped)
-    return code / total if total else 0.0
+    return code / total
 
 
 @dataclass

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages._text_kernels import token_lengths
+from stages._text_kernels import sentence_ends, token_lengths
 from stages.words import SEGMENTED_LANGUAGES, ends_with_terminal_punctuation, segmenter
 
 SPACE, PUNCT, LETTER, OTHER = 0, 1, 2, 3
@@ -221,24 +221,14 @@ def _whitespace_starts(text: str, tokens: list[str]):
         position += len(token)
 
 
-_SENTENCE_MARKS = CharSet("。！？!?…")
-_FULL_STOP = ord(".")
-
-
 def sentence_count(page: TextProfile) -> int:
     """Sentences: runs of 。！？!?… and Western full stops after a letter or digit and before a
-    space or the end; text after the last mark counts as one more sentence."""
-    cp = page.codepoints
-    if not len(cp) or not page.text.strip():
+    space or the end (counted in C, ``stages._text_kernels.sentence_ends``); text after the
+    last mark counts as one more sentence."""
+    stripped = page.text.strip()
+    if not stripped:
         return 0
-    ends = _SENTENCE_MARKS.mask(cp)
-    dots = np.flatnonzero(cp == _FULL_STOP)
-    if len(dots):
-        before = char_kinds(cp[dots - 1])  # dots[0] == 0 reads the last character: masked below
-        after = char_kinds(np.where(dots + 1 < len(cp), cp[np.minimum(dots + 1, len(cp) - 1)], 32))
-        ends[dots[(dots > 0) & (before >= LETTER) & (after == SPACE)]] = True
-    runs = int(ends[0]) + int(np.count_nonzero(ends[1:] & ~ends[:-1]))
-    return runs + (0 if ends_with_terminal_punctuation(page.text.strip()) else 1)
+    return sentence_ends(page.text) + (0 if ends_with_terminal_punctuation(stripped) else 1)
 
 
 def hashes_of_words(words: list[str]) -> np.ndarray:
