@@ -24,7 +24,6 @@ from stages.screens.hidden_html import HiddenHtmlScreen, HiddenHtmlScreenConfig
 
 from conftest import peoples_daily_documents, require_shared
 from hidden_attacks import (
-    page_batch,
     INSTRUCTIONS_SEEN,
     INSTRUCTIONS_UNSEEN,
     KEPT_BY_TRAFILATURA,
@@ -33,6 +32,7 @@ from hidden_attacks import (
     inside_article,
     keyword_stuffing,
     link_farm,
+    page_batch,
     templated_instructions,
 )
 
