@@ -27,6 +27,7 @@ HISTOGRAMS = (
     ("text length (characters)", "chars"),
     ("language score", "lang_score"),
     ("quality score", "quality_score"),
+    ("spam model score", "spam_score"),
     ("CJK share", "quality_zh.cjk_ratio"),
     ("character entropy", "quality_zh.char_entropy"),
     ("Gopher word share (letters, Han, digits)", "quality_gopher.alnum_words"),
@@ -285,6 +286,12 @@ def summary_section(manifest: dict[str, Any]) -> str:
         ("input format", manifest["config"]["input"]["format"]),
     ]
     items += [("left out", f"{s['stage']}: {s['reason']}") for s in manifest.get("skipped_stages", [])]
+    items += [("model", f"{m['stage']}: {m['path']} ({m['bytes']:,} bytes, sha256 {m['sha256'][:16]})") for m in manifest.get("models", [])]
+    for stage in manifest["stages"]:
+        if stage.get("flags"):
+            # Global screens count a population larger than the survivors they flag.
+            counted = f" (counted over {stage['observed']:,} documents that reached extraction)" if "observed" in stage else ""
+            items.append(("flagged, kept", f"{stage['name']}: " + ", ".join(f"{rule} {count:,}" for rule, count in stage["flags"].items()) + counted))
     for item in [i for i in inputs if i["status"] != "ok"][:10]:
         error = item["errors"][0] if item["errors"] else None
         where = "" if error is None else (f" (line {error['line']})" if "line" in error else f" (byte {error['offset']})")

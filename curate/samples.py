@@ -40,7 +40,7 @@ SAMPLE_SCHEMA = pa.schema(
 )
 KEPT = "kept"
 DOMAIN_SCHEMA = pa.schema([pa.field("domain", pa.string()), pa.field("kept", pa.int64()), pa.field("dropped", pa.int64())])
-SIGNAL_COLUMNS = ("lang_score", "quality_score")
+SIGNAL_COLUMNS = ("lang_score", "quality_score", "spam_score")
 
 
 def signals_of(table: pa.Table) -> list[str | None]:

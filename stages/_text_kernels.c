@@ -383,8 +383,8 @@ PyDoc_STRVAR(phrase_find_doc,
 "code point; blocks: one byte per slot of the matcher's block table; pair_keys: the first two\n"
 "code points of each phrase of two or more (first << 32 | second), sorted; offsets, lengths: each\n"
 "such phrase's place in codes (uint32, lower case); singles: the one-character phrases (uint32,\n"
-"sorted), numbered after the others. Lower case is one code point for one, as lower_codepoints\n"
-"has it (past the BMP through str.lower, character by character).");
+"sorted), numbered after the others. Lower case is one code point for one, as\n"
+"phrase_matcher._lower_chars has it (past the BMP through str.lower, character by character).");
 
 static Py_ssize_t lower_bound_u64(const uint64_t *values, Py_ssize_t count, uint64_t key) {
     Py_ssize_t low = 0, high = count;

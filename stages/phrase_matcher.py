@@ -41,16 +41,6 @@ def _lower_table() -> np.ndarray:
     return table
 
 
-def lower_codepoints(codepoints: np.ndarray) -> np.ndarray:
-    """``codepoints`` in lower case, one for one (see the module docstring)."""
-    lowered = _lower_table().take(np.minimum(codepoints, 0xFFFF))
-    beyond = np.flatnonzero(codepoints > 0xFFFF)
-    if len(beyond):
-        # Past the BMP only a few scripts have case (Deseret, Osage, ...): lower those one by one.
-        lowered[beyond] = [ord(c.lower()) if len(c.lower()) == 1 else ord(c) for c in map(chr, codepoints[beyond].tolist())]
-    return lowered
-
-
 class PhraseMatcher:
     """Occurrences of fixed phrases (none may contain a newline) in a text, ignoring case;
     build once per process. The search runs in C (``stages/_text_kernels.c``, ``phrase_find``)
@@ -100,7 +90,8 @@ class PhraseMatcher:
 
 
 def _lower_chars(text: str) -> str:
-    """``text`` lowered one character at a time, as ``lower_codepoints`` lowers."""
+    """``text`` lowered one character at a time (a character whose lower case is longer stays
+    itself), as the C search lowers the text: positions stay positions in the text."""
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 

@@ -95,6 +95,12 @@ def test_report_opens_without_errors_or_fetches_and_shows_the_manifest(reported:
     assert [(name, int(a), int(b)) for name, a, b in shown] == [(s["name"], s["docs_in"], s["docs_out"]) for s in manifest["stages"]]
     for section in ("Funnel", "Drops by reason", "Signals, kept and dropped", "Samples", "Near-duplicate clusters", "Quarantine", "Top domains"):
         assert f"<h2>{section}</h2>" in dom, section
+    # The models the run loaded (sha256 in the manifest) and what the screens flagged and kept.
+    for model in manifest["models"]:
+        assert f"{model['stage']}: {model['path']} ({model['bytes']:,} bytes, sha256 {model['sha256'][:16]})" in dom
+    assert "spam_zh.ftz" in dom and "spam model score" in dom
+    flagged = {s["name"]: s for s in manifest["stages"] if s.get("flags")}
+    assert flagged and all(f"<td>{name}: " in dom for name in flagged)
     near = manifest["minhash_dedup"]
     assert f'<tr><th>documents removed</th><td class="num">{near["documents_removed"]}</td></tr>' in dom
     assert (ARTIFACTS / "report.png").stat().st_size > 20_000
