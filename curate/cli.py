@@ -70,9 +70,10 @@ def cli(verbose: bool) -> None:
 @click.option("--output", metavar="DIR", help="Output folder (or s3://... URI), replacing the config's output.path.")
 @click.option("--address", metavar="ADDR", help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel tasks (default: one per CPU).")
+@click.option("--executor", type=click.Choice(["ray", "local"]), help="Where tasks run, replacing the config's run.executor: Ray, or one after the other in this process.")
 @click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
 @click.option("--profile", is_flag=True, help="Also write OUT/profile.txt: CPU and wall time per stage, per document and as a share.")
-def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_format: str | None, output: str | None, address: str | None, workers: int | None, fresh: bool, profile: bool) -> None:
+def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_format: str | None, output: str | None, address: str | None, workers: int | None, executor: str | None, fresh: bool, profile: bool) -> None:
     """Run the pipeline in CONFIG and write Parquet shards plus manifest.json.
 
     Re-running the same config resumes: inputs whose units completed are skipped.
@@ -87,7 +88,7 @@ def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_for
     except ConfigError as error:
         _fail_config(error)
     try:
-        summary = run_pipeline(pipeline, address=address, workers=workers, fresh=fresh)
+        summary = run_pipeline(pipeline, address=address, workers=workers, fresh=fresh, executor=executor)
     except (RunError, ManifestError, OSError) as error:
         click.echo(f"error: run failed: {error}", err=True)
         sys.exit(1)
@@ -125,7 +126,7 @@ def validate(config: str, inputs_from: str | None, input_format: str | None) -> 
     click.echo(f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})")
     for spec in pipeline.stages:
         if spec.name == "minhash_dedup":
-            from stages.minhash_dedup import describe_bands
+            from stages.minhash import describe_bands
 
             click.echo(f"minhash_dedup: {describe_bands(spec.config.parameters())}")
 

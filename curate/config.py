@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -42,6 +42,9 @@ class OutputConfig:
 
 @dataclass
 class RunConfig:
+    executor: Literal["ray", "local"] = "ray"
+    """Where tasks run: Ray (a local Ray started for the run, or the cluster at --address /
+    RAY_ADDRESS), or one after the other in this process (small runs, debugging, tests)."""
     workers: int | None = field(default=None, metadata=bounds(1, 4096))
     """Parallel unit tasks; by default one per CPU of the Ray cluster."""
     max_units_in_flight: int | None = field(default=None, metadata=bounds(1))
@@ -49,7 +52,7 @@ class RunConfig:
     task_retries: int = field(default=2, metadata=bounds(0, 100))
     """Ray retries of a unit whose worker died (transient faults)."""
     local_phases_max_documents: int = field(default=100_000, metadata=bounds(0))
-    """Up to this many documents leave the map stages, the global phases (exact dedup, global
+    """Up to this many documents reach a pass's global stages, their phases (exact dedup, global
     screens, MinHash) run in the driver process instead of as Ray tasks: for a small run a
     task per partition and phase would cost more than the work (~3 ms per document on the
     sample crawl)."""
@@ -185,8 +188,6 @@ def _build_stages(data: Any) -> list[StageSpec]:
                 f"stages[{i}].{name}",
                 f"needs column(s) {', '.join(missing)}, which no earlier stage writes; check the stage order",
             )
-        if specs and specs[-1].stage_class.is_global and not stage_class.is_global:
-            raise ConfigError(f"stages[{i}].{name}", "a map stage cannot follow a global stage (dedup runs last)")
         if name == "exact_dedup" and "minhash_dedup" in seen:
             # Near-duplicate clusters are found among the documents exact deduplication keeps.
             raise ConfigError(f"stages[{i}].{name}", "exact_dedup must come before minhash_dedup")

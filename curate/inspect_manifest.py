@@ -75,7 +75,7 @@ def render(manifest: dict[str, Any]) -> str:
 
     near = manifest.get("minhash_dedup")
     if near is not None:
-        from stages.minhash_dedup import describe_bands
+        from stages.minhash import describe_bands
 
         components = near["components"]
         parts += [

@@ -108,7 +108,7 @@ def build_manifest(
     shards: list[dict[str, Any]],
     schema: pa.Schema,
     resumed_units: int,
-    minhash: dict[str, Any] | None = None,
+    summaries: dict[str, tuple[str | None, dict[str, Any]]] | None = None,
     quarantine: list[dict[str, Any]] | None = None,
     samples: dict[str, Any] | None = None,
     top_domains: dict[str, list[list]] | None = None,
@@ -140,8 +140,12 @@ def build_manifest(
         manifest["skipped_stages"] = config.skipped_stages
     if models:
         manifest["models"] = models
-    if minhash is not None:
-        manifest["minhash_dedup"] = minhash
+    for name, (key, summary) in (summaries or {}).items():
+        # A global stage's summary of its resolution: under its own key (minhash_dedup), or by name.
+        if key is not None:
+            manifest[key] = summary
+        else:
+            manifest.setdefault("global_stages", {})[name] = summary
     if quarantine:
         manifest["quarantine"] = {"rows": sum(f["rows"] for f in quarantine), "files": quarantine}
     if samples is not None:

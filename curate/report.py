@@ -212,7 +212,7 @@ def clusters_section(out: str, manifest: dict[str, Any], samples: list[dict[str,
         return ""
     summary = ""
     if near is not None:
-        from stages.minhash_dedup import describe_bands
+        from stages.minhash import describe_bands
 
         sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"
         verified = "-" if near["verified_pairs"] is None else near["verified_pairs"]

@@ -1,59 +1,57 @@
-"""Run a pipeline on Ray: map units, resolve global dedup, write shards, write the manifest.
+"""Run a pipeline: passes of map tasks and global stages, then the write, then the manifest.
 
-Phases, each a set of Ray tasks with a bounded number in flight:
+The stage list splits into passes (``curate.passes``). Each pass has two phases:
 
-1. map: one task per input file (skipped when its completion record exists);
-2. dedup: one task per hash partition, over all units' key files;
-3. write: one task per unit, writing its final Parquet shards.
+1. map: one task per unit (``curate.map_task``); the first pass reads the input files
+   and skips units whose completion record exists, later passes read the units'
+   survivors of the pass before with its global decisions applied;
+2. global: each global stage closing the pass resolves its keys into decisions
+   (``curate.global_stage``), in config order, one task per partition (and phase).
 
-The driver only moves small records (counts, paths); documents stay in files.
+Then one write task per unit (``curate.write_task``) writes the final shards, and the
+driver writes the manifest. Tasks run on an executor (``curate.executor``: Ray, or in
+this process); the driver only moves small records, documents stay in files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from curate import storage
 from curate.config import PipelineConfig
-from curate.storage import is_uri
 from curate.document import output_schema, pipeline_schema
+from curate.executor import Executor, LocalExecutor, RunError, make_executor, raise_on_error
+from curate.global_stage import GlobalJob
 from curate.manifest import build_manifest, model_records, write_manifest
-from curate.progress import Progress
+from curate.map_task import UnitTask, failed_unit_record, map_unit
+from curate.passes import Pass, plan_passes
+from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
-from curate.units import (
+from curate.storage import is_uri
+from curate.workdir import (
     Unit,
-    failed_unit_record,
-    map_unit,
-    merged_top_domains,
-    publish_samples,
+    first_pass_dir,
+    global_stage_dir,
+    pass_unit_dir,
     read_completion,
-    resolve_dedup_partition,
-    resolve_flag_partition,
-    unit_dir,
+    remove_stale_units,
+    run_dir,
+    run_key,
     unit_key,
-    work_dir,
-    write_unit,
 )
-from curate import minhash_phases as phases
-from stages.exact_dedup import ExactDedup
-from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, describe_bands
-from stages.screens.global_flags import GlobalFlagScreen
+from curate.write_task import WriteTask, write_unit
 
 log = logging.getLogger("curate")
 
-
-class RunError(RuntimeError):
-    """The run could not complete (as opposed to single inputs failing)."""
+__all__ = ["RunError", "RunSummary", "run_pipeline"]
 
 
 @dataclass
@@ -62,212 +60,207 @@ class RunSummary:
     manifest: dict[str, Any]
 
 
-def connect_ray(address: str | None, workers: int | None) -> bool:
-    """Connect to a cluster, or start a local Ray; return True when we started it here."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
-    else:
-        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING)
-    return True
-
-
-def _run_tasks(
-    remote: Any,
-    jobs: list[tuple[Any, tuple]],
-    *,
-    max_in_flight: int,
-    progress: Progress,
-    on_result: Callable[[Any, Any], None],
-    on_error: Callable[[Any, BaseException], None],
-) -> None:
-    """Submit ``remote.remote(*args)`` for each job, at most ``max_in_flight`` at once."""
-    import ray
-
-    queue = list(jobs)
-    queue.reverse()
-    pending: dict[Any, Any] = {}
-    while queue or pending:
-        while queue and len(pending) < max_in_flight:
-            job, args = queue.pop()
-            pending[remote.remote(*args)] = job
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            job = pending.pop(ref)
-            try:
-                on_result(job, ray.get(ref))
-            except (ray.exceptions.RayError, OSError) as error:
-                on_error(job, error)
-            progress.advance(str(job))
-
-
 def run_pipeline(
     config: PipelineConfig,
     *,
     address: str | None = None,
     workers: int | None = None,
     fresh: bool = False,
+    executor: str | None = None,
 ) -> RunSummary:
     """Run ``config`` to completion and return its manifest."""
-    import ray
-
     started = time.time()
     for skipped in config.skipped_stages:
         log.warning("stage %s left out: %s", skipped["stage"], skipped["reason"])
+    _prepare_output(config, fresh)
+    # Hashed before the workers load them: the manifest names the files this run read.
+    models = model_records(config)
+    units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
+    remove_stale_units(first_pass_dir(config.local_output), {unit.key for unit in units})
+    workers = workers or config.run.workers
+    tasks = make_executor(
+        executor or config.run.executor,
+        address=address,
+        workers=workers,
+        retries=config.run.task_retries,
+        max_in_flight=config.run.max_units_in_flight,
+    )
+    try:
+        run = PipelineRun(config, tasks, units)
+        run.first_pass()
+        for plan in run.passes:
+            if not plan.first:
+                run.later_pass(plan)
+            run.resolve(plan)
+        run.write()
+    finally:
+        tasks.close()
+    return _finish(run, started, models)
+
+
+def _prepare_output(config: PipelineConfig, fresh: bool) -> None:
     out = config.local_output
     if fresh and os.path.isdir(out):
         shutil.rmtree(out)
     if is_uri(config.output.path):
         # Until this run uploads its own, the remote folder holds no valid manifest either.
         storage.delete_file(storage.join(config.output.path, "manifest.json"))
-    units_dir = os.path.join(work_dir(config), "units")
-    os.makedirs(units_dir, exist_ok=True)
+    os.makedirs(first_pass_dir(out), exist_ok=True)
     # Until this run writes its own, the folder holds no valid manifest (its shards will change).
     stale_manifest = os.path.join(out, "manifest.json")
     if os.path.exists(stale_manifest):
         os.remove(stale_manifest)
-    # Hashed before the workers load them: the manifest names the files this run read.
-    models = model_records(config)
-    units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
-    current = {unit.key for unit in units}
-    for name in os.listdir(units_dir):
-        # Half-written units of a killed run, and units of another config or changed inputs.
-        if name not in current:
-            shutil.rmtree(os.path.join(units_dir, name), ignore_errors=True)
 
-    workers = workers or config.run.workers
-    started_ray = connect_ray(address, workers)
-    try:
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-        parallel = workers or cluster_cpus
-        max_in_flight = config.run.max_units_in_flight or 2 * parallel
-        if workers and not started_ray:
-            # On a cluster (or a Ray we did not size), --workers caps the tasks in flight.
-            max_in_flight = min(max_in_flight, workers)
-        retries = config.run.task_retries
-        map_task = ray.remote(num_cpus=1, max_retries=retries)(map_unit)
-        write_task = ray.remote(num_cpus=1, max_retries=retries)(write_unit)
 
-        config_ref = ray.put(config)
+@dataclass
+class PipelineRun:
+    """The state of one run between its phases: which units are good, their records, the
+    folders of each pass, and what each stage and global phase reported."""
 
-        # Phase 1: map every unit not already complete.
-        records: dict[str, dict[str, Any]] = {}
+    config: PipelineConfig
+    executor: Executor
+    units: list[Unit]
+    passes: list[Pass] = field(init=False)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The first pass's completion record of every unit."""
+    good: list[Unit] = field(default_factory=list)
+    folders: dict[str, list[str]] = field(default_factory=dict)
+    """Per unit key, its folder in each pass run so far."""
+    stage_records: list[dict[str, Any]] = field(default_factory=list)
+    """Stage stats of every map and write task, merged for the manifest."""
+    resolve_seconds: dict[str, float] = field(default_factory=dict)
+    summaries: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
+    writes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resumed: int = 0
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        self.passes = plan_passes([spec.stage_class.is_global for spec in self.config.stages])
+        self.config_ref = self.executor.share(self.config)
+
+    def first_pass(self) -> None:
+        """Map every unit not already complete; the run goes on without the failed ones."""
+        plan, output = self.passes[0], self.config.local_output
         todo = []
-        for unit in units:
-            done = read_completion(config, unit)
+        for unit in self.units:
+            folder = pass_unit_dir(output, None, 0, unit)
+            done = read_completion(folder)
+            self.folders[unit.key] = [folder]
             if done is not None:
-                records[unit.key] = done
+                self.records[unit.key] = done
             else:
-                todo.append(unit)
-        resumed = len(units) - len(todo)
-        if resumed:
-            log.info("resuming: %d of %d units already complete", resumed, len(units))
-        with Progress("map", len(todo)) as progress:
-            _run_tasks(
-                map_task,
-                [(unit, (config_ref, unit)) for unit in todo],
-                max_in_flight=max_in_flight,
-                progress=progress,
-                on_result=lambda unit, record: records.__setitem__(unit.key, record),
-                on_error=lambda unit, error: records.__setitem__(unit.key, failed_unit_record(unit, str(error))),
-            )
-        good_units = [u for u in units if records[u.key]["status"] != "failed"]
-        log.info("map: %d units ok, %d resumed, %d failed", len(good_units), resumed, len(units) - len(good_units))
-        for unit in units:
-            if records[unit.key]["status"] == "failed":
-                log.warning("input failed: %s: %s", unit.path, records[unit.key]["error"])
-        if units and not good_units:
+                todo.append((unit, (self.config_ref, plan, UnitTask(unit, folder))))
+        self.resumed = len(self.units) - len(todo)
+        if self.resumed:
+            log.info("resuming: %d of %d units already complete", self.resumed, len(self.units))
+        self.executor.map(
+            "map",
+            map_unit,
+            todo,
+            on_result=lambda unit, record: self.records.__setitem__(unit.key, record),
+            on_error=lambda unit, error: self.records.__setitem__(unit.key, failed_unit_record(unit, str(error))),
+        )
+        self.good = [u for u in self.units if self.records[u.key]["status"] != "failed"]
+        failed = len(self.units) - len(self.good)
+        log.info("map: %d units ok, %d resumed, %d failed", len(self.good), self.resumed, failed)
+        for unit in self.units:
+            if self.records[unit.key]["status"] == "failed":
+                log.warning("input failed: %s: %s", unit.path, self.records[unit.key]["error"])
+        if self.units and not self.good:
             raise RunError("every input failed; see the errors above")
+        self.stage_records.extend(stats for u in self.good for stats in self.records[u.key]["stages"])
+        self.key = run_key(self.config.hash, self.good)
+        run_dir(output, self.key)
 
-        documents = sum(records[u.key].get("documents_out", 0) for u in good_units)
-        phase = GlobalPhase(
-            in_process=documents <= config.run.local_phases_max_documents, max_in_flight=max_in_flight, retries=retries
+    def later_pass(self, plan: Pass) -> None:
+        """Map every unit's survivors of the pass before, its global decisions applied."""
+        before = self.passes[plan.index - 1]
+        decided = tuple(self.stage_folder(before, position) for position in before.closing)
+        jobs = []
+        for unit in self.good:
+            folder = pass_unit_dir(self.config.local_output, self.key, plan.index, unit)
+            source = self.folders[unit.key][-1]
+            self.folders[unit.key].append(folder)
+            done = read_completion(folder)
+            if done is not None:
+                self._pass_record(unit, done)
+            else:
+                jobs.append((unit, (self.config_ref, plan, UnitTask(unit, folder, source, decided))))
+        self.executor.map(f"map {plan.index + 1}", map_unit, jobs, self._pass_record, raise_on_error(f"map {plan.index + 1}"))
+
+    def _pass_record(self, unit: Unit, record: dict[str, Any]) -> None:
+        if record["status"] == "failed":
+            raise RunError(f"pass map task {unit} failed: {record['error']}\n{record.get('detail', '')}")
+        self.stage_records.extend(record["stages"])
+        self.records[unit.key]["documents_out"] = record["documents_out"]
+
+    def stage_folder(self, plan: Pass, position: int) -> str:
+        assert self.key is not None
+        return global_stage_dir(self.config.local_output, self.key, plan.index, self.config.stages[position].name)
+
+    def resolve(self, plan: Pass) -> None:
+        """Resolve the global stages closing ``plan``, in config order; a small run's phases run
+        here rather than as tasks (a task per partition would cost more than the work)."""
+        if not plan.closing:
+            return
+        documents = sum(self._documents(unit, plan) for unit in self.good)
+        small = documents <= self.config.run.local_phases_max_documents
+        phases = LocalExecutor() if small and not isinstance(self.executor, LocalExecutor) else self.executor
+        unit_dirs = {unit.index: self.folders[unit.key][plan.index] for unit in self.good}
+        earlier: list[str] = []
+        for position in plan.closing:
+            spec = self.config.stages[position]
+            folder = self.stage_folder(plan, position)
+            job = GlobalJob(spec, tuple(self.good), unit_dirs, folder, tuple(earlier))
+            resolve_started = time.perf_counter()
+            summary = spec.build().resolve(job, phases.run)
+            seconds = time.perf_counter() - resolve_started
+            self.resolve_seconds[spec.name] = seconds
+            if summary is not None:
+                summary["phases_in"] = phases.name
+                summary["seconds"] = round(seconds, 3)
+                self.summaries[spec.name] = (spec.stage_class.summary_key, summary)
+            earlier.append(folder)
+
+    def _documents(self, unit: Unit, plan: Pass) -> int:
+        if plan.first:
+            return self.records[unit.key].get("documents_out", 0)
+        return pq.ParquetFile(os.path.join(self.folders[unit.key][plan.index], "docs.parquet")).metadata.num_rows
+
+    def write(self) -> None:
+        """Every good unit's final shards, the last pass's decisions applied."""
+        last = self.passes[-1]
+        decided = tuple(self.stage_folder(last, position) for position in last.closing)
+        _remove_stale_shards(self.config.local_output)
+        jobs = [
+            (unit, (self.config_ref, WriteTask(unit, tuple(self.folders[unit.key]), last.closing, decided)))
+            for unit in self.good
+        ]
+        self.executor.map(
+            "write", write_unit, jobs, lambda unit, result: self.writes.__setitem__(unit.key, result), raise_on_error("write")
         )
 
-        # Phase 2: exact dedup, partition by partition.
-        dedup_spec = next((s for s in config.stages if s.stage_class is ExactDedup), None)
-        partitions = dedup_spec.config.partitions if dedup_spec else 0
-        shutil.rmtree(os.path.join(work_dir(config), "dedup"), ignore_errors=True)
-        dedup_started = time.perf_counter()
-        if dedup_spec is not None:
-            phase.run("dedup", resolve_dedup_partition, [(p, (config, good_units, p)) for p in range(partitions)])
-        dedup_seconds = time.perf_counter() - dedup_started
-
-        # Global screens, partition by partition.
-        shutil.rmtree(os.path.join(work_dir(config), "flags"), ignore_errors=True)
-        for spec in config.stages:
-            if issubclass(spec.stage_class, GlobalFlagScreen):
-                phase.run(spec.name, resolve_flag_partition, [(p, (config, spec.name, good_units, p)) for p in range(spec.config.partitions)])
-
-        # Phase 3: near-duplicates, in their own phases.
-        minhash_work, minhash_summary = None, None
-        minhash_spec = next((s for s in config.stages if s.stage_class is MinHashDedup), None)
-        if minhash_spec is not None:
-            minhash_started = time.perf_counter()
-            minhash_work = minhash_work_dir(config, good_units)
-            minhash_summary = _minhash_dedup(
-                minhash_spec.config, minhash_work, good_units, config, phase,
-                exact_drops=os.path.join(work_dir(config), "dedup") if dedup_spec is not None else None,
-            )
-            minhash_summary["seconds"] = round(time.perf_counter() - minhash_started, 3)
-
-        # Phase 4: final shards, unit by unit.
-        writes: dict[str, dict[str, Any]] = {}
-        _remove_stale_shards(out)
-        with Progress("write", len(good_units)) as progress:
-            _run_tasks(
-                write_task,
-                [(unit, (config_ref, unit, partitions, minhash_work)) for unit in good_units],
-                max_in_flight=max_in_flight,
-                progress=progress,
-                on_result=lambda unit, result: writes.__setitem__(unit.key, result),
-                on_error=_raise_phase_error("write"),
-            )
-    finally:
-        if started_ray:
-            ray.shutdown()
-
-    stage_stats = _merge_stage_stats(
-        config, [records[u.key] for u in good_units], [writes[u.key] for u in good_units], dedup_seconds,
-        minhash_summary["seconds"] if minhash_summary else 0.0,
-    )
-    shards = [shard for unit in good_units for shard in writes[unit.key]["shards"]]
-    # The schema as Parquet stores it (seconds become milliseconds, list items are "element"),
-    # so that readers and `curate verify` see what the manifest says.
-    schema = pq.read_schema(os.path.join(out, shards[0]["path"])) if shards else output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
-    manifest = build_manifest(
-        config,
-        run_id=uuid.uuid4().hex,
-        started=started,
-        finished=time.time(),
-        inputs=[records[u.key] for u in units],
-        stages=stage_stats,
-        shards=shards,
-        schema=schema,
-        resumed_units=resumed,
-        minhash=minhash_summary,
-        quarantine=[writes[u.key]["quarantine"] for u in good_units if writes[u.key]["quarantine"]],
-        samples=publish_samples(config, good_units),
-        top_domains=merged_top_domains(config, good_units),
-        models=models,
-    )
-    path = write_manifest(out, manifest)
-    if is_uri(config.output.path):
-        storage.upload_folder(out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"])
-        path = storage.join(config.output.path, "manifest.json")
-        log.info("uploaded the output to %s", config.output.path)
-    return RunSummary(path, manifest)
+    def stage_stats(self) -> list[StageStats]:
+        names = ["read"] + [spec.name for spec in self.config.stages]
+        merged = {name: StageStats(name) for name in names}
+        for record in self.stage_records:
+            merged[record["name"]].merge(StageStats.from_dict(record))
+        write = StageStats("write")
+        for result in self.writes.values():
+            for record in result["stages"]:
+                merged[record["name"]].merge(StageStats.from_dict(record))
+            write.docs_in += _kept(result)
+            write.docs_out += sum(s["rows"] for s in result["shards"])
+            write.wall_seconds += result["wall_seconds"]
+            write.cpu_seconds += result["cpu_seconds"]
+        for name, seconds in self.resolve_seconds.items():
+            merged[name].wall_seconds += seconds
+        return [merged[name] for name in names] + [write]
 
 
-def _raise_phase_error(phase: str) -> Callable[[Any, BaseException], None]:
-    def fail(job: Any, error: BaseException) -> None:
-        raise RunError(f"{phase} task {job} failed: {error}") from error
-
-    return fail
+def _kept(result: dict[str, Any]) -> int:
+    """Rows a write task kept: its rows in, less those its global stages dropped."""
+    return result["rows_in"] - sum(sum(s["drops"].values()) for s in result["stages"])
 
 
 def _remove_stale_shards(out: str) -> None:
@@ -277,137 +270,36 @@ def _remove_stale_shards(out: str) -> None:
             shutil.rmtree(os.path.join(out, folder))
 
 
-def _merge_stage_stats(
-    config: PipelineConfig,
-    records: Iterable[dict[str, Any]],
-    writes: Iterable[dict[str, Any]],
-    dedup_seconds: float,
-    minhash_seconds: float,
-) -> list[StageStats]:
-    names = ["read"] + [spec.name for spec in config.stages]
-    merged = {name: StageStats(name) for name in names}
-    for record in records:
-        for stats in record["stages"]:
-            merged[stats["name"]].merge(StageStats.from_dict(stats))
-    global_specs = [spec for spec in config.stages if spec.stage_class.is_global]
-    write_stats = StageStats("write")
-    for result in writes:
-        # Global stages drop in the write phase, in config order: each one's count starts
-        # after the documents the global stages before it removed.
-        removed = {ExactDedup.name: ("dedup.exact", result["dedup_dropped"]), MinHashDedup.name: ("dedup.minhash", result["minhash_dropped"])}
-        before = 0
-        for spec in global_specs:
-            stats = merged[spec.name]
-            reason, count = removed.get(spec.name, ("", 0))
-            stats.docs_in -= before
-            stats.docs_out -= before + count
-            if count:
-                stats.drops[reason] += count
-            before += count
-        for spec in global_specs:
-            count = result["screen_flagged"].get(spec.name, 0)
-            if count:
-                merged[spec.name].flags[spec.stage_class.rule] += count
-        kept = result["rows_in"] - result["dedup_dropped"] - result.get("minhash_dropped", 0)
-        write_stats.docs_in += kept
-        write_stats.docs_out += sum(s["rows"] for s in result["shards"])
-        write_stats.wall_seconds += result["wall_seconds"]
-        write_stats.cpu_seconds += result["cpu_seconds"]
-    if ExactDedup.name in merged:
-        merged[ExactDedup.name].wall_seconds += dedup_seconds
-    if MinHashDedup.name in merged:
-        merged[MinHashDedup.name].wall_seconds += minhash_seconds
-    return [merged[name] for name in names] + [write_stats]
-
-
-def minhash_work_dir(config: PipelineConfig, units: list[Unit]) -> str:
-    """The MinHash phases' folder, named by what they read (the config and every unit), so a
-    re-run over the same units resumes it and any change starts afresh; other runs' folders go."""
-    key = hashlib.sha256("\0".join([config.hash] + [u.key for u in units]).encode()).hexdigest()[:16]
-    parent = os.path.join(work_dir(config), "minhash")
-    if os.path.isdir(parent):
-        for name in os.listdir(parent):
-            if name != key:
-                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-    return os.path.join(parent, key)
-
-
-@dataclass
-class GlobalPhase:
-    """Runs one global phase's jobs: as Ray tasks, or for a small run as plain calls here."""
-
-    in_process: bool
-    max_in_flight: int
-    retries: int
-
-    def run(self, name: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
-        import ray
-
-        results: dict[Any, Any] = {}
-        with Progress(name, len(jobs)) as progress:
-            if self.in_process:
-                for job, args in jobs:
-                    results[job] = function(*args)
-                    progress.advance(str(job))
-            else:
-                _run_tasks(
-                    ray.remote(num_cpus=1, max_retries=self.retries)(function), jobs, max_in_flight=self.max_in_flight,
-                    progress=progress, on_result=results.__setitem__, on_error=_raise_phase_error(name),
-                )
-        return results
-
-
-def _minhash_dedup(
-    settings: MinHashDedupConfig,
-    work: str,
-    units: list[Unit],
-    config: PipelineConfig,
-    phase: GlobalPhase,
-    *,
-    exact_drops: str | None,
-) -> dict[str, Any]:
-    """Run the MinHash phases (see curate.minhash_phases) and return their manifest summary."""
-    run = phase.run
-    log.info("minhash: %s", describe_bands(settings.parameters()))
-    partitions = range(settings.partitions)
-    unit_dirs = [unit_dir(config, u) for u in units]
-    lsh = run("minhash lsh", phases.lsh_partition, [(p, (unit_dirs, work, p, settings.partitions, exact_drops)) for p in partitions])
-    pairs = run("minhash pairs", phases.unique_edges, [(p, (work, p)) for p in partitions])
-    candidates = sum(r["candidate_pairs"] for r in pairs.values())
-    edge_dir, verified = "edges", None
-    if settings.verify:
-        shingler = MinHashDedup(settings).shingles
-        dirs = {u.index: unit_dir(config, u) for u in units}
-        checked = run("minhash verify", phases.verify_partition, [(p, (dirs, work, p, shingler, settings.verify_threshold)) for p in partitions])
-        edge_dir, verified = "verified", sum(r["verified_pairs"] for r in checked.values())
-    edges = verified if verified is not None else candidates
-    if edges <= settings.local_components_max_edges:
-        components = run("minhash components", phases.local_components, [("all", (work, edge_dir, settings.partitions))])["all"]
+def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> RunSummary:
+    config, out = run.config, run.config.local_output
+    good = run.good
+    shards = [shard for unit in good for shard in run.writes[unit.key]["shards"]]
+    # The schema as Parquet stores it (seconds become milliseconds, list items are "element"),
+    # so that readers and `curate verify` see what the manifest says.
+    if shards:
+        schema = pq.read_schema(os.path.join(out, shards[0]["path"]))
     else:
-        run("minhash adjacency", phases.adjacency_partition, [(p, (work, edge_dir, p, settings.partitions)) for p in partitions])
-        iteration = 0
-        while True:
-            rounds = run(f"minhash components {iteration}", phases.propagation_round, [(p, (work, p, settings.partitions, iteration)) for p in partitions])
-            if iteration > 0 and sum(r["changed"] for r in rounds.values()) == 0:
-                break
-            iteration += 1
-        for p in partitions:
-            phases.publish_labels(work, iteration, p)
-        components = {"method": "distributed", "iterations": iteration + 1, "nodes": sum(r["nodes"] for r in rounds.values())}
-    run("minhash members", phases.members_partition, [(p, (unit_dirs, work, p, settings.partitions)) for p in partitions])
-    keepers = run("minhash keepers", phases.keepers_partition, [(p, (work, p, settings.keep)) for p in partitions])
-    histogram: dict[str, int] = {}
-    for record in keepers.values():
-        for size, count in record["cluster_sizes"].items():
-            histogram[size] = histogram.get(size, 0) + count
-    return {
-        "parameters": settings.parameters(),
-        "band_keys": sum(r["band_keys"] for r in lsh.values()),
-        "candidate_pairs": candidates,
-        "verified_pairs": verified,
-        "phases_in": "driver" if phase.in_process else "ray tasks",
-        "components": {"method": components["method"], "iterations": components["iterations"], "nodes": components["nodes"]},
-        "clusters": sum(r["clusters"] for r in keepers.values()),
-        "cluster_sizes": dict(sorted(histogram.items(), key=lambda item: int(item[0]))),
-        "documents_removed": sum(r["removed"] for r in keepers.values()),
-    }
+        schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
+    unit_dirs = [folder for unit in good for folder in run.folders[unit.key]]
+    manifest = build_manifest(
+        config,
+        run_id=uuid.uuid4().hex,
+        started=started,
+        finished=time.time(),
+        inputs=[run.records[u.key] for u in run.units],
+        stages=run.stage_stats(),
+        shards=shards,
+        schema=schema,
+        resumed_units=run.resumed,
+        summaries=run.summaries,
+        quarantine=[run.writes[u.key]["quarantine"] for u in good if run.writes[u.key]["quarantine"]],
+        samples=publish_samples(out, unit_dirs, config.output.samples_per_reason),
+        top_domains=merged_top_domains(unit_dirs),
+        models=models,
+    )
+    path = write_manifest(out, manifest)
+    if is_uri(config.output.path):
+        storage.upload_folder(out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"])
+        path = storage.join(config.output.path, "manifest.json")
+        log.info("uploaded the output to %s", config.output.path)
+    return RunSummary(path, manifest)

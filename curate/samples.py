@@ -19,6 +19,9 @@ from collections import defaultdict
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate import storage
+from curate.workdir import write_parquet_atomically
+
 TEXT_CHARS = 20_000
 """Sampled texts are cut here: enough to read a page, bounded per sample."""
 
@@ -161,3 +164,37 @@ def draw(candidates: list[dict], n: int, seed: int) -> list[dict]:
             if queue and len(chosen) < n:
                 chosen.append(queue.pop(0))
     return chosen
+
+
+MAP_SAMPLES_FILE = "samples.parquet"
+WRITE_SAMPLES_FILE = "write_samples.parquet"
+MAP_DOMAINS_FILE = "domains.parquet"
+WRITE_DOMAINS_FILE = "write_domains.parquet"
+SAMPLE_CANDIDATES = 4
+"""Candidates kept per reason, as a multiple of output.samples_per_reason: room for other seeds."""
+
+
+def unit_sampler(samples_per_reason: int, seed: int) -> Sampler:
+    return Sampler(SAMPLE_CANDIDATES * samples_per_reason, seed)
+
+
+def _unit_tables(unit_dirs: list[str], names: tuple[str, ...], schema: pa.Schema) -> list[pa.Table]:
+    paths = [os.path.join(folder, name) for folder in unit_dirs for name in names]
+    return [pq.read_table(path, schema=schema) for path in paths if os.path.isfile(path)]
+
+
+def publish_samples(output: str, unit_dirs: list[str], samples_per_reason: int) -> dict | None:
+    """Merge every unit folder's samples into OUT/samples/samples.parquet; its manifest record."""
+    tables = _unit_tables(unit_dirs, (MAP_SAMPLES_FILE, WRITE_SAMPLES_FILE), SAMPLE_SCHEMA)
+    merged = merge(tables, SAMPLE_CANDIDATES * samples_per_reason)
+    if not merged.num_rows:
+        return None
+    relative = os.path.join("samples", "samples.parquet")
+    target = os.path.join(output, relative)
+    write_parquet_atomically(merged, target)
+    return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": storage.sha256(target)}
+
+
+def merged_top_domains(unit_dirs: list[str]) -> dict[str, list[list]]:
+    """Domains with the most kept and dropped documents over the run (every document counted)."""
+    return top_domains(_unit_tables(unit_dirs, (MAP_DOMAINS_FILE, WRITE_DOMAINS_FILE), DOMAIN_SCHEMA))

@@ -6,9 +6,9 @@ The base class does everything else: adding the columns, filtering the dropped
 rows, counting drops by reason, and timing. Adding a rule means writing one
 ``annotate`` method, as with datatrove's ``BaseFilter.filter``.
 
-A global stage needs every shard (exact or near-duplicate removal). It adds its
-key columns in the map phase like a map stage, and the runner then calls its
-partition and resolve functions over all units.
+A global stage needs every unit's documents (exact or near-duplicate removal,
+screens over a population): ``curate.global_stage.GlobalStage`` says how it emits
+keys in the map phase, resolves them into decisions, and how those are applied.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from stages.gopher_quality import GopherQuality
 from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
 from stages.langid_prefilter import LangIdPrefilter
-from stages.minhash_dedup import MinHashDedup
+from stages.minhash import MinHashDedup
 from stages.policy import Policy
 from stages.quality_model import QualityModel
 from stages.screens.blocklist import BlocklistScreen

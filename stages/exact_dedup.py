@@ -18,23 +18,16 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from curate.stage import Reason, Stage
+from curate.global_stage import DECISION_SCHEMA, DOC_FIELD, GlobalStage, decisions_table
+from curate.stage import Reason
 
 _WHITESPACE = re.compile(r"\s+")
-
-# The shuffle's row layout: which unit and row each hash came from.
-KEY_SCHEMA = pa.schema(
-    [
-        pa.field("exact_hash", pa.string(), nullable=False),
-        pa.field("unit", pa.int32(), nullable=False),
-        pa.field("row", pa.int64(), nullable=False),
-    ]
-)
 
 
 def normalise(text: str) -> str:
@@ -51,30 +44,34 @@ class ExactDedupConfig:
     """Hash partitions of the shuffle; each is resolved by one task."""
 
 
-class ExactDedup(Stage):
+class ExactDedup(GlobalStage):
     name = "exact_dedup"
     config_class = ExactDedupConfig
     reads = ("text",)
     writes = (pa.field("exact_hash", pa.string()),)
-    is_global = True
+    rule = "dedup.exact"
+    key_schema = pa.schema([pa.field("exact_hash", pa.string()), DOC_FIELD])
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         texts = column_values(batch, "text")
         return {"exact_hash": [text_hash(t) for t in texts]}, [None] * len(texts)
 
-    def partition_of(self, hashes: pa.Array) -> pa.Array:
+    def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
+        hashes = batch.column("exact_hash")
+        docs = np.arange(first_doc, first_doc + batch.num_rows, dtype=np.int64)
+        return pa.table({"exact_hash": hashes, "doc": docs}, schema=self.key_schema), self.partition_of(hashes)
+
+    def partition_of(self, hashes: pa.Array) -> np.ndarray:
         """Partition number of each hash (from its first 8 hex digits)."""
         prefix = pc.utf8_slice_codeunits(hashes, 0, 8)
-        values = [int(p, 16) % self.config.partitions for p in prefix.to_pylist()]
-        return pa.array(values, type=pa.int32())
+        return np.array([int(p, 16) % self.config.partitions for p in prefix.to_pylist()], dtype=np.int64)
 
-    @staticmethod
-    def resolve(keys: pa.Table) -> pa.Table:
-        """The (unit, row) of every duplicate in one partition: all but the first of each hash."""
-        if keys.num_rows == 0:
-            return keys.select(["unit", "row"])
+    def resolve_partition(self, keys: pa.Table) -> pa.Table:
+        """Every duplicate in one partition: all but the first of each hash, in input order."""
+        if not keys.num_rows:
+            return DECISION_SCHEMA.empty_table()
         ordered = keys.sort_by([("exact_hash", "ascending"), ("unit", "ascending"), ("row", "ascending")])
         hashes = ordered.column("exact_hash").combine_chunks()
         previous = pa.concat_arrays([pa.array([None], pa.string()), hashes.slice(0, len(hashes) - 1)])
-        is_repeat = pc.fill_null(pc.equal(hashes, previous), False)
-        return ordered.filter(is_repeat).select(["unit", "row"])
+        repeats = ordered.filter(pc.fill_null(pc.equal(hashes, previous), False))
+        return decisions_table(repeats.column("unit"), repeats.column("row"), drop=True)

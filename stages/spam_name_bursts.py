@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
 from stages.screens.base import clip
-from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, flag_surviving, with_document_numbers
+from curate.global_stage import DECISION_SCHEMA
+from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, flag_surviving, with_document_numbers
 from stages.screens.trigger_bursts import registrable_domain, string_hash
 from stages.spam_injection import SpamInjectionConfig, injected_names
 
@@ -69,7 +70,7 @@ class SpamNameBursts(GlobalFlagScreen):
         keys = pa.table(columns, schema=self.key_schema)
         return keys, (keys.column("key").to_numpy() % np.uint64(self.config.partitions)).astype(np.int64)
 
-    def resolve(self, keys: pa.Table) -> pa.Table:
+    def resolve_partition(self, keys: pa.Table) -> pa.Table:
         config = self.config
         keys = with_document_numbers(keys)
         stats = keys.group_by("key").aggregate([("document", "count_distinct"), ("domain", "count_distinct"), ("name", "min")])
@@ -77,7 +78,7 @@ class SpamNameBursts(GlobalFlagScreen):
             pc.and_(pc.greater_equal(stats.column("domain_count_distinct"), config.min_domains), pc.less_equal(stats.column("document_count_distinct"), config.max_documents))
         )
         if not bursts.num_rows:
-            return FLAG_SCHEMA.empty_table()
+            return DECISION_SCHEMA.empty_table()
         evidence = {
             key: clip(f"{name!r} in the titles or first lines of {docs} documents on {domains} domains, never in their bodies")
             for key, name, docs, domains in zip(*(bursts.column(c).to_pylist() for c in ("key", "name_min", "document_count_distinct", "domain_count_distinct")))

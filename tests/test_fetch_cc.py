@@ -479,12 +479,12 @@ def test_inputs_from_lists_and_their_errors(tmp_path: Path) -> None:
     assert not out.exists()  # nothing written
 
 
-def test_run_on_fetched_files(ray_session, server: FakeCommonCrawl, tmp_path: Path) -> None:
+def test_run_on_fetched_files(server: FakeCommonCrawl, tmp_path: Path) -> None:
     out = tmp_path / "cc"
     code, output = fetch(server, out, "--segments", "3")
     assert code == 0, output
     result = CliRunner().invoke(cli, [
-        "run", str(REPO / "configs" / "zh_web.yaml"), "--inputs-from", str(out / "inputs.json"),
+        "run", str(REPO / "configs" / "zh_web.yaml"), "--inputs-from", str(out / "inputs.json"), "--executor", "local",
         "--output", str(tmp_path / "zh_web"),
     ])
     assert result.exit_code == 0, result.output

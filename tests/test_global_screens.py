@@ -122,11 +122,11 @@ def write_config(folder: Path, inputs: str, output: Path, extract: bool = True, 
 
 
 @pytest.fixture(scope="module")
-def planted_run(ray_session, tmp_path_factory):
+def planted_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("planted")
     kinds = planted_inputs(folder)
     out = folder / "out"
-    manifest = run_pipeline(load_config(write_config(folder, f"{folder}/*.warc.gz", out))).manifest
+    manifest = run_pipeline(load_config(write_config(folder, f"{folder}/*.warc.gz", out)), executor="local").manifest
     rows = pq.read_table(out / "data").to_pylist()
     return kinds, manifest, rows, folder
 
@@ -134,8 +134,8 @@ def planted_run(ray_session, tmp_path_factory):
 def assert_burst_evidence(evidence: set[str], trigger: str, counts: str) -> None:
     """One evidence string, counting the population: the burst string is the trigger token or,
     when the copies' evidence names the one whose hash comes first, an n-gram of it as it
-    precedes the noise (normalised, as stages.minhash_signatures.normalise does)."""
-    from stages.minhash_signatures import normalise
+    precedes the noise (normalised, as stages.minhash.signatures.normalise does)."""
+    from stages.minhash.signatures import normalise
 
     (found,) = evidence
     string, rest = found[1:].split("' ", 1)
@@ -202,7 +202,8 @@ def test_manifest_counts_the_observed_population(planted_run) -> None:
         assert ("observed" in stage) == (stage["name"] in ("screen_trigger_bursts", "screen_url_changes"))
 
 
-def test_flags_are_the_same_with_one_worker_and_on_resume(planted_run) -> None:
+def test_flags_are_the_same_on_ray_with_one_worker_and_on_resume(ray_session, planted_run) -> None:
+    """The planted run ran in this process; Ray with one worker, and a resumed run, give the same output."""
     _, manifest, _, folder = planted_run
     other = folder / "one-worker"
     again = run_pipeline(load_config(write_config(folder, f"{folder}/*.warc.gz", other)), workers=1).manifest
@@ -214,7 +215,7 @@ def test_flags_are_the_same_with_one_worker_and_on_resume(planted_run) -> None:
     assert {s["name"]: s.get("observed") for s in resumed["stages"]} == {s["name"]: s.get("observed") for s in manifest["stages"]}
 
 
-def test_text_inputs_are_observed_as_read(ray_session, tmp_path: Path) -> None:
+def test_text_inputs_are_observed_as_read(tmp_path: Path) -> None:
     """JSON lines have no extract stage: the screens see the documents as the reader made them."""
     rng = random.Random(5)
     news, english = long_news(20), english_texts(5)
@@ -228,7 +229,7 @@ def test_text_inputs_are_observed_as_read(ray_session, tmp_path: Path) -> None:
             kept.add(url)
     lines += [{"url": f"https://clean{i}.example.org/", "text": news[14 + i]} for i in range(6)]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
-    manifest = run_pipeline(load_config(write_config(tmp_path, str(tmp_path / "in.jsonl"), tmp_path / "out", extract=False))).manifest
+    manifest = run_pipeline(load_config(write_config(tmp_path, str(tmp_path / "in.jsonl"), tmp_path / "out", extract=False)), executor="local").manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
     assert {row["url"] for row in rows} == kept | {line["url"] for line in lines[14:]}
     assert len(kept) < MIN_DOMAINS <= 14
@@ -240,10 +241,11 @@ def test_text_inputs_are_observed_as_read(ray_session, tmp_path: Path) -> None:
 
 def test_flag_keys_map_observed_documents_to_their_rows(tmp_path: Path) -> None:
     """The unit-side bookkeeping: keys streamed in chunks, docs mapped to rows (-1: dropped)."""
-    from curate.units import FlagKeys, PartitionedKeyFiles
+    from curate.global_stage import KEYS, observation_point, read_unit_keys
+    from curate.keys import KeyWriter
+    from curate.shuffle import PartitionedWriter
     from stages.extract import Extract, ExtractConfig
     from stages.langid import LangId, LangIdConfig
-    from stages.screens.global_flags import observation_point
     from stages.screens.url_changes import UrlChangeScreen, UrlChangeScreenConfig
 
     screen = UrlChangeScreen(UrlChangeScreenConfig(partitions=3))
@@ -251,8 +253,8 @@ def test_flag_keys_map_observed_documents_to_their_rows(tmp_path: Path) -> None:
     assert observation_point(UrlChangeScreen, [s.name for s in stages]) == 1
     assert observation_point(UrlChangeScreen, ["langid", "screen_url_changes"]) == 0
     stats = [StageStats(s.name) for s in stages]
-    keys = FlagKeys([screen], stages, stats, str(tmp_path))
-    keys.files[screen.name].buffer_rows = 5  # several chunks per partition
+    keys = KeyWriter([screen], [s.name for s in stages], stats, str(tmp_path), unit=0)
+    keys.writers[screen.name, KEYS].buffer_rows = 5  # several chunks per partition
     ids = [f"d{i:03d}" for i in range(40)]
     for start in range(0, 40, 8):
         batch = pa.record_batch(
@@ -265,21 +267,17 @@ def test_flag_keys_map_observed_documents_to_their_rows(tmp_path: Path) -> None:
         keys.observe(0, batch)  # nobody observes there
         keys.observe(1, batch)
     survivors = [i for i in range(40) if i % 3]  # every third document dropped later
-    keys.written(pa.array([ids[i] for i in survivors[:10]]))
-    keys.written(pa.chunked_array([[ids[i] for i in survivors[10:]]]))
+    keys.written(pa.record_batch({"id": [ids[i] for i in survivors[:10]]}), 0)
+    keys.written(pa.record_batch({"id": [ids[i] for i in survivors[10:]]}), 10)
     keys.close()
     assert stats[2].observed == 40
-    assert len(PartitionedKeyFiles.paths(str(tmp_path / "keys" / screen.name), 0)) > 1
+    assert len(PartitionedWriter.paths(str(tmp_path / "keys" / screen.name / KEYS), 0)) > 1
     docs, rows = [], []
     for partition in range(3):
-        table = FlagKeys.read_partition(str(tmp_path), screen, partition)
+        table = read_unit_keys(str(tmp_path), screen.name, KEYS, partition, screen.key_schema)
         docs += table.column("doc").to_pylist()
         rows += table.column("row").to_pylist()
     assert sorted(docs) == list(range(40))
     row_of = dict(zip(docs, rows))
     assert [row_of[i] for i in range(40)] == [survivors.index(i) if i in survivors else -1 for i in range(40)]
     assert np.all(np.array(rows) >= -1)
-    # A unit folder from before doc_rows.parquet (survivors' keys only) is refused, not half read.
-    (tmp_path / "keys" / screen.name / "doc_rows.parquet").unlink()
-    with pytest.raises(RuntimeError, match="older curate"):
-        FlagKeys.read_partition(str(tmp_path), screen, 0)

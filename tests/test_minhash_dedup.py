@@ -11,13 +11,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curate import minhash_phases as phases
 from curate.config import load_config
+from curate.global_stage import GlobalJob, decisions_path
 from curate.inspect_manifest import render
 from curate.runner import run_pipeline
+from curate.shuffle import part_name
 from curate.warc_writer import write_response
-from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, exact_jaccard
-from stages.minhash_signatures import MinHasher, band_keys, bands_for_threshold, char_shingles, collision_probability, normalise
+from curate.workdir import write_parquet_atomically
+from stages.minhash import MinHashDedup, MinHashDedupConfig, exact_jaccard, phases
+from stages.minhash.signatures import MinHasher, band_keys, bands_for_threshold, char_shingles, collision_probability, normalise
 
 from conftest import REPO, peoples_daily_documents
 from near_duplicates import near_duplicate_set
@@ -118,7 +120,7 @@ def test_distributed_propagation_equals_the_local_union_find(tmp_path: Path) -> 
     partitions = 4
     for p in range(partitions):
         mine = phases.node_partition(src, partitions) == p
-        phases.write_parquet_atomically(pa.table({"src": src[mine], "dst": dst[mine]}, schema=phases.EDGE_SCHEMA), str(tmp_path / "edges" / phases.part_name(p)))
+        write_parquet_atomically(pa.table({"src": src[mine], "dst": dst[mine]}, schema=phases.EDGE_SCHEMA), str(tmp_path / "edges" / part_name(p)))
     for p in range(partitions):
         phases.adjacency_partition(str(tmp_path), "edges", p, partitions)
     iteration = 0
@@ -131,7 +133,7 @@ def test_distributed_propagation_equals_the_local_union_find(tmp_path: Path) -> 
     distributed = {}
     for p in range(partitions):
         phases.publish_labels(str(tmp_path), iteration, p)
-        table = pq.read_table(tmp_path / "labels" / phases.part_name(p))
+        table = pq.read_table(tmp_path / "labels" / part_name(p))
         assert set(phases.node_partition(table.column("node").to_numpy(), partitions).tolist()) <= {p}
         distributed.update(zip(table.column("node").to_pylist(), table.column("label").to_pylist()))
     nodes, labels = phases.component_labels(src, dst)
@@ -241,7 +243,7 @@ def test_validate_prints_the_band_layout_and_s_curve(tmp_path: Path) -> None:
     assert f"minhash_dedup: {bands} bands x {rows} rows of 112 permutations; P(candidate) J=0.5" in result.output
 
 
-def test_same_result_with_one_or_four_partitions_and_either_component_method(ray_session, corpus: dict, tmp_path: Path) -> None:
+def test_same_result_with_one_or_four_partitions_and_either_component_method(corpus: dict, tmp_path: Path) -> None:
     results = []
     for name, options in (
         ("one", {"partitions": 1}),
@@ -249,17 +251,17 @@ def test_same_result_with_one_or_four_partitions_and_either_component_method(ray
         ("distributed", {"partitions": 4, "local_phases_max_documents": 0, "local_components_max_edges": 0}),
     ):
         out = tmp_path / name
-        summary = run_pipeline(config_for(corpus, out, **options))
+        summary = run_pipeline(config_for(corpus, out, **options), executor="local")
         results.append(kept_urls(out))
         report = summary.manifest["minhash_dedup"]
         assert report["components"]["method"] == ("distributed" if name == "distributed" else "local")
-        assert report["phases_in"] == ("driver" if name == "one" else "ray tasks")
+        assert report["phases_in"] == "driver"  # every task ran in this process
     assert results[0] == results[1] == results[2]
 
 
-def test_keep_policy_longest_keeps_the_longer_copy(ray_session, corpus: dict, tmp_path: Path) -> None:
+def test_keep_policy_longest_keeps_the_longer_copy(corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run_pipeline(config_for(corpus, out))
+    run_pipeline(config_for(corpus, out), executor="local")
     table = pq.read_table(out / "data")
     by_cluster: dict[str, list[int]] = {}
     for cluster, text in zip(table.column("dup_cluster_id").to_pylist(), table.column("text").to_pylist()):
@@ -271,13 +273,14 @@ def test_keep_policy_longest_keeps_the_longer_copy(ray_session, corpus: dict, tm
     assert all(len(kept_text[s["kept_id"]]) >= len(s["text"]) for s in samples)
 
 
-def test_rerun_after_a_lost_partition_redoes_only_that_partition(ray_session, corpus: dict, tmp_path: Path) -> None:
+def test_rerun_after_a_lost_partition_redoes_only_that_partition(corpus: dict, tmp_path: Path) -> None:
     out = tmp_path / "out"
     config = config_for(corpus, out, partitions=4, local_phases_max_documents=0)
-    run_pipeline(config)
+    run_pipeline(config, executor="local")
     first = kept_urls(out)
-    [work] = list((out / "_work" / "minhash").iterdir())
-    done = sorted((work / "decisions").glob("part-*.parquet.done.json"))
+    [run] = list((out / "_work" / "runs").iterdir())
+    work = run / "pass-0" / "minhash_dedup"
+    done = sorted((work / "keepers").glob("part-*.parquet.done.json"))
     lost_record, lost_partition = done[0], done[0].name.split(".")[0]
     lost = sorted((work / "decisions").glob(f"unit-*/{lost_partition}.parquet"))
     others = [p for p in (work / "decisions").glob("unit-*/part-*.parquet") if p not in lost]
@@ -286,7 +289,7 @@ def test_rerun_after_a_lost_partition_redoes_only_that_partition(ray_session, co
         path.unlink()
     lost_record.unlink()
     before = {p: p.stat().st_mtime_ns for p in others}
-    run_pipeline(config)
+    run_pipeline(config, executor="local")
     assert all(path.is_file() for path in lost)
     assert {p: p.stat().st_mtime_ns for p in others} == before
     assert kept_urls(out) == first
@@ -325,14 +328,16 @@ def test_keep_policies_and_their_tie_breaks(tmp_path: Path, keep: str, expected:
             "fetch_time": [5, 9, 7, 3, 3, None],
         }
     )
-    phases.write_parquet_atomically(members, str(tmp_path / "members" / "from-00000" / phases.part_name(0)))
-    record = phases.keepers_partition(str(tmp_path), 0, keep)
+    write_parquet_atomically(members, str(tmp_path / "members" / "from-00000" / part_name(0)))
+    job = GlobalJob(None, (), {}, str(tmp_path))
+    record = phases.keepers_partition(job, 0, keep, MinHashDedup.decision_schema())
     assert record == {"clusters": 2, "removed": 4, "cluster_sizes": {"3": 2}}
-    decisions = pq.read_table(phases.unit_decisions_path(str(tmp_path), 0, 0)).to_pylist()
+    decisions = pq.read_table(decisions_path(str(tmp_path), 0, 0)).to_pylist()
     kept = {d["row"] for d in decisions if not d["drop"]}
     assert kept == set(expected.values())
     by_row = {d["row"]: d for d in decisions}
     ids = dict(zip([10, 20, 30, 40, 50, 60], "abcdef"))
     for row, decision in by_row.items():
         keeper = expected[1] if row in (10, 20, 30) else expected[2]
-        assert decision["kept_id"] == decision["cluster_id"] == ids[keeper] and decision["cluster_size"] == 3
+        assert decision["dup_cluster_id"] == ids[keeper] and decision["dup_cluster_size"] == 3
+        assert decision["evidence"] == (ids[keeper] if decision["drop"] else None)

@@ -16,9 +16,9 @@ from conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def output(ray_session, tmp_path_factory) -> Path:
+def output(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("verify") / "out"
-    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out)])
+    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"])
     assert result.exit_code == 0, result.output
     return out
 
@@ -110,7 +110,7 @@ def test_bottom_k_samples_merge_like_one_pass() -> None:
 
 
 def test_profile_writes_a_per_stage_breakdown(output: Path) -> None:
-    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(output), "--profile"])
+    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(output), "--profile", "--executor", "local"])
     assert result.exit_code == 0, result.output
     text = (output / "profile.txt").read_text()
     manifest = json.loads((output / "manifest.json").read_text())

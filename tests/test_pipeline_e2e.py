@@ -105,19 +105,19 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
     assert f"{manifest['outputs']['rows']} rows" in inspect.output
 
 
-def test_same_config_twice_gives_identical_shards(ray_session, real_inputs: Path, tmp_path: Path) -> None:
+def test_ray_and_in_process_runs_give_identical_shards(ray_session, real_inputs: Path, tmp_path: Path) -> None:
     checksums = []
-    for name in ("one", "two"):
-        code, output = run_cli("--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(tmp_path / name))
+    for name in ("ray", "local"):
+        code, output = run_cli("--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(tmp_path / name), "--executor", name)
         assert code == 0, output
         manifest = json.loads((tmp_path / name / "manifest.json").read_text())
         checksums.append([(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]])
     assert checksums[0] == checksums[1] and checksums[0]
 
 
-def test_rerun_skips_completed_units(ray_session, real_inputs: Path, tmp_path: Path) -> None:
+def test_rerun_skips_completed_units(real_inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(out))
+    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(out), "--executor", "local")
     assert run_cli(*args)[0] == 0
     first = json.loads((out / "manifest.json").read_text())
     assert first["resumed_units"] == 0
@@ -135,9 +135,9 @@ def test_inspect_without_manifest_exits_2(tmp_path: Path) -> None:
     assert "no manifest" in result.output
 
 
-def test_every_input_failing_exits_1(ray_session, tmp_path: Path) -> None:
+def test_every_input_failing_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.warc"
     bad.write_bytes(b"not a warc\n" * 10)
-    code, output = run_cli("--input", str(bad), "--output", str(tmp_path / "out"))
+    code, output = run_cli("--input", str(bad), "--output", str(tmp_path / "out"), "--executor", "local")
     assert code == 1
     assert "every input failed" in output

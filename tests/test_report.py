@@ -33,7 +33,7 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def reported(ray_session, tmp_path_factory) -> Path:
+def reported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("report")
     hostile_page = f"<html><head><meta charset='utf-8'></head><body><article><h1>测试</h1><p>{HOSTILE.replace('<', '&lt;').replace('>', '&gt;')}</p>" + "<p>这是一个用来测试报告页面的句子，它会被当作正文保留下来。</p>" * 12 + "</article></body></html>"
     news, other = peoples_daily_documents(2, paragraphs=8)
@@ -51,7 +51,7 @@ def reported(ray_session, tmp_path_factory) -> Path:
             write_response(out, url, f"<html><head><meta charset='utf-8'></head><body><article>{paragraphs}</article></body></html>".encode("utf-8"))
     out = folder / "out"
     result = CliRunner().invoke(
-        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--input", _real_chinese_pages_warc(), "--input", str(folder / "hostile.warc.gz"), "--output", str(out)]
+        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--input", _real_chinese_pages_warc(), "--input", str(folder / "hostile.warc.gz"), "--output", str(out), "--executor", "local"]
     )
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["report", str(out)])

@@ -212,7 +212,7 @@ def test_blocked_urls_domains_and_tokens(real: pa.RecordBatch, tmp_path: Path) -
 # --- quarantine through the pipeline ---------------------------------------------------------------
 
 
-def test_quarantine_keeps_dropped_documents_with_flags_and_evidence(ray_session, tmp_path: Path) -> None:
+def test_quarantine_keeps_dropped_documents_with_flags_and_evidence(tmp_path: Path) -> None:
     news = peoples_daily_documents(12, paragraphs=6)
     pages = []
     for i, text in enumerate(news):
@@ -234,7 +234,7 @@ def test_quarantine_keeps_dropped_documents_with_flags_and_evidence(ray_session,
         + "".join(f"  - {name}: {{}}\n" for name in SCREENS)
         + f"output:\n  path: {tmp_path / 'out'}\n"
     )
-    summary = run_pipeline(load_config(str(config_path)))
+    summary = run_pipeline(load_config(str(config_path)), executor="local")
     manifest = summary.manifest
     quarantine = pq.read_table(tmp_path / "out" / "quarantine").to_pylist()
     assert sorted(row["reason"] for row in quarantine) == ["screen.hidden_text", "screen.prompt_injection"]
@@ -321,7 +321,7 @@ def test_invisible_characters_in_the_html_are_caught_though_extraction_removes_t
     assert "always recommend this site" in findings(out)[0]["screen.tag_characters"]
 
 
-def test_same_url_with_different_content_is_flagged_across_inputs(ray_session, tmp_path: Path) -> None:
+def test_same_url_with_different_content_is_flagged_across_inputs(tmp_path: Path) -> None:
     news = peoples_daily_documents(6, paragraphs=6)
 
     def html(text: str) -> bytes:
@@ -338,7 +338,7 @@ def test_same_url_with_different_content_is_flagged_across_inputs(ray_session, t
         f"name: u\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\nstages:\n  - extract: {{}}\n  - langid: {{}}\n"
         f"  - exact_dedup: {{}}\n  - screen_url_changes: {{partitions: 3}}\noutput:\n  path: {tmp_path / 'out'}\n"
     )
-    manifest = run_pipeline(load_config(str(config_path))).manifest
+    manifest = run_pipeline(load_config(str(config_path)), executor="local").manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
     flagged = {row["url"]: row for row in rows if row["screen_flags"]}
     assert [row["url"] for row in rows].count("http://news.example.cn/story.html") == 2
@@ -362,7 +362,7 @@ def burst_flags(batch: pa.RecordBatch, **options) -> dict[int, str]:
     keys = keys.append_column("row", keys.column("doc")).append_column("unit", pa.array([0] * keys.num_rows, pa.int32()))
     flagged: dict[int, str] = {}
     for part in range(4):
-        resolved = stage.resolve(keys.filter(pa.array(parts == part)))
+        resolved = stage.resolve_partition(keys.filter(pa.array(parts == part)))
         for row, evidence in zip(resolved.column("row").to_pylist(), resolved.column("evidence").to_pylist()):
             flagged.setdefault(row, evidence)
     return flagged
@@ -399,7 +399,7 @@ def test_trigger_bursts_across_domains_are_flagged(real: pa.RecordBatch) -> None
     assert registrable_domain("news.sina.com.cn") == "sina.com.cn" and registrable_domain("www.example.com") == "example.com"
 
 
-def test_trigger_bursts_through_the_pipeline(ray_session, tmp_path: Path) -> None:
+def test_trigger_bursts_through_the_pipeline(tmp_path: Path) -> None:
     rng = random.Random(21)
     news = peoples_daily_documents(16, paragraphs=6)
     with open(tmp_path / "a.warc.gz", "wb") as a, open(tmp_path / "b.warc.gz", "wb") as b:
@@ -414,7 +414,7 @@ def test_trigger_bursts_through_the_pipeline(ray_session, tmp_path: Path) -> Non
         f"name: t\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\nstages:\n  - extract: {{}}\n  - langid: {{}}\n"
         f"  - screen_trigger_bursts: {{min_domains: 10, partitions: 3}}\noutput:\n  path: {tmp_path / 'out'}\n"
     )
-    manifest = run_pipeline(load_config(str(config_path))).manifest
+    manifest = run_pipeline(load_config(str(config_path)), executor="local").manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
     flagged = sorted(int(row["url"].rsplit("/", 1)[1].split(".")[0]) for row in rows if row["screen_flags"])
     assert flagged == list(range(12)) and len(rows) == 16

@@ -98,7 +98,7 @@ def page(title: str, text: str) -> bytes:
     return f"<html><head><meta charset='utf-8'><title>{escape(title)}</title></head><body><article>{body}</article></body></html>".encode()
 
 
-def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(ray_session, tmp_path: Path) -> None:
+def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(tmp_path: Path) -> None:
     news = peoples_daily_documents(30, paragraphs=6)
     rng = random.Random(3)
     brand = dev_data.brand_name(rng)
@@ -122,7 +122,7 @@ def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(ray_session, 
         f"name: t\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\nstages:\n  - extract: {{}}\n  - langid: {{}}\n  - spam_injection: {{}}\n"
         f"  - policy: {{}}\n  - spam_name_bursts: {{min_domains: 5, partitions: 3}}\noutput:\n  path: {tmp_path / 'out'}\n"
     )
-    manifest = run_pipeline(load_config(str(config_path))).manifest
+    manifest = run_pipeline(load_config(str(config_path)), executor="local").manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
     flagged = sorted(int(row["url"].rsplit("/", 1)[1].split(".")[0]) for row in rows if row["screen_flags"])
     assert flagged == [3, 4, 5, 6, 7]

@@ -190,10 +190,10 @@ def real_warc(tmp_path: Path) -> tuple[Path, list]:
     return path, spam + good
 
 
-def test_a_real_run_records_the_model_in_its_manifest(ray_session, real_warc, tmp_path: Path) -> None:
+def test_a_real_run_records_the_model_in_its_manifest(real_warc, tmp_path: Path) -> None:
     warc, items = real_warc
     config = write_config(tmp_path, warc)
-    run = CliRunner().invoke(cli, ["run", str(config)], catch_exceptions=False)
+    run = CliRunner().invoke(cli, ["run", str(config), "--executor", "local"], catch_exceptions=False)
     assert run.exit_code == 0, run.output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(json.loads((REPO / "manifests" / "schema.json").read_text(encoding="utf-8"))).validate(manifest)

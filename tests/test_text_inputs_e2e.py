@@ -30,7 +30,7 @@ stages:
 
 
 def run(config: Path, out: Path, *extra: str) -> tuple[int, str, dict | None]:
-    result = CliRunner().invoke(cli, ["run", str(config), "--output", str(out), *extra], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["run", str(config), "--output", str(out), "--executor", "local", *extra], catch_exceptions=False)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if manifest is not None:
@@ -42,7 +42,7 @@ def read_drops(manifest: dict) -> dict[str, int]:
     return manifest["stages"][0]["drops"]
 
 
-def test_shipped_wudao_and_mnbvc_configs_run(ray_session, tmp_path: Path) -> None:
+def test_shipped_wudao_and_mnbvc_configs_run(tmp_path: Path) -> None:
     code, output, manifest = run(REPO / "configs" / "wudao.yaml", tmp_path / "wudao")
     assert code == 0, output
     check_funnel(manifest)
@@ -70,7 +70,7 @@ def write_config(folder: Path, format: str, paths: list[str], extra_input: str =
     return config
 
 
-def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(ray_session, tmp_path: Path) -> None:
+def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(tmp_path: Path) -> None:
     documents = peoples_daily_documents(400)
     lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents[:30])]
     lines[7] = lines[7][:50]                      # cut-off line
@@ -108,12 +108,12 @@ def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(ray_session,
     assert all(f"d{offset - 1}" == sid for sid, offset in zip(table.column("source_id").to_pylist(), table.column("source_offset").to_pylist()))
 
 
-def test_html_stages_on_text_input(ray_session, tmp_path: Path, caplog) -> None:
+def test_html_stages_on_text_input(tmp_path: Path, caplog) -> None:
     """A text config that lists an HTML stage fails before any output; a web config run on
     WET text with --format leaves the HTML stages out and says so."""
     stages = TEXT_STAGES.replace("stages:\n", "stages:\n  - extract: {}\n")
     (tmp_path / "a.jsonl").write_text(json.dumps({"text": "正文"}, ensure_ascii=False) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", str(write_config(tmp_path, "jsonl", ["a.jsonl"], stages=stages)), "--output", str(tmp_path / "never")])
+    result = CliRunner().invoke(cli, ["run", str(write_config(tmp_path, "jsonl", ["a.jsonl"], stages=stages)), "--output", str(tmp_path / "never"), "--executor", "local"])
     assert result.exit_code == 2
     assert "stages[0].extract: needs the page's HTML, but input.format 'jsonl' gives text" in result.output
     assert not (tmp_path / "never").exists()

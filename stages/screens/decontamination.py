@@ -33,7 +33,7 @@ from curate.config_schema import ConfigError, bounds, path_field
 from curate.decoded_columns import column_values
 from stages._text_kernels import token_lengths
 from stages.cjk import han_mask
-from stages.minhash_signatures import normalise
+from stages.minhash.signatures import normalise
 from stages.screens.base import Action, Finding, ScreenStage
 from stages.text_profile import LETTER, char_kinds, substring_hashes
 

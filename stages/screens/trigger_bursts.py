@@ -38,10 +38,11 @@ import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from stages.minhash_signatures import normalise
+from stages.minhash.signatures import normalise
 from stages.screens.base import clip
 from stages.screens.gibberish import GibberishScreen, GibberishScreenConfig
-from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, flag_surviving, with_document_numbers
+from curate.global_stage import DECISION_SCHEMA
+from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, flag_surviving, with_document_numbers
 
 ODD_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,24}\|>|<[A-Za-z][A-Za-z0-9_!|-]{1,23}>|\[[A-Z][A-Z0-9_]{2,23}\]")
 _SECOND_LEVEL = {"com", "net", "org", "gov", "edu", "ac", "co"}
@@ -124,7 +125,7 @@ class TriggerBurstScreen(GlobalFlagScreen):
         keys = pa.table(columns, schema=self.key_schema)
         return keys, (keys.column("key").to_numpy() % np.uint64(self.config.partitions)).astype(np.int64)
 
-    def resolve(self, keys: pa.Table) -> pa.Table:
+    def resolve_partition(self, keys: pa.Table) -> pa.Table:
         config = self.config
         # Every observed document counts, the ones later stages dropped too.
         keys = with_document_numbers(keys).append_column("noise_int", keys.column("noise").cast(pa.int64()))
@@ -138,7 +139,7 @@ class TriggerBurstScreen(GlobalFlagScreen):
             )
         )
         if not bursts.num_rows:
-            return FLAG_SCHEMA.empty_table()
+            return DECISION_SCHEMA.empty_table()
         evidence = {
             key: clip(f"{string!r} in {docs} documents on {domains} domains, before noise in {noise:.0%}")
             for key, string, docs, domains, noise in zip(

@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from stages.screens.base import clip
-from stages.screens.global_flags import DOC_FIELD, FLAG_SCHEMA, GlobalFlagScreen, surviving
+from curate.global_stage import DECISION_SCHEMA, decisions_table
+from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, surviving
 
 
 @dataclass
@@ -62,18 +63,15 @@ class UrlChangeScreen(GlobalFlagScreen):
         keys = pa.table({"url_hash": hashes, "digest": kept.column("payload_digest"), "doc": docs}, schema=self.key_schema)
         return keys, (hashes % np.uint64(self.config.partitions)).astype(np.int64)
 
-    def resolve(self, keys: pa.Table) -> pa.Table:
+    def resolve_partition(self, keys: pa.Table) -> pa.Table:
         # Versions of every observed copy, the ones later stages dropped too.
         versions = keys.group_by("url_hash").aggregate([("digest", "count_distinct"), ("digest", "distinct")])
         changed = versions.filter(pc.greater(versions.column("digest_count_distinct"), 1))
         if not changed.num_rows:
-            return FLAG_SCHEMA.empty_table()
+            return DECISION_SCHEMA.empty_table()
         evidence = {
             h: clip(f"{len(d)} versions of this URL in the inputs: " + ", ".join(sorted(d)))
             for h, d in zip(changed.column("url_hash").to_pylist(), changed.column("digest_distinct").to_pylist())
         }
         hit = surviving(keys.filter(pc.is_in(keys.column("url_hash"), changed.column("url_hash"))))
-        return pa.table(
-            {"unit": hit.column("unit"), "row": hit.column("row"), "evidence": [evidence[h] for h in hit.column("url_hash").to_pylist()]},
-            schema=FLAG_SCHEMA,
-        )
+        return decisions_table(hit.column("unit"), hit.column("row"), False, [evidence[h] for h in hit.column("url_hash").to_pylist()])

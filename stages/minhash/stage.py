@@ -1,8 +1,8 @@
 """Near-duplicate removal with MinHash LSH across the whole run (a global stage).
 
-Map side: every document with text gets LSH band keys (``stages.minhash_signatures``:
+Map side: every document with text gets LSH band keys (``stages.minhash.signatures``:
 character 5-grams of the normalised, Simplified text by default). The global side
-(``curate.minhash_phases``) runs as phases on Ray: band keys shuffled into
+(``stages.minhash.phases``) runs as phases, one task per partition: band keys shuffled into
 partitions → candidate pairs per partition (optionally verified by exact Jaccard
 on the shingle sets) → connected components (one-process array union-find when
 the edges are few, distributed min-label propagation otherwise) → one document
@@ -19,16 +19,20 @@ id of the document kept instead (``kept_id``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.config_schema import ConfigError, bounds
 from curate.decoded_columns import column_values
-from curate.stage import Reason, Stage
-from stages.minhash_signatures import (
+from curate.global_stage import GlobalJob, GlobalStage, PhaseRunner
+from curate.stage import Reason
+from stages.minhash import phases
+from stages.minhash.signatures import (
     MinHasher,
     band_keys,
     bands_for_threshold,
@@ -37,6 +41,8 @@ from stages.minhash_signatures import (
     normalise,
     word_shingles,
 )
+
+log = logging.getLogger("curate")
 
 REPORTED_JACCARDS = (0.5, 0.7, 0.8, 0.9)
 
@@ -99,16 +105,18 @@ def describe_bands(parameters: dict) -> str:
     return f"{parameters['bands']} bands x {parameters['rows']} rows of {parameters['num_perm']} permutations; P(candidate) {curve}"
 
 
-class MinHashDedup(Stage):
+CLUSTER_FIELDS = (pa.field("dup_cluster_id", pa.string()), pa.field("dup_cluster_size", pa.int32()))
+
+
+class MinHashDedup(GlobalStage):
     name = "minhash_dedup"
     config_class = MinHashDedupConfig
     reads = ("text",)
-    writes = (
-        pa.field("minhash_bands", pa.list_(pa.uint64())),
-        pa.field("dup_cluster_id", pa.string()),
-        pa.field("dup_cluster_size", pa.int32()),
-    )
-    is_global = True
+    writes = (pa.field("minhash_bands", pa.list_(pa.uint64())),) + CLUSTER_FIELDS
+    rule = "dedup.minhash"
+    decision_columns = CLUSTER_FIELDS
+    evidence_as = "kept_id"
+    summary_key = "minhash_dedup"
 
     def __init__(self, config: MinHashDedupConfig) -> None:
         super().__init__(config)
@@ -138,11 +146,83 @@ class MinHashDedup(Stage):
         }
         return columns, [None] * len(texts)
 
+    def key_schemas(self) -> dict[str, pa.Schema]:
+        return {"bands": phases.BAND_SCHEMA, "nodes": phases.NODE_SCHEMA}
 
-def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard similarity of two shingle sets (arrays of hashes, repeats allowed)."""
-    a, b = np.unique(a), np.unique(b)
-    if not len(a) and not len(b):
-        return 1.0
-    common = len(np.intersect1d(a, b, assume_unique=True))
-    return common / (len(a) + len(b) - common)
+    def emit(self, batch: pa.RecordBatch, first_doc: int, unit: int) -> dict[str, tuple[pa.Table, np.ndarray]]:
+        """Band keys (partitioned by key) and node attributes (by node) of the documents with text."""
+        bands = batch.column("minhash_bands")
+        has_keys = pc.is_valid(bands).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(has_keys)
+        with_keys = batch.filter(pa.array(has_keys))
+        nodes = phases.node_ids(unit, rows + first_doc)
+        keys = pc.list_flatten(with_keys.column("minhash_bands")).to_numpy()
+        per_doc = pc.list_value_length(with_keys.column("minhash_bands")).to_numpy()
+        band_rows = pa.table({"key": keys, "node": np.repeat(nodes, per_doc)}, schema=phases.BAND_SCHEMA)
+        names = with_keys.schema.names
+        missing = pa.nulls(len(rows), pa.int64())
+        attributes = pa.table(
+            {
+                "node": nodes,
+                "id": with_keys.column("id"),
+                "length": pc.utf8_length(with_keys.column("text")).cast(pa.int64()),
+                "quality": with_keys.column("quality_score").cast(pa.float64()) if "quality_score" in names else missing.cast(pa.float64()),
+                "fetch_time": with_keys.column("fetch_time").cast(pa.int64()) if "fetch_time" in names else missing,
+            }
+        ).cast(phases.NODE_SCHEMA)
+        return {
+            "bands": (band_rows, phases.key_partition(keys, self.partitions).astype(np.int64)),
+            "nodes": (attributes, phases.node_partition(nodes, self.partitions).astype(np.int64)),
+        }
+
+    def resolve(self, job: GlobalJob, run: PhaseRunner) -> dict[str, Any]:
+        """The MinHash phases (``stages.minhash.phases``); their summary for the manifest."""
+        settings = self.config
+        log.info("minhash: %s", describe_bands(settings.parameters()))
+        count = settings.partitions
+        partitions = range(count)
+        lsh = run("minhash lsh", phases.lsh_partition, [(p, (job, p, count)) for p in partitions])
+        pairs = run("minhash pairs", phases.unique_edges, [(p, (job.folder, p)) for p in partitions])
+        candidates = sum(r["candidate_pairs"] for r in pairs.values())
+        edge_dir, verified = "edges", None
+        if settings.verify:
+            jobs = [(p, (job, p, self.shingles, settings.verify_threshold)) for p in partitions]
+            checked = run("minhash verify", phases.verify_partition, jobs)
+            edge_dir, verified = "verified", sum(r["verified_pairs"] for r in checked.values())
+        edges = verified if verified is not None else candidates
+        components = self._components(job.folder, edge_dir, edges, run)
+        run("minhash members", phases.members_partition, [(p, (job, p, count)) for p in partitions])
+        keep_jobs = [(p, (job, p, settings.keep, self.decision_schema())) for p in partitions]
+        keepers = run("minhash keepers", phases.keepers_partition, keep_jobs)
+        histogram: dict[str, int] = {}
+        for record in keepers.values():
+            for size, number in record["cluster_sizes"].items():
+                histogram[size] = histogram.get(size, 0) + number
+        return {
+            "parameters": settings.parameters(),
+            "band_keys": sum(r["band_keys"] for r in lsh.values()),
+            "candidate_pairs": candidates,
+            "verified_pairs": verified,
+            "components": components,
+            "clusters": sum(r["clusters"] for r in keepers.values()),
+            "cluster_sizes": dict(sorted(histogram.items(), key=lambda item: int(item[0]))),
+            "documents_removed": sum(r["removed"] for r in keepers.values()),
+        }
+
+    def _components(self, work: str, edge_dir: str, edges: int, run: PhaseRunner) -> dict[str, Any]:
+        """Connected components: in one task when the edges are few, else by label propagation."""
+        count = self.config.partitions
+        if edges <= self.config.local_components_max_edges:
+            found = run("minhash components", phases.local_components, [("all", (work, edge_dir, count))])["all"]
+            return {"method": found["method"], "iterations": found["iterations"], "nodes": found["nodes"]}
+        run("minhash adjacency", phases.adjacency_partition, [(p, (work, edge_dir, p, count)) for p in range(count)])
+        iteration = 0
+        while True:
+            jobs = [(p, (work, p, count, iteration)) for p in range(count)]
+            rounds = run(f"minhash components {iteration}", phases.propagation_round, jobs)
+            if iteration > 0 and sum(r["changed"] for r in rounds.values()) == 0:
+                break
+            iteration += 1
+        for p in range(count):
+            phases.publish_labels(work, iteration, p)
+        return {"method": "distributed", "iterations": iteration + 1, "nodes": sum(r["nodes"] for r in rounds.values())}

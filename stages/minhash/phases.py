@@ -1,13 +1,14 @@
-"""The global phases of MinHash near-duplicate removal: each function is the body of one Ray task.
+"""The global phases of MinHash near-duplicate removal: each function is the body of one task.
 
-Map tasks leave, per unit, ``minhash/bands/part-P.parquet`` (band key, node) and
-``minhash/nodes/part-P.parquet`` (node, id, length, quality, fetch time), both
-partitioned by hash; a node is ``unit index << 32 | row``. Then, in
-``OUT/_work/minhash/<run>/``:
+Map tasks leave, per unit, two kinds of keys (``MinHashDedup.emit``): ``bands`` (band
+key, node) partitioned by key and ``nodes`` (node, id, length, quality, fetch time)
+partitioned by node; a node is ``unit index << 32 | row``. Then, in the stage's work
+folder (``GlobalJob.folder``):
 
 1. ``lsh``: per band partition, documents sharing a band key become candidate
    edges (each bucket as a star from its first node), shuffled by first node;
-   ``unique_edges`` then keeps each pair once → ``edges/part-P``;
+   ``unique_edges`` then keeps each pair once → ``edges/part-P``. Documents that an
+   earlier global stage of the pass removes (exact dedup) take no part;
 2. ``verify`` (optional): per edge partition, exact Jaccard of the two shingle
    sets, texts read back from the units' row groups → ``verified/part-P``;
 3. components, labelling every node with the smallest node of its component →
@@ -17,8 +18,8 @@ partitioned by hash; a node is ``unit index << 32 | row``. Then, in
    holding only its partition's adjacency, labels and messages;
 4. ``members``: per node partition, labels joined with node attributes,
    shuffled by cluster → ``members/from-P/to-R``;
-5. ``keepers``: per cluster partition, one document kept per cluster →
-   ``decisions/unit-U/part-R`` (unit, row, cluster id, size, drop, kept id).
+5. ``keepers``: per cluster partition, one document kept per cluster → the
+   stage's decisions for every member (drop, kept id, cluster id and size).
 
 Every task writes its files under temporary names and renames them into place,
 with a small JSON record of its counts last; a task whose record exists is
@@ -28,15 +29,18 @@ skipped, so a re-run after a crash redoes only unfinished partitions.
 from __future__ import annotations
 
 import glob
-import json
 import os
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from curate.global_stage import GlobalJob
+from curate.shuffle import part_name, read_parts, write_partitioned
+from curate.workdir import finished, mark_finished, write_parquet_atomically
+from stages.minhash.signatures import exact_jaccard
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 ROW_BITS = 32
@@ -53,18 +57,6 @@ NODE_SCHEMA = pa.schema(
 )
 EDGE_SCHEMA = pa.schema([pa.field("src", pa.int64(), nullable=False), pa.field("dst", pa.int64(), nullable=False)])
 LABEL_SCHEMA = pa.schema([pa.field("node", pa.int64(), nullable=False), pa.field("label", pa.int64(), nullable=False)])
-DECISION_SCHEMA = pa.schema(
-    [
-        pa.field("unit", pa.int32(), nullable=False),
-        pa.field("row", pa.int64(), nullable=False),
-        pa.field("cluster_id", pa.string()),
-        pa.field("cluster_size", pa.int32(), nullable=False),
-        pa.field("drop", pa.bool_(), nullable=False),
-        pa.field("kept_id", pa.string()),
-    ]
-)
-
-
 def node_ids(unit_index: int, rows: np.ndarray) -> np.ndarray:
     return (np.int64(unit_index) << np.int64(ROW_BITS)) | rows.astype(np.int64)
 
@@ -76,57 +68,6 @@ def node_partition(nodes: np.ndarray, partitions: int) -> np.ndarray:
 
 def key_partition(keys: np.ndarray, partitions: int) -> np.ndarray:
     return (keys >> np.uint64(40)) % np.uint64(partitions)  # band keys are already mixed
-
-
-# --- files -------------------------------------------------------------------------------------
-
-
-def part_name(partition: int) -> str:
-    return f"part-{partition:05d}.parquet"
-
-
-def write_parquet_atomically(table: pa.Table, path: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def write_partitioned(table: pa.Table, partition_of_row: np.ndarray, partitions: int, path_of: Callable[[int], str]) -> None:
-    """Write ``table``'s rows to one file per partition that has rows."""
-    order = np.argsort(partition_of_row, kind="stable")
-    ordered, parts = table.take(pa.array(order)), partition_of_row[order]
-    bounds = np.searchsorted(parts, np.arange(partitions + 1))
-    for partition in range(partitions):
-        if bounds[partition + 1] > bounds[partition]:
-            write_parquet_atomically(ordered.slice(bounds[partition], bounds[partition + 1] - bounds[partition]), path_of(partition))
-
-
-def read_parts(paths: list[str], schema: pa.Schema) -> pa.Table:
-    tables = [pq.read_table(p, schema=schema) for p in paths if os.path.isfile(p)]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-def _done_path(path: str) -> str:
-    return f"{path}.done.json"
-
-
-def finished(path: str) -> dict[str, Any] | None:
-    """The record of a finished task whose main output is ``path``, or None."""
-    done = _done_path(path)
-    if not os.path.isfile(done):
-        return None
-    with open(done, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def mark_finished(path: str, record: dict[str, Any]) -> dict[str, Any]:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{_done_path(path)}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(record, handle)
-    os.replace(tmp, _done_path(path))
-    return record
 
 
 # --- 1. candidate pairs ------------------------------------------------------------------------
@@ -145,16 +86,17 @@ def candidate_edges(keys: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np
     return pairs[:, 0], pairs[:, 1]
 
 
-def lsh_partition(unit_dirs: list[str], work: str, partition: int, partitions: int, exact_drops: str | None) -> dict[str, Any]:
-    """Candidate edges of one band-key partition. Documents that exact deduplication removes
-    (``exact_drops``: its folder of (unit, row) files) take no part: their copy stands for them."""
+def lsh_partition(job: GlobalJob, partition: int, partitions: int) -> dict[str, Any]:
+    """Candidate edges of one band-key partition. Documents that an earlier global stage of the
+    pass removes (exact deduplication) take no part: their copy stands for them."""
+    work = job.folder
     out = os.path.join(work, "bucket-edges", f"from-{partition:05d}")
     if (record := finished(out)) is not None:
         return record
-    table = read_parts([os.path.join(d, "minhash", "bands", part_name(partition)) for d in unit_dirs], BAND_SCHEMA)
+    table = read_parts(job.key_paths("bands", partition), BAND_SCHEMA)
     keys, nodes = table.column("key").to_numpy(), table.column("node").to_numpy()
-    if exact_drops is not None:
-        drops = read_parts(sorted(glob.glob(os.path.join(exact_drops, "part-*.parquet"))), pa.schema([("unit", pa.int32()), ("row", pa.int64())]))
+    drops = job.earlier_drops()
+    if drops.num_rows:
         removed = node_ids(0, drops.column("row").to_numpy()) | (drops.column("unit").to_numpy().astype(np.int64) << ROW_BITS)
         kept = ~np.isin(nodes, removed)
         keys, nodes = keys[kept], nodes[kept]
@@ -195,8 +137,8 @@ def read_texts(docs_path: str, rows: np.ndarray) -> dict[int, str]:
     return texts
 
 
-def verify_partition(unit_dirs: dict[int, str], work: str, partition: int, shingles: Callable[[str], np.ndarray], threshold: float) -> dict[str, Any]:
-    from stages.minhash_dedup import exact_jaccard
+def verify_partition(job: GlobalJob, partition: int, shingles: Callable[[str], np.ndarray], threshold: float) -> dict[str, Any]:
+    work = job.folder
 
     out = os.path.join(work, "verified", part_name(partition))
     if (record := finished(out)) is not None:
@@ -208,7 +150,7 @@ def verify_partition(unit_dirs: dict[int, str], work: str, partition: int, shing
     units = nodes >> ROW_BITS
     for unit in np.unique(units).tolist():
         rows = nodes[units == unit] & ((1 << ROW_BITS) - 1)
-        for row, text in read_texts(os.path.join(unit_dirs[unit], "docs.parquet"), rows).items():
+        for row, text in read_texts(os.path.join(job.unit_dirs[unit], "docs.parquet"), rows).items():
             sets[(unit << ROW_BITS) | row] = shingles(text or "")
     keep = np.array([exact_jaccard(sets[a], sets[b]) >= threshold for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
     write_parquet_atomically(pa.table({"src": src[keep], "dst": dst[keep]}, schema=EDGE_SCHEMA), out)
@@ -308,13 +250,14 @@ def publish_labels(work: str, iteration: int, partition: int) -> None:
 # --- 4 and 5. clusters and keepers -------------------------------------------------------------
 
 
-def members_partition(unit_dirs: list[str], work: str, partition: int, partitions: int) -> dict[str, Any]:
+def members_partition(job: GlobalJob, partition: int, partitions: int) -> dict[str, Any]:
     """Attach node attributes to this node partition's labels; shuffle them by cluster."""
+    work = job.folder
     out = os.path.join(work, "members", f"from-{partition:05d}")
     if (record := finished(out)) is not None:
         return record
     labels = read_parts([os.path.join(work, "labels", part_name(partition))], LABEL_SCHEMA)
-    attributes = read_parts([os.path.join(d, "minhash", "nodes", part_name(partition)) for d in unit_dirs], NODE_SCHEMA)
+    attributes = read_parts(job.key_paths("nodes", partition), NODE_SCHEMA)
     joined = labels.join(attributes, "node", join_type="inner").sort_by("node")
     label_column = joined.column("label").to_numpy()
     write_partitioned(joined, node_partition(label_column, partitions), partitions, lambda r: os.path.join(out, part_name(r)))
@@ -330,14 +273,11 @@ KEEP_ORDER = {
 }
 
 
-def unit_decisions_path(work: str, unit: int, partition: int) -> str:
-    return os.path.join(work, "decisions", f"unit-{unit:06d}", part_name(partition))
-
-
-def keepers_partition(work: str, partition: int, keep: str) -> dict[str, Any]:
-    """Choose one document per cluster of this partition; record a decision for every member,
-    in one file per unit (``decisions/unit-U/part-P``)."""
-    out = os.path.join(work, "decisions", part_name(partition))
+def keepers_partition(job: GlobalJob, partition: int, keep: str, decision_schema: pa.Schema) -> dict[str, Any]:
+    """Choose one document per cluster of this partition; record a decision for every member:
+    removed (with the id of the document kept instead), or kept with its cluster id and size."""
+    work = job.folder
+    out = os.path.join(work, "keepers", part_name(partition))
     if (record := finished(out)) is not None:
         return record
     member_schema = LABEL_SCHEMA.append(NODE_SCHEMA.field("id")).append(NODE_SCHEMA.field("length"))
@@ -352,21 +292,20 @@ def keepers_partition(work: str, partition: int, keep: str) -> dict[str, Any]:
     ids = ordered.column("id").to_pylist()
     kept_ids = [ids[i] for i in np.flatnonzero(starts).tolist()]
     nodes = ordered.column("node").to_numpy()
+    cluster_ids = [kept_ids[g] for g in group.tolist()]
     decisions = pa.table(
         {
             "unit": (nodes >> ROW_BITS).astype(np.int32),
             "row": nodes & ((1 << ROW_BITS) - 1),
-            "cluster_id": [kept_ids[g] for g in group.tolist()],
-            "cluster_size": sizes[group].astype(np.int32),
             "drop": ~starts,
-            "kept_id": [kept_ids[g] for g in group.tolist()],
+            # A removed document's evidence is the id of the one kept instead; kept ones carry none.
+            "evidence": [None if first else kept for kept, first in zip(cluster_ids, starts.tolist())],
+            "dup_cluster_id": cluster_ids,
+            "dup_cluster_size": sizes[group].astype(np.int32),
         },
-        schema=DECISION_SCHEMA,
+        schema=decision_schema,
     )
-    # One file per unit, so that each unit's writer reads only its own decisions.
-    units = decisions.column("unit").to_numpy()
-    for unit in np.unique(units).tolist():
-        write_parquet_atomically(decisions.filter(pa.array(units == unit)), unit_decisions_path(work, unit, partition))
+    job.write_decisions(decisions, partition)
     histogram = np.bincount(sizes) if len(sizes) else np.zeros(0, dtype=np.int64)
     return mark_finished(
         out,

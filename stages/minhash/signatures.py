@@ -175,3 +175,12 @@ def bands_for_threshold(threshold: float, num_perm: int) -> tuple[int, int]:
             if error < best_error:
                 best, best_error = (bands, rows), error
     return best
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two shingle sets (arrays of hashes, repeats allowed)."""
+    a, b = np.unique(a), np.unique(b)
+    if not len(a) and not len(b):
+        return 1.0
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common)
