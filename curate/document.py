@@ -45,9 +45,10 @@ def document_id(source_name: str, offset: int, url: str | None) -> str:
     return digest[:24]
 
 
-def output_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema written to Parquet: everything but the transient columns."""
-    return pa.schema([f for f in schema if f.name not in TRANSIENT_COLUMNS])
+def output_schema(schema: pa.Schema, keep: frozenset[str] | set[str] = frozenset()) -> pa.Schema:
+    """The schema written to Parquet: everything but the transient columns, except those in
+    ``keep`` (a later pass's stages read them)."""
+    return pa.schema([f for f in schema if f.name not in TRANSIENT_COLUMNS or f.name in keep])
 
 
 def pipeline_schema(stage_classes: list) -> pa.Schema:

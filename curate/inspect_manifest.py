@@ -31,77 +31,95 @@ def _value_range(span: list[float] | None) -> str:
 
 
 def render(manifest: dict[str, Any]) -> str:
+    """The manifest as text: run, funnel, drops, inputs, near-duplicates, models, output shards."""
     stages = manifest["stages"]
-    first_in = stages[0]["docs_in"] if stages else 0
-    parts = [
+    parts = _run_header(manifest) + _funnel(stages) + _drops(stages) + _inputs(manifest["inputs"])
+    near = manifest.get("minhash_dedup")
+    if near is not None:
+        parts += _near_duplicates(near)
+    models = manifest.get("models")
+    if models:
+        rows = [[m["stage"], m["path"], m["bytes"], m["sha256"][:16]] for m in models]
+        parts += ["", "Models", table(["stage", "path", "bytes", "sha256"], rows, align="llrl")]
+    return "\n".join(parts + _outputs(manifest["outputs"]))
+
+
+def _run_header(manifest: dict[str, Any]) -> list[str]:
+    return [
         f"run {manifest['run_id']}  config {manifest['name']} ({manifest['config_hash'][:12]})",
         f"curate {manifest['curate_version']}  commit {manifest['git_commit'] or '-'}  "
         f"{manifest['started_at']} .. {manifest['finished_at']}  ({manifest['seconds']:.1f} s)",
-        "",
-        "Funnel",
-        table(
-            ["stage", "in", "out", "dropped", "kept of input", "wall s", "cpu s"],
-            [
-                [s["name"], s["docs_in"], s["docs_out"], s["docs_in"] - s["docs_out"], _percent(s["docs_out"], first_in),
-                 f"{s['wall_seconds']:.2f}", f"{s['cpu_seconds']:.2f}"]
-                for s in stages
-            ],
-            align="lrrrrrr",
-        ),
-        "",
-        "Drops by reason",
     ]
-    drops = [
+
+
+def _funnel(stages: list[dict[str, Any]]) -> list[str]:
+    first_in = stages[0]["docs_in"] if stages else 0
+    rows = [
+        [
+            s["name"], s["docs_in"], s["docs_out"], s["docs_in"] - s["docs_out"], _percent(s["docs_out"], first_in),
+            f"{s['wall_seconds']:.2f}", f"{s['cpu_seconds']:.2f}",
+        ]
+        for s in stages
+    ]
+    headers = ["stage", "in", "out", "dropped", "kept of input", "wall s", "cpu s"]
+    return ["", "Funnel", table(headers, rows, align="lrrrrrr")]
+
+
+def _drops(stages: list[dict[str, Any]]) -> list[str]:
+    rows = [
         [s["name"], reason, count, _percent(count, s["docs_in"]), _value_range(s.get("drop_values", {}).get(reason))]
         for s in stages
         for reason, count in s["drops"].items()
     ]
-    parts.append(table(["stage", "reason", "docs", "of stage input", "measured values"], drops, align="llrrl") if drops else "(none)")
+    headers = ["stage", "reason", "docs", "of stage input", "measured values"]
+    return ["", "Drops by reason", table(headers, rows, align="llrrl") if rows else "(none)"]
 
-    inputs = manifest["inputs"]
+
+def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
     with_errors = [i for i in inputs if i["status"] != "ok"]
-    parts += ["", f"Inputs: {len(inputs)} files, {sum(i['records'] for i in inputs)} records, {len(with_errors)} with errors"]
+    records = sum(i["records"] for i in inputs)
+    parts = ["", f"Inputs: {len(inputs)} files, {records} records, {len(with_errors)} with errors"]
     if with_errors:
-        rows = []
-        for item in with_errors:
-            error = item["errors"][0] if item["errors"] else None
-            if item.get("error") or error is None:
-                first = item.get("error", "")
-            else:
-                where = f"line {error['line']}" if "line" in error else f"byte {error['offset']}"
-                first = f"{error['error']} ({where})"
-            rows.append([item["path"], item["status"], item["error_count"] or 1, first])
+        rows = [[item["path"], item["status"], item["error_count"] or 1, _first_error(item)] for item in with_errors]
         parts.append(table(["path", "status", "errors", "first error"], rows, align="llrl"))
+    return parts
 
-    near = manifest.get("minhash_dedup")
-    if near is not None:
-        from stages.minhash import describe_bands
 
-        components = near["components"]
-        parts += [
-            "",
-            "Near-duplicates (MinHash)",
-            describe_bands(near["parameters"]),
-            table(
-                ["candidate pairs", "verified pairs", "clusters", "documents removed", "components", "seconds"],
-                [[near["candidate_pairs"], near["verified_pairs"] if near["verified_pairs"] is not None else "-", near["clusters"],
-                  near["documents_removed"], f"{components['method']}, {components['iterations']} rounds", f"{near['seconds']:.2f}"]],
-                align="rrrrlr",
-            ),
-            "cluster sizes: " + (", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"),
-        ]
+def _first_error(item: dict[str, Any]) -> str:
+    """An input's first error with where it happened (a line of text input, a byte of a WARC)."""
+    error = item["errors"][0] if item["errors"] else None
+    if item.get("error") or error is None:
+        return item.get("error", "")
+    where = f"line {error['line']}" if "line" in error else f"byte {error['offset']}"
+    return f"{error['error']} ({where})"
 
-    models = manifest.get("models")
-    if models:
-        parts += ["", "Models", table(["stage", "path", "bytes", "sha256"], [[m["stage"], m["path"], m["bytes"], m["sha256"][:16]] for m in models], align="llrl")]
 
-    outputs = manifest["outputs"]
-    parts += ["", f"Output shards: {len(outputs['shards'])} files, {outputs['rows']} rows, {outputs['bytes']} bytes"]
-    if outputs["shards"]:
-        parts.append(
-            table(["path", "rows", "bytes", "sha256"], [[s["path"], s["rows"], s["bytes"], s["sha256"][:16]] for s in outputs["shards"]], align="lrrl")
-        )
-    return "\n".join(parts)
+def _near_duplicates(near: dict[str, Any]) -> list[str]:
+    from stages.minhash import describe_bands
+
+    components = near["components"]
+    row = [
+        near["candidate_pairs"], near["verified_pairs"] if near["verified_pairs"] is not None else "-", near["clusters"],
+        near["documents_removed"], f"{components['method']}, {components['iterations']} rounds", f"{near['seconds']:.2f}",
+    ]
+    headers = ["candidate pairs", "verified pairs", "clusters", "documents removed", "components", "seconds"]
+    sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"
+    return [
+        "",
+        "Near-duplicates (MinHash)",
+        describe_bands(near["parameters"]),
+        table(headers, [row], align="rrrrlr"),
+        "cluster sizes: " + sizes,
+    ]
+
+
+def _outputs(outputs: dict[str, Any]) -> list[str]:
+    shards = outputs["shards"]
+    parts = ["", f"Output shards: {len(shards)} files, {outputs['rows']} rows, {outputs['bytes']} bytes"]
+    if shards:
+        rows = [[s["path"], s["rows"], s["bytes"], s["sha256"][:16]] for s in shards]
+        parts.append(table(["path", "rows", "bytes", "sha256"], rows, align="lrrl"))
+    return parts
 
 
 def profile_table(manifest: dict[str, Any]) -> str:

@@ -119,8 +119,11 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
     stages = [config.stages[i].build() for i in plan.stages]
     setup_seconds = time.perf_counter() - setup_started
     stats = [StageStats(stage.name) for stage in stages]
-    classes = [spec.stage_class for spec in config.stages[: plan.stages[-1] + 1]]
-    output = UnitOutput(config, tmp, output_schema(pipeline_schema(classes)))
+    end = plan.stages[-1] + 1
+    # The page's HTML (and other transient columns) is kept only for later passes that read it.
+    later = {column for spec in config.stages[end:] for column in spec.stage_class.reads}
+    schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages[:end]]), keep=later)
+    output = UnitOutput(config, tmp, schema)
     keys = KeyWriter([s for s in stages if s.is_global], [s.name for s in stages], stats, tmp, task.unit.index)
     for stage in stages:
         stage.sampler = output.sampler
