@@ -20,8 +20,9 @@ import yaml
 
 from curate.config_schema import ConfigError, bounds, build, to_plain
 from curate.document import READER_SCHEMA
+from curate.registry import resolve_stage, stage_key_hint
+from curate.global_stage import GlobalStage
 from curate.stage import Stage
-from stages import STAGES
 from curate.storage import expand, is_uri
 from stages.readers import TEXT_FORMATS, InputConfig
 
@@ -66,8 +67,15 @@ class RunConfig:
 @dataclass
 class StageSpec:
     name: str
+    """The stage class's ``name``: what its counts, drop reasons and samples are filed under."""
     config: Any
     stage_class: type[Stage]
+    key: str = ""
+    """The config key as written: ``name`` for a built-in stage, ``module.path:ClassName`` for
+    another; written back by ``to_dict``, so the manifest's config loads again. Default: ``name``."""
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.name
 
     def build(self) -> Stage:
         return self.stage_class(self.config)
@@ -93,7 +101,7 @@ class PipelineConfig:
             "input": to_plain(self.input),
             "output": to_plain(self.output),
             "run": to_plain(self.run),
-            "stages": [{spec.name: to_plain(spec.config)} for spec in self.stages],
+            "stages": [{spec.key: to_plain(spec.config)} for spec in self.stages],
         }
 
     @property
@@ -167,33 +175,39 @@ def _build_stages(data: Any) -> list[StageSpec]:
     if not isinstance(data, list) or not data:
         raise ConfigError("stages", "expected a non-empty list of stages, e.g. [{extract: {}}, {langid: {}}]")
     specs: list[StageSpec] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # stage name -> its position in the list
     columns = set(READER_SCHEMA.names)
-    known = ", ".join(STAGES)
     for i, item in enumerate(data):
         if isinstance(item, str):
             item = {item: {}}
         if not isinstance(item, dict) or len(item) != 1:
-            raise ConfigError(f"stages[{i}]", f"expected a mapping with one stage name as key (one of: {known})")
-        (name, options), = item.items()
-        if name not in STAGES:
-            raise ConfigError(f"stages[{i}]", f"unknown stage {name!r} (known stages: {known})")
+            raise ConfigError(f"stages[{i}]", f"expected a mapping with one stage name as key ({stage_key_hint()})")
+        (key, options), = item.items()
+        stage_class = resolve_stage(key, f"stages[{i}]")
+        name = stage_class.name
         if name in seen:
-            raise ConfigError(f"stages[{i}]", f"stage {name!r} appears twice")
-        stage_class = STAGES[name]
-        config = build(stage_class.config_class, options, f"stages[{i}].{name}")
+            other = specs[seen[name]]
+            if other.stage_class is stage_class:
+                raise ConfigError(f"stages[{i}]", f"stage {name!r} appears twice")
+            # The name files the stage's counts, drop reasons and samples: two would mix.
+            raise ConfigError(
+                f"stages[{i}]", f"stage {key!r} has the name {name!r} of stages[{seen[name]}] ({other.key!r})"
+            )
+        where = f"stages[{i}].{key}"
+        config = build(stage_class.config_class, options, where)
         missing = [c for c in stage_class.reads if c not in columns]
         if missing:
             raise ConfigError(
-                f"stages[{i}].{name}",
-                f"needs column(s) {', '.join(missing)}, which no earlier stage writes; check the stage order",
+                where, f"needs column(s) {', '.join(missing)}, which no earlier stage writes; check the stage order"
             )
+        if stage_class.is_global and not issubclass(stage_class, GlobalStage):
+            raise ConfigError(where, f"{stage_class.__name__} sets is_global but is not a curate.global_stage.GlobalStage")
         if name == "exact_dedup" and "minhash_dedup" in seen:
             # Near-duplicate clusters are found among the documents exact deduplication keeps.
-            raise ConfigError(f"stages[{i}].{name}", "exact_dedup must come before minhash_dedup")
+            raise ConfigError(where, "exact_dedup must come before minhash_dedup")
         columns.update(f.name for f in stage_class.writes)
-        seen.add(name)
-        specs.append(StageSpec(name, config, stage_class))
+        seen[name] = i
+        specs.append(StageSpec(name, config, stage_class, key))
     return specs
 
 
@@ -249,11 +263,11 @@ def load_config(
     stages = _build_stages(data["stages"])
     stages, skipped = _fit_stages_to_format(stages, input_config.format, from_command_line=format_override is not None)
     for i, spec in enumerate(stages):
-        _resolve_paths(spec.config, base, f"stages[{i}].{spec.name}")
+        _resolve_paths(spec.config, base, f"stages[{i}].{spec.key}")
         check_files = getattr(spec.config, "check_files", None)
         if check_files is not None:
             # Checks that read the files a stage names, once their paths are resolved.
-            check_files(f"stages[{i}].{spec.name}")
+            check_files(f"stages[{i}].{spec.key}")
     run_config = build(RunConfig, data.get("run"), "run")
     if run_config.staging_dir:
         run_config.staging_dir = _resolve(base, run_config.staging_dir)
@@ -285,7 +299,7 @@ def _fit_stages_to_format(
     if not from_command_line:
         i, spec = html_stages[0]
         raise ConfigError(
-            f"stages[{i}].{spec.name}",
+            f"stages[{i}].{spec.key}",
             f"needs the page's HTML, but input.format {input_format!r} gives text; remove it "
             f"(configs/wudao.yaml and configs/mnbvc.yaml are pipelines for text inputs)",
         )

@@ -13,6 +13,7 @@ languages, MinHash band keys) but are never written to the output.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -43,6 +44,17 @@ def document_id(source_name: str, offset: int, url: str | None) -> str:
     """A stable id: the same record of the same input file always gets the same id."""
     digest = hashlib.sha1(f"{source_name}\0{offset}\0{url or ''}".encode("utf-8")).hexdigest()
     return digest[:24]
+
+
+def host_of(url: str | None) -> str | None:
+    """The ``domain`` of a document: its URL's host, lower case (None without a parsable URL)."""
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None
 
 
 def output_schema(schema: pa.Schema, keep: frozenset[str] | set[str] = frozenset()) -> pa.Schema:

@@ -13,6 +13,7 @@ keys in the map phase, resolves them into decisions, and how those are applied.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -117,11 +118,22 @@ class Timer:
         self.stats.cpu_seconds += time.process_time() - self._cpu
 
 
+class DeclarationError(TypeError):
+    """A stage's names disagree: a threshold on a signal its ``writes`` lacks or a limit its config
+    lacks (raised when the class is created), a column or signal key it returns but does not
+    declare (raised on its first batch)."""
+
+
 class Stage(ABC):
-    """Base of all stages. Subclasses set the class attributes below."""
+    """Base of all stages. Subclasses set the class attributes below.
+
+    A stage that keeps its measurements in one struct column names it in ``signal_column`` and may
+    declare ``thresholds`` on them (``SignalFilter``); both are checked against ``writes`` and
+    ``config_class`` when the class is created, so a misspelled name fails at import."""
 
     name: ClassVar[str]
-    """The key of this stage in a pipeline config (``stages: [{langid: {...}}]``)."""
+    """The stage's name: a built-in stage's key in a pipeline config (``stages: [{langid: {...}}]``),
+    and what the manifest files its counts, drop reasons and samples under."""
     config_class: ClassVar[type]
     reads: ClassVar[tuple[str, ...]] = ()
     """Columns this stage needs; the config check makes sure an earlier step writes them."""
@@ -134,11 +146,17 @@ class Stage(ABC):
     """Whether dropped documents are kept aside (with a ``reason`` column) in ``quarantined``
     for the unit to write to OUT/quarantine/, instead of only being counted."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "signal_column"):
+            check_signal_declarations(cls)
+
     def __init__(self, config: Any) -> None:
         self.config = config
         self.quarantined: list[pa.Table] = []
         self.sampler: Any = None
         """A ``curate.samples.Sampler`` that dropped documents are offered to, when the unit sets one."""
+        self._rows_checked = False
 
     @classmethod
     def model_files(cls, config: Any) -> list[str]:
@@ -164,6 +182,12 @@ class Stage(ABC):
 
     def with_columns(self, batch: pa.RecordBatch, columns: dict[str, Sequence[Any]]) -> pa.RecordBatch:
         """``batch`` with the columns this stage writes (``writes``) added or replaced."""
+        self._check_columns(columns)
+        if not self._rows_checked and batch.num_rows:
+            # pyarrow drops a struct key the type lacks and fills a missing one with nulls: check
+            # the first rows a stage instance produces, every row of its first batch.
+            self._check_struct_rows(columns)
+            self._rows_checked = True
         for column_field in self.writes:
             values = columns[column_field.name]
             array = values if isinstance(values, pa.Array) else pa.array(values, type=column_field.type)
@@ -175,6 +199,49 @@ class Stage(ABC):
             else:
                 batch = batch.append_column(column_field, array)
         return batch
+
+    def _check_columns(self, columns: dict[str, Sequence[Any]]) -> None:
+        """The columns ``annotate`` returned are the ones ``writes`` declares (pyarrow would not
+        notice an extra one: it would never reach the output)."""
+        declared = [column_field.name for column_field in self.writes]
+        if columns.keys() == set(declared):
+            return
+        undeclared = sorted(columns.keys() - set(declared))
+        if undeclared:
+            raise DeclarationError(
+                f"stage {self.name!r}: annotate returned column(s) {', '.join(undeclared)} that writes does not "
+                f"declare (writes: {', '.join(declared) or 'nothing'})"
+            )
+        missing = ", ".join(name for name in declared if name not in columns)
+        raise DeclarationError(f"stage {self.name!r}: annotate returned no column {missing}, which writes declares")
+
+    def _check_struct_rows(self, columns: dict[str, Sequence[Any]]) -> None:
+        """Every struct column given as Python dicts has exactly the fields ``writes`` declares."""
+        for column_field in self.writes:
+            values = columns[column_field.name]
+            if pa.types.is_struct(column_field.type) and isinstance(values, list):
+                self._check_keys(column_field, values)
+
+    def _check_keys(self, column_field: pa.Field, rows: Iterable[Any]) -> None:
+        """Raise DeclarationError naming the unknown and missing keys of ``rows`` (dicts) against the
+        fields of struct column ``column_field``."""
+        fields = {f.name for f in column_field.type}
+        unknown: set[str] = set()
+        missing: set[str] = set()
+        for row in rows:
+            if isinstance(row, dict) and row.keys() != fields:
+                unknown |= row.keys() - fields
+                missing |= fields - row.keys()
+        if not (unknown or missing):
+            return
+        source = "signals()" if column_field.name == getattr(self, "signal_column", None) else "annotate"
+        kinds = (("unknown", unknown), ("missing", missing))
+        found = " and ".join(f"{kind} key(s) {', '.join(sorted(keys))}" for kind, keys in kinds if keys)
+        declared = ", ".join(f.name for f in column_field.type)
+        raise DeclarationError(
+            f"stage {self.name!r}: {source} returned {found} for the struct column {column_field.name!r} "
+            f"(its fields in writes: {declared})"
+        )
 
     def apply(self, batch: pa.RecordBatch, stats: StageStats) -> pa.RecordBatch:
         """Run ``annotate`` on a batch, add its columns, drop rejected rows, count and time it."""
@@ -273,14 +340,55 @@ class Threshold:
         return value < limit if self.bound == "min" else value > limit
 
 
+def check_signal_declarations(stage_class: type) -> None:
+    """Raise DeclarationError unless ``stage_class.signal_column`` is a struct column in ``writes``
+    and each of its ``thresholds`` measures a field of that struct, takes its limit from a field of
+    ``config_class`` and has a reason starting with the family's ``reason_prefix``."""
+    title = stage_class.__name__
+    column = stage_class.signal_column
+    struct = next((f.type for f in stage_class.writes if f.name == column), None)
+    if struct is None or not pa.types.is_struct(struct):
+        written = ", ".join(f.name for f in stage_class.writes) or "nothing"
+        raise DeclarationError(f"{title}: signal_column {column!r} is not a struct column in writes ({written})")
+    thresholds = getattr(stage_class, "thresholds", ())
+    if not thresholds:
+        return
+    prefix = getattr(stage_class, "reason_prefix", None)
+    if not isinstance(prefix, str) or not prefix:
+        raise DeclarationError(f"{title}: set reason_prefix, what its thresholds' reasons start with ('quality.x_')")
+    config_class = getattr(stage_class, "config_class", None)
+    if not dataclasses.is_dataclass(config_class):
+        raise DeclarationError(f"{title}: config_class must be a dataclass holding the thresholds' limits")
+    signals = [f.name for f in struct]
+    options = {f.name for f in dataclasses.fields(config_class)}
+    for i, rule in enumerate(thresholds):
+        where = f"{title}.thresholds[{i}] ({rule.reason})"
+        if rule.signal not in signals:
+            fields = ", ".join(signals)
+            raise DeclarationError(f"{where}: signal {rule.signal!r} is not a field of {column} in writes ({fields})")
+        option = rule.limit if isinstance(rule.limit, str) else rule.limit[0]
+        if option not in options:
+            raise DeclarationError(f"{where}: limit {rule.key!r}: {config_class.__name__} has no field {option!r}")
+        if rule.bound not in ("min", "max"):
+            raise DeclarationError(f"{where}: bound must be 'min' or 'max', got {rule.bound!r}")
+        if not rule.reason.startswith(prefix):
+            raise DeclarationError(f"{where}: the reason does not start with {title}.reason_prefix {prefix!r}")
+
+
 class SignalFilter(Stage):
     """A rule family: measures named signals per document, keeps them in one
     struct column, and drops on the first rule whose threshold the document fails.
-    Its rules are declared in ``thresholds``, in the order they are applied."""
+    Its rules are declared in ``thresholds``, in the order they are applied.
+
+    The struct in ``writes`` is the one list of the signals: ``signals()`` must return exactly its
+    fields (checked on an instance's first batch), and each threshold names one of them, a field of
+    ``config_class`` and a reason starting with ``reason_prefix`` (checked when the class is created)."""
 
     reads = ("text", "lang")
     signal_column: ClassVar[str]
     thresholds: ClassVar[tuple[Threshold, ...]] = ()
+    reason_prefix: ClassVar[str]
+    """What the reasons of the family start with (``quality.gopher_``, ``policy.``)."""
 
     @abstractmethod
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
@@ -288,10 +396,20 @@ class SignalFilter(Stage):
 
     def checks(self, signals: dict[str, float], lang: str | None) -> Iterable[Check]:
         """The rules, in order, applied to one document's signals."""
-        return [
-            (rule.reason, signals[rule.signal], (rule.languages is None or lang in rule.languages) and rule.fails(signals[rule.signal], rule.value_in(self.config)))
-            for rule in self.thresholds
-        ]
+        try:
+            return [
+                (
+                    rule.reason,
+                    signals[rule.signal],
+                    (rule.languages is None or lang in rule.languages)
+                    and rule.fails(signals[rule.signal], rule.value_in(self.config)),
+                )
+                for rule in self.thresholds
+            ]
+        except KeyError:
+            # A threshold's signal is missing before the columns are checked: say what signals() got wrong.
+            self._check_keys(next(f for f in self.writes if f.name == self.signal_column), [signals])
+            raise
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[Reason]]:
         texts = column_values(batch, "text")

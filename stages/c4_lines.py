@@ -109,6 +109,7 @@ class C4Lines(Stage):
     )
 
     signal_column = "quality_c4"
+    reason_prefix = "quality.c4_"
     thresholds = (Threshold("quality.c4_too_few_sentences", "sentences", "min_sentences", "min", published=5),)
 
     def navigation_lines(self, page: TextProfile, terminal: np.ndarray) -> np.ndarray:

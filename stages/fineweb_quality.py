@@ -72,6 +72,7 @@ class FinewebQuality(SignalFilter):
     name = "fineweb_quality"
     config_class = FinewebQualityConfig
     signal_column = "quality_fineweb"
+    reason_prefix = "quality.fineweb_"
     writes = (
         pa.field(
             "quality_fineweb",

@@ -85,6 +85,7 @@ class GopherQuality(SignalFilter):
     name = "gopher_quality"
     config_class = GopherQualityConfig
     signal_column = "quality_gopher"
+    reason_prefix = "quality.gopher_"
     writes = (
         pa.field(
             "quality_gopher",

@@ -88,6 +88,7 @@ class GopherRepetition(SignalFilter):
     name = "gopher_repetition"
     config_class = GopherRepetitionConfig
     signal_column = "quality_repetition"
+    reason_prefix = "quality.gopher_"
     writes = (
         pa.field(
             "quality_repetition",

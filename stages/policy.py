@@ -96,6 +96,7 @@ class Policy(SignalFilter):
     name = "policy"
     config_class = PolicyConfig
     signal_column = "quality_policy"
+    reason_prefix = "policy."
     writes = (pa.field("quality_policy", pa.struct([pa.field("chars", pa.int32()), pa.field("code_share", pa.float32())])),)
     thresholds = (
         Threshold("policy.too_short", "chars", "min_chars", "min"),

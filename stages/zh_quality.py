@@ -144,6 +144,7 @@ class ZhQuality(SignalFilter):
     name = "zh_quality"
     config_class = ZhQualityConfig
     signal_column = "quality_zh"
+    reason_prefix = "quality."
     writes = (
         pa.field("text", pa.string()),
         pa.field(

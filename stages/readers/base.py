@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from curate.config_schema import ConfigError, bounds
-from curate.document import READER_SCHEMA, document_id
+from curate.document import READER_SCHEMA, document_id, host_of
 from curate.stage import StageStats
 from curate.warc_writer import sha1_b32
 
@@ -193,8 +193,6 @@ class BatchBuilder:
     def add_document(self, result: ReadResult, position: int, document: Document) -> pa.RecordBatch | None:
         """Count and add a text document found at ``position`` (its line, element or row);
         return a full batch, if any."""
-        from stages.readers.warc import host_of
-
         text, source_id, url, metadata = document
         result.stats.docs_in += 1
         result.stats.docs_out += 1

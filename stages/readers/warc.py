@@ -20,13 +20,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curate.warc_writer import sha1_b32
-from curate.document import READER_SCHEMA, document_id
+from curate.document import READER_SCHEMA, document_id, host_of
 from curate.storage import display_name, open_input
 from stages.readers.base import InputConfig, ReadError, ReadResult
 
@@ -127,16 +126,6 @@ def _parse_warc_date(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).replace(microsecond=0)
-
-
-def host_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.lower() if host else None
 
 
 class WarcReader:
