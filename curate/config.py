@@ -219,47 +219,13 @@ def load_config(
     format_override: str | None = None,
 ) -> PipelineConfig:
     """Read, check and resolve a pipeline config. Raises ConfigError naming the bad key."""
-    if not os.path.isfile(path):
-        raise ConfigError("", f"config file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as error:
-        raise ConfigError("", f"{path} is not valid YAML: {error}") from error
-    except UnicodeDecodeError as error:
-        raise ConfigError("", f"{path} is not UTF-8 text: {error}") from error
-    if not isinstance(data, dict):
-        raise ConfigError("", f"{path}: expected a mapping at the top level")
-    allowed = {"name", "input", "output", "run", "stages"}
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(str(key), f"unknown key (known keys: {', '.join(sorted(allowed))})")
-    for key in ("input", "output", "stages"):
-        if key not in data:
-            raise ConfigError(key, "required key is missing")
-
+    data = _read_yaml(path)
     base = os.path.dirname(os.path.abspath(path))
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("name", f"expected a non-empty string, got {name!r}")
-
-    input_data = dict(data["input"]) if isinstance(data["input"], dict) else data["input"]
-    if input_override and isinstance(input_data, dict):
-        input_data["paths"] = list(input_override)
-    if format_override and isinstance(input_data, dict):
-        input_data["format"] = format_override
-    input_config = build(InputConfig, input_data, "--format" if format_override else "input")
-    input_base = os.getcwd() if input_override else base
-    inputs = _expand_inputs(input_config.paths, input_base, "--input" if input_override else "input.paths")
-
-    output_data = dict(data["output"]) if isinstance(data["output"], dict) else data["output"]
-    if output_override and isinstance(output_data, dict):
-        output_data["path"] = output_override
-    output_config = build(OutputConfig, output_data, "output")
-    output_config.path = _resolve(os.getcwd() if output_override else base, output_config.path)
-    if not is_uri(output_config.path) and os.path.exists(output_config.path) and not os.path.isdir(output_config.path):
-        raise ConfigError("output.path", f"{output_config.path} exists and is not a folder")
-
+    input_config, inputs = _build_input(data["input"], base, input_override, format_override)
+    output_config = _build_output(data["output"], base, output_override)
     stages = _build_stages(data["stages"])
     stages, skipped = _fit_stages_to_format(stages, input_config.format, from_command_line=format_override is not None)
     for i, spec in enumerate(stages):
@@ -281,6 +247,56 @@ def load_config(
         inputs=inputs,
         skipped_stages=skipped,
     )
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    """The config file's top-level mapping, its keys checked."""
+    if not os.path.isfile(path):
+        raise ConfigError("", f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError("", f"{path} is not UTF-8 text: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError("", f"{path}: expected a mapping at the top level")
+    allowed = {"name", "input", "output", "run", "stages"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(str(key), f"unknown key (known keys: {', '.join(sorted(allowed))})")
+    for key in ("input", "output", "stages"):
+        if key not in data:
+            raise ConfigError(key, "required key is missing")
+    return data
+
+
+def _build_input(
+    data: Any, base: str, input_override: list[str] | None, format_override: str | None
+) -> tuple[InputConfig, list[str]]:
+    """The input section, with the command line's overrides, and the input files it names."""
+    input_data = dict(data) if isinstance(data, dict) else data
+    if input_override and isinstance(input_data, dict):
+        input_data["paths"] = list(input_override)
+    if format_override and isinstance(input_data, dict):
+        input_data["format"] = format_override
+    input_config = build(InputConfig, input_data, "--format" if format_override else "input")
+    input_base = os.getcwd() if input_override else base
+    inputs = _expand_inputs(input_config.paths, input_base, "--input" if input_override else "input.paths")
+    return input_config, inputs
+
+
+def _build_output(data: Any, base: str, output_override: str | None) -> OutputConfig:
+    output_data = dict(data) if isinstance(data, dict) else data
+    if output_override and isinstance(output_data, dict):
+        output_data["path"] = output_override
+    output_config = build(OutputConfig, output_data, "output")
+    output_config.path = _resolve(os.getcwd() if output_override else base, output_config.path)
+    path = output_config.path
+    if not is_uri(path) and os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError("output.path", f"{path} exists and is not a folder")
+    return output_config
 
 
 def _fit_stages_to_format(

@@ -105,3 +105,18 @@ def test_no_import_cycle() -> None:
         edges = "; ".join(f"{module} imports {', '.join(sorted(graph[module] & set(cycle)))}" for module in cycle)
         described.append(f"{' <-> '.join(cycle)}: {edges}")
     assert not cycles, "import cycles:\n" + "\n".join(described)
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_in_the_engine_is_over_60_lines() -> None:
+    """Issue 14: the engine (``curate/``) is read phase by phase; a long function hides one."""
+    long = []
+    for path in sorted((REPO / "curate").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "functions over 60 lines:\n" + "\n".join(long)
