@@ -276,13 +276,20 @@ def fetch_cc(crawl: str, segments: int | None, select: tuple[str, ...], out_dir:
     Progress goes to stderr: a bar on a terminal, else one line per event plus a summary
     every 10 s. Exit codes: 0 all files complete, 1 some failed (listed), 2 usage error.
     """
-    from curate.fetch_cc import (
-        FetchError,
-        RetryPolicy,
-        SelectionError,
-        check_crawl,
-        fetch_crawl,
+    from curate.fetch_cc import RetryPolicy
+
+    _check_fetch_choice(crawl, segments, select)
+    policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
+    summary = _fetch_or_exit(
+        crawl, out_dir=out_dir or os.path.join("cc", crawl), segments=segments, select=select, base_url=base_url,
+        parallel=parallel, policy=policy,
     )
+    _report_fetch(crawl, summary)
+
+
+def _check_fetch_choice(crawl: str, segments: int | None, select: tuple[str, ...]) -> None:
+    """Usage errors fetch-cc can tell before it asks the network for the listing."""
+    from curate.fetch_cc import SelectionError, check_crawl
 
     try:
         check_crawl(crawl)
@@ -290,15 +297,24 @@ def fetch_cc(crawl: str, segments: int | None, select: tuple[str, ...], out_dir:
         raise click.BadParameter(str(error), param_hint="--crawl") from None
     if segments is None and not select:
         raise click.UsageError("give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)")
-    out_dir = out_dir or os.path.join("cc", crawl)
-    policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
+
+
+def _fetch_or_exit(crawl: str, **options: typing.Any) -> typing.Any:
+    """fetch_crawl's FetchSummary; a selection the listing does not fit is a usage error, a listing
+    that cannot be had exits 1."""
+    from curate.fetch_cc import FetchError, SelectionError, fetch_crawl
+
     try:
-        summary = fetch_crawl(crawl, out_dir=out_dir, segments=segments, select=select, base_url=base_url, parallel=parallel, policy=policy)
+        return fetch_crawl(crawl, **options)
     except SelectionError as error:
         raise click.UsageError(str(error)) from None
     except FetchError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+
+
+def _report_fetch(crawl: str, summary: typing.Any) -> None:
+    """Print what a FetchSummary says; exit 1 unless every file is complete."""
     results = summary.results
     complete = [r for r in results if r.status == "complete"]
     fetched = sum(r.bytes or 0 for r in complete if r.attempts)

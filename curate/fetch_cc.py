@@ -694,52 +694,81 @@ def fetch_crawl(
         "listing": file_url(base_url, listing_path(crawl)),
         "selection": {"segments": segments, "select": list(select)},
     }
-    targets = [_Target(file_url(base_url, p), os.path.join(out_dir, os.path.basename(p)), os.path.basename(p)) for p in paths]
-    previous = _previous_records(manifest_path)
-    # Until a file is looked at again, the manifest keeps what the last run said about it.
-    results = [_from_record(t, previous.get(t.url)) for t in targets]
-    summary = FetchSummary(crawl, out_dir, manifest_path, results)
-    progress = Progress(len(targets), stream, progress_interval)
-    lock = threading.Lock()
-    stop = threading.Event()
-    last_write = [0.0]
-
-    def record(index: int, result: FileResult) -> None:
-        with lock:
-            results[index] = result
-            # At most every 2 s: rewriting it after each of thousands of files would cost O(n^2).
-            if time.monotonic() - last_write[0] >= 2.0:
-                write_manifest(manifest_path, header, results)
-                last_write[0] = time.monotonic()
-
-    def work(index: int) -> FileResult:
-        target = targets[index]
-        done = already_complete(target, previous.get(target.url), policy)
-        if done is not None:
-            progress.finished_file(COMPLETE, ran=False)
-            record(index, done)
-            return done
-        progress.started_file()
-        offset = _size(target.part)
-        progress.event(f"{target.name}: downloading" + (f", resuming at byte {offset}" if offset else ""))
-        result = download_file(target, policy, progress, stop)
-        progress.finished_file(result.status)
-        if result.status == COMPLETE:
-            progress.event(f"{target.name}: done, {result.bytes} bytes" + (f", md5 {result.md5} ({result.md5_source})" if result.md5 else ""))
-        elif result.status == FAILED:
-            progress.event(f"{target.name}: FAILED: {result.error}")
-        record(index, result)
-        return result
-
+    targets = [
+        _Target(file_url(base_url, p), os.path.join(out_dir, os.path.basename(p)), os.path.basename(p)) for p in paths
+    ]
+    job = _FetchJob(manifest_path, header, targets, policy, Progress(len(targets), stream, progress_interval))
+    summary = FetchSummary(crawl, out_dir, manifest_path, job.results)
     try:
-        _run_bounded(work, len(targets), parallel, stop)
+        _run_bounded(job.fetch, len(targets), parallel, job.stop)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        progress.close()
-        with lock:
-            write_manifest(manifest_path, header, results)
+        job.finish()
     return summary
+
+
+class _FetchJob:
+    """The downloads of one fetch_crawl: what its threads share, and the manifest they keep current."""
+
+    def __init__(
+        self,
+        manifest_path: str,
+        header: dict[str, Any],
+        targets: list[_Target],
+        policy: RetryPolicy,
+        progress: Progress,
+    ) -> None:
+        self.manifest_path = manifest_path
+        self.header = header
+        self.targets = targets
+        self.policy = policy
+        self.progress = progress
+        self.previous = _previous_records(manifest_path)
+        # Until a file is looked at again, the manifest keeps what the last run said about it.
+        self.results = [_from_record(t, self.previous.get(t.url)) for t in targets]
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last_write = 0.0
+
+    def fetch(self, index: int) -> FileResult:
+        """Skip or download file ``index`` and record its outcome."""
+        target = self.targets[index]
+        result = already_complete(target, self.previous.get(target.url), self.policy)
+        if result is not None:
+            self.progress.finished_file(COMPLETE, ran=False)
+        else:
+            result = self._download(target)
+        self._record(index, result)
+        return result
+
+    def _download(self, target: _Target) -> FileResult:
+        progress = self.progress
+        progress.started_file()
+        offset = _size(target.part)
+        progress.event(f"{target.name}: downloading" + (f", resuming at byte {offset}" if offset else ""))
+        result = download_file(target, self.policy, progress, self.stop)
+        progress.finished_file(result.status)
+        if result.status == COMPLETE:
+            checksum = f", md5 {result.md5} ({result.md5_source})" if result.md5 else ""
+            progress.event(f"{target.name}: done, {result.bytes} bytes{checksum}")
+        elif result.status == FAILED:
+            progress.event(f"{target.name}: FAILED: {result.error}")
+        return result
+
+    def _record(self, index: int, result: FileResult) -> None:
+        with self._lock:
+            self.results[index] = result
+            # At most every 2 s: rewriting it after each of thousands of files would cost O(n^2).
+            if time.monotonic() - self._last_write >= 2.0:
+                write_manifest(self.manifest_path, self.header, self.results)
+                self._last_write = time.monotonic()
+
+    def finish(self) -> None:
+        """Close the progress display and write the final manifest."""
+        self.progress.close()
+        with self._lock:
+            write_manifest(self.manifest_path, self.header, self.results)
 
 
 def _from_record(target: _Target, record: dict[str, Any] | None) -> FileResult:

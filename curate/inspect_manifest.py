@@ -99,8 +99,12 @@ def _near_duplicates(near: dict[str, Any]) -> list[str]:
 
     components = near["components"]
     row = [
-        near["candidate_pairs"], near["verified_pairs"] if near["verified_pairs"] is not None else "-", near["clusters"],
-        near["documents_removed"], f"{components['method']}, {components['iterations']} rounds", f"{near['seconds']:.2f}",
+        near["candidate_pairs"],
+        near["verified_pairs"] if near["verified_pairs"] is not None else "-",
+        near["clusters"],
+        near["documents_removed"],
+        f"{components['method']}, {components['iterations']} rounds",
+        f"{near['seconds']:.2f}",
     ]
     headers = ["candidate pairs", "verified pairs", "clusters", "documents removed", "components", "seconds"]
     sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from stages.readers.compressed import numbered_lines
 from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, fasttext_tokens
@@ -119,6 +120,18 @@ def train_quality_model(
             "the installed `fasttext` module cannot train (it is fasttext-predict's); "
             "run: pip install --force-reinstall --no-deps fasttext-numpy2"
         )
+    train, test, counts = _split_documents(positive, negative, holdout)
+    random.Random(seed).shuffle(train)
+    params = {"epoch": epoch, "lr": 0.5, "wordNgrams": word_ngrams, "dim": dim, "minCount": 1, "seed": seed}
+    _fit_lines(train, out, params)
+    return _evaluate(fasttext.load_model(out), test, counts)
+
+
+def _split_documents(
+    positive: list[str], negative: list[str], holdout: float
+) -> tuple[list[str], list[tuple[str, str]], dict[str, dict[str, int]]]:
+    """Training lines (``label tokens``), held-back (label, tokens) pairs, and documents per
+    split and label; fails unless each label has some of both."""
     train: list[str] = []
     test: list[tuple[str, str]] = []
     counts = {"train": {POSITIVE_LABEL: 0, NEGATIVE_LABEL: 0}, "test": {POSITIVE_LABEL: 0, NEGATIVE_LABEL: 0}}
@@ -138,25 +151,33 @@ def train_quality_model(
                     train.append(f"{label} {tokens}")
     for label in (POSITIVE_LABEL, NEGATIVE_LABEL):
         if counts["train"][label] == 0 or counts["test"][label] == 0:
-            raise TrainingError(f"not enough {label.removeprefix('__label__')} documents to train and hold some back: {counts}")
-    random.Random(seed).shuffle(train)
+            raise TrainingError(
+                f"not enough {label.removeprefix('__label__')} documents to train and hold some back: {counts}"
+            )
+    return train, test, counts
 
+
+def _fit_lines(train: list[str], out: str, params: dict) -> None:
+    """Train on ``train`` lines through a temporary file (fastText reads its input from disk);
+    ``.ftz`` output is quantized."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write("\n".join(train) + "\n")
         train_path = handle.name
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     try:
-        params = {"epoch": epoch, "lr": 0.5, "wordNgrams": word_ngrams, "dim": dim, "minCount": 1, "seed": seed}
         fit_supervised(train_path, out, params, {"retrain": False} if out.endswith(".ftz") else None)
     finally:
         os.remove(train_path)
-    model = fasttext.load_model(out)
 
+
+def _evaluate(model: Any, test: list[tuple[str, str]], counts: dict[str, dict[str, int]]) -> Evaluation:
+    """Precision and recall of the positive label, and accuracy, on the held-back documents."""
     predicted = model.predict([tokens for _, tokens in test], k=1)[0]
-    tp = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == POSITIVE_LABEL and guess == POSITIVE_LABEL)
-    fp = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == NEGATIVE_LABEL and guess == POSITIVE_LABEL)
-    fn = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == POSITIVE_LABEL and guess != POSITIVE_LABEL)
-    correct = sum(1 for (label, _), (guess,) in zip(test, predicted) if label == guess)
+    pairs = [(label, guess) for (label, _), (guess,) in zip(test, predicted)]
+    tp = sum(1 for label, guess in pairs if label == POSITIVE_LABEL and guess == POSITIVE_LABEL)
+    fp = sum(1 for label, guess in pairs if label == NEGATIVE_LABEL and guess == POSITIVE_LABEL)
+    fn = sum(1 for label, guess in pairs if label == POSITIVE_LABEL and guess != POSITIVE_LABEL)
+    correct = sum(1 for label, guess in pairs if label == guess)
     return Evaluation(
         train_positive=counts["train"][POSITIVE_LABEL],
         train_negative=counts["train"][NEGATIVE_LABEL],
