@@ -5,8 +5,8 @@ Exit codes: 0 success, 2 bad usage or config (nothing written), 1 the run failed
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import os
 import sys
 import typing
@@ -16,7 +16,7 @@ import click
 from curate import __version__
 from curate.config import load_config
 from curate.config_schema import ConfigError
-from curate.fetch_cc import DEFAULT_BASE_URL
+from curate.fetch_cc import DEFAULT_BASE_URL, FetchSummary
 from curate.manifest import ManifestError, load_manifest
 from stages.readers.base import Format
 
@@ -64,16 +64,50 @@ def cli(verbose: bool) -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--input", "inputs", multiple=True, metavar="PATH_OR_GLOB", help="Input files or globs, replacing the config's input.paths (repeatable).")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH_OR_GLOB",
+    help="Input files or globs, replacing the config's input.paths (repeatable).",
+)
 @click.option("--inputs-from", metavar="FILE", help=INPUTS_FROM_HELP)
-@click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format, replacing the config's input.format; stages that need HTML are left out for text formats.")
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(INPUT_FORMATS),
+    help="Input format, replacing the config's input.format; stages that need HTML are left out for text formats.",
+)
 @click.option("--output", metavar="DIR", help="Output folder (or s3://... URI), replacing the config's output.path.")
-@click.option("--address", metavar="ADDR", help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.")
+@click.option(
+    "--address",
+    metavar="ADDR",
+    help="Ray cluster to run on (auto, ray://host:10001, host:port). Default: $RAY_ADDRESS, else a local Ray.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel tasks (default: one per CPU).")
-@click.option("--executor", type=click.Choice(["ray", "local"]), help="Where tasks run, replacing the config's run.executor: Ray, or one after the other in this process.")
+@click.option(
+    "--executor",
+    type=click.Choice(["ray", "local"]),
+    help="Where tasks run, replacing the config's run.executor: Ray, or one after the other in this process.",
+)
 @click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
-@click.option("--profile", is_flag=True, help="Also write OUT/profile.txt: CPU and wall time per stage, per document and as a share.")
-def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_format: str | None, output: str | None, address: str | None, workers: int | None, executor: str | None, fresh: bool, profile: bool) -> None:
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also write OUT/profile.txt: CPU and wall time per stage, per document and as a share.",
+)
+def run(
+    config: str,
+    inputs: tuple[str, ...],
+    inputs_from: str | None,
+    input_format: str | None,
+    output: str | None,
+    address: str | None,
+    workers: int | None,
+    executor: str | None,
+    fresh: bool,
+    profile: bool,
+) -> None:
     """Run the pipeline in CONFIG and write Parquet shards plus manifest.json.
 
     Re-running the same config resumes: inputs whose units completed are skipped.
@@ -113,17 +147,26 @@ def run(config: str, inputs: tuple[str, ...], inputs_from: str | None, input_for
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--inputs-from", metavar="FILE", help=INPUTS_FROM_HELP)
-@click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format, replacing the config's input.format.")
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(INPUT_FORMATS),
+    help="Input format, replacing the config's input.format.",
+)
 def validate(config: str, inputs_from: str | None, input_format: str | None) -> None:
     """Check CONFIG (keys, types, ranges, stages, inputs) without running anything."""
     try:
-        pipeline = load_config(config, input_override=_inputs_from(inputs_from) if inputs_from else None, format_override=input_format)
+        pipeline = load_config(
+            config, input_override=_inputs_from(inputs_from) if inputs_from else None, format_override=input_format
+        )
     except ConfigError as error:
         _fail_config(error)
     for skipped in pipeline.skipped_stages:
         click.echo(f"note: stage {skipped['stage']} left out: {skipped['reason']}")
     stage_names = ", ".join(spec.name for spec in pipeline.stages)
-    click.echo(f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})")
+    click.echo(
+        f"{config}: ok ({len(pipeline.inputs)} input files; stages: {stage_names}; output: {pipeline.output.path})"
+    )
     for spec in pipeline.stages:
         if spec.name == "minhash_dedup":
             from stages.minhash import describe_bands
@@ -154,7 +197,9 @@ def inspect(out: str, as_json: bool) -> None:
 @click.argument("out", type=click.Path())
 @click.option("--reason", default=None, help="Only this drop reason, e.g. quality.short_text (see `curate inspect`).")
 @click.option("--kept", is_flag=True, help="Kept documents instead of dropped ones.")
-@click.option("-n", "count", type=click.IntRange(1, 10_000), default=5, show_default=True, help="Documents per reason.")
+@click.option(
+    "-n", "count", type=click.IntRange(1, 10_000), default=5, show_default=True, help="Documents per reason."
+)
 @click.option("--seed", type=int, default=None, help="Draw another sample (default: the run's sample_seed).")
 @click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
 def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | None, output_format: str) -> None:
@@ -172,7 +217,9 @@ def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | Non
         wanted = [KEPT]
     elif reason is not None:
         if reason not in reasons:
-            click.echo(f"error: no samples for reason {reason!r} (reasons with samples: {', '.join(reasons)})", err=True)
+            click.echo(
+                f"error: no samples for reason {reason!r} (reasons with samples: {', '.join(reasons)})", err=True
+            )
             sys.exit(2)
         wanted = [reason]
     else:
@@ -197,7 +244,14 @@ def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | Non
 
 @cli.command()
 @click.argument("out", type=click.Path())
-@click.option("-n", "per_reason", type=click.IntRange(1, 1000), default=20, show_default=True, help="Sampled documents shown per reason.")
+@click.option(
+    "-n",
+    "per_reason",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Sampled documents shown per reason.",
+)
 @click.option("--seed", type=int, default=None, help="Draw other samples (default: the run's sample_seed).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in a browser.")
 def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> None:
@@ -229,7 +283,11 @@ def verify(out: str) -> None:
     problems = verify_output(out, manifest)
     for problem in problems:
         click.echo(problem)
-    files = len(manifest["outputs"]["shards"]) + len(manifest.get("quarantine", {}).get("files", [])) + ("samples" in manifest)
+    files = (
+        len(manifest["outputs"]["shards"])
+        + len(manifest.get("quarantine", {}).get("files", []))
+        + ("samples" in manifest)
+    )
     if problems:
         click.echo(f"{len(problems)} mismatches in {out}", err=True)
         sys.exit(1)
@@ -238,16 +296,76 @@ def verify(out: str) -> None:
 
 @cli.command("fetch-cc")
 @click.option("--crawl", required=True, metavar="CC-MAIN-YYYY-WW", help="The crawl, e.g. CC-MAIN-2024-10.")
-@click.option("--segments", type=click.IntRange(min=1), metavar="N", help="Download the first N WARC files of the crawl's list (of those --select picks, if given).")
-@click.option("--select", multiple=True, metavar="INDEX|TEXT", help="Pick files by 0-based index in warc.paths.gz (a whole number) or all whose path contains TEXT (anything else), e.g. a segment id. Repeatable; the union is taken, in list order.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR", help="Download folder.  [default: cc/CRAWL]")
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, metavar="URL", help="Where crawl-data/ is served.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=4, show_default=True, metavar="K", help="Files downloaded at once.")
-@click.option("--retries", type=click.IntRange(0, 1000), default=5, show_default=True, metavar="N", help="Retries of a file after consecutive failed attempts; an attempt that adds bytes resets the count.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True, metavar="SECONDS", help="Wait before the first retry; doubles per retry, with random jitter (half to all of it).")
-@click.option("--max-backoff", type=click.FloatRange(min=0), default=120.0, show_default=True, metavar="SECONDS", help="Longest single wait, a server's Retry-After included.")
-@click.option("--timeout", type=click.FloatRange(min=0.001), default=60.0, show_default=True, metavar="SECONDS", help="Socket timeout for connecting and for each read.")
-def fetch_cc(crawl: str, segments: int | None, select: tuple[str, ...], out_dir: str | None, base_url: str, parallel: int, retries: int, backoff: float, max_backoff: float, timeout: float) -> None:
+@click.option(
+    "--segments",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Download the first N WARC files of the crawl's list (of those --select picks, if given).",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="INDEX|TEXT",
+    help="Pick files by 0-based index in warc.paths.gz (a whole number) or all whose path contains TEXT (anything else), e.g. a segment id. Repeatable; the union is taken, in list order.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR", help="Download folder.  [default: cc/CRAWL]"
+)
+@click.option(
+    "--base-url", default=DEFAULT_BASE_URL, show_default=True, metavar="URL", help="Where crawl-data/ is served."
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="K",
+    help="Files downloaded at once.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Retries of a file after consecutive failed attempts; an attempt that adds bytes resets the count.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait before the first retry; doubles per retry, with random jitter (half to all of it).",
+)
+@click.option(
+    "--max-backoff",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest single wait, a server's Retry-After included.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Socket timeout for connecting and for each read.",
+)
+def fetch_cc(
+    crawl: str,
+    segments: int | None,
+    select: tuple[str, ...],
+    out_dir: str | None,
+    base_url: str,
+    parallel: int,
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+    timeout: float,
+) -> None:
     """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
 
     Reads crawl-data/CRAWL/warc.paths.gz from --base-url (kept as DIR/CRAWL.warc.paths.gz),
@@ -281,8 +399,13 @@ def fetch_cc(crawl: str, segments: int | None, select: tuple[str, ...], out_dir:
     _check_fetch_choice(crawl, segments, select)
     policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
     summary = _fetch_or_exit(
-        crawl, out_dir=out_dir or os.path.join("cc", crawl), segments=segments, select=select, base_url=base_url,
-        parallel=parallel, policy=policy,
+        crawl,
+        out_dir=out_dir or os.path.join("cc", crawl),
+        segments=segments,
+        select=select,
+        base_url=base_url,
+        parallel=parallel,
+        policy=policy,
     )
     _report_fetch(crawl, summary)
 
@@ -296,10 +419,12 @@ def _check_fetch_choice(crawl: str, segments: int | None, select: tuple[str, ...
     except SelectionError as error:
         raise click.BadParameter(str(error), param_hint="--crawl") from None
     if segments is None and not select:
-        raise click.UsageError("give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)")
+        raise click.UsageError(
+            "give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)"
+        )
 
 
-def _fetch_or_exit(crawl: str, **options: typing.Any) -> typing.Any:
+def _fetch_or_exit(crawl: str, **options: typing.Any) -> FetchSummary:
     """fetch_crawl's FetchSummary; a selection the listing does not fit is a usage error, a listing
     that cannot be had exits 1."""
     from curate.fetch_cc import FetchError, SelectionError, fetch_crawl
@@ -313,7 +438,7 @@ def _fetch_or_exit(crawl: str, **options: typing.Any) -> typing.Any:
         sys.exit(1)
 
 
-def _report_fetch(crawl: str, summary: typing.Any) -> None:
+def _report_fetch(crawl: str, summary: FetchSummary) -> None:
     """Print what a FetchSummary says; exit 1 unless every file is complete."""
     results = summary.results
     complete = [r for r in results if r.status == "complete"]
@@ -337,13 +462,39 @@ def _report_fetch(crawl: str, summary: typing.Any) -> None:
 
 
 @cli.command("train-quality")
-@click.option("--positive", multiple=True, required=True, type=click.Path(dir_okay=False), help="Files of good documents (repeatable): .txt (one per line), .jsonl (text field), .parquet (text column); .gz/.zst allowed.")
-@click.option("--negative", multiple=True, required=True, type=click.Path(dir_okay=False), help="Files of bad documents (repeatable), same formats.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (.bin, or .ftz to quantize).")
-@click.option("--holdout", type=click.FloatRange(0.01, 0.5), default=0.1, show_default=True, help="Share of each class held back for evaluation.")
+@click.option(
+    "--positive",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Files of good documents (repeatable): .txt (one per line), .jsonl (text field), .parquet (text column); .gz/.zst allowed.",
+)
+@click.option(
+    "--negative",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Files of bad documents (repeatable), same formats.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the model (.bin, or .ftz to quantize).",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.01, 0.5),
+    default=0.1,
+    show_default=True,
+    help="Share of each class held back for evaluation.",
+)
 @click.option("--epoch", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-def train_quality(positive: tuple[str, ...], negative: tuple[str, ...], out: str, holdout: float, epoch: int, seed: int) -> None:
+def train_quality(
+    positive: tuple[str, ...], negative: tuple[str, ...], out: str, holdout: float, epoch: int, seed: int
+) -> None:
     """Train a fastText quality classifier for the quality_model stage and print held-back precision/recall."""
     from curate.quality_training import TrainingError, train_quality_model
 
@@ -356,7 +507,9 @@ def train_quality(positive: tuple[str, ...], negative: tuple[str, ...], out: str
         f"trained on {result.train_positive} good / {result.train_negative} bad documents; "
         f"held back {result.test_positive} / {result.test_negative}"
     )
-    click.echo(f"precision {result.precision:.3f}  recall {result.recall:.3f}  accuracy {result.accuracy:.3f}  (label hq)")
+    click.echo(
+        f"precision {result.precision:.3f}  recall {result.recall:.3f}  accuracy {result.accuracy:.3f}  (label hq)"
+    )
     click.echo(f"model: {out}")
 
 

@@ -20,8 +20,8 @@ import yaml
 
 from curate.config_schema import ConfigError, bounds, build, to_plain
 from curate.document import READER_SCHEMA
-from curate.registry import resolve_stage, stage_key_hint
 from curate.global_stage import GlobalStage
+from curate.registry import resolve_stage, stage_key_hint
 from curate.stage import Stage
 from curate.storage import expand, is_uri
 from stages.readers import TEXT_FORMATS, InputConfig
@@ -182,7 +182,7 @@ def _build_stages(data: Any) -> list[StageSpec]:
             item = {item: {}}
         if not isinstance(item, dict) or len(item) != 1:
             raise ConfigError(f"stages[{i}]", f"expected a mapping with one stage name as key ({stage_key_hint()})")
-        (key, options), = item.items()
+        ((key, options),) = item.items()
         stage_class = resolve_stage(key, f"stages[{i}]")
         name = stage_class.name
         if name in seen:
@@ -201,7 +201,9 @@ def _build_stages(data: Any) -> list[StageSpec]:
                 where, f"needs column(s) {', '.join(missing)}, which no earlier stage writes; check the stage order"
             )
         if stage_class.is_global and not issubclass(stage_class, GlobalStage):
-            raise ConfigError(where, f"{stage_class.__name__} sets is_global but is not a curate.global_stage.GlobalStage")
+            raise ConfigError(
+                where, f"{stage_class.__name__} sets is_global but is not a curate.global_stage.GlobalStage"
+            )
         if name == "exact_dedup" and "minhash_dedup" in seen:
             # Near-duplicate clusters are found among the documents exact deduplication keeps.
             raise ConfigError(where, "exact_dedup must come before minhash_dedup")

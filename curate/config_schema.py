@@ -96,12 +96,16 @@ def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, f"expected an integer{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}")
+            raise ConfigError(
+                path, f"expected an integer{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}"
+            )
         _check_range(path, value, meta, "an integer")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(path, f"expected a number{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}")
+            raise ConfigError(
+                path, f"expected a number{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}"
+            )
         _check_range(path, float(value), meta, "a number")
         return float(value)
     if hint is str:

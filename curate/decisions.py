@@ -43,7 +43,12 @@ def load_decisions(stages: list[GlobalStage], folders: list[str], unit: int) -> 
         kept = table.filter(pc.invert(table.column("drop")))
         loaded.append(
             StageDecisions(
-                stage, table.column("row").to_numpy(), drop, table.column("evidence").to_pylist(), kept, StageStats(stage.name)
+                stage,
+                table.column("row").to_numpy(),
+                drop,
+                table.column("evidence").to_pylist(),
+                kept,
+                StageStats(stage.name),
             )
         )
     return loaded
@@ -63,7 +68,14 @@ def apply_decisions(
         if drops.any():
             found.stats.drops[found.stage.rule] += int(drops.sum())
             if sampler is not None:
-                offer(sampler, found.stage.name, found.stage.rule, batch, drops, _evidence(found, rows[drops], found.stage.evidence_as))
+                offer(
+                    sampler,
+                    found.stage.name,
+                    found.stage.rule,
+                    batch,
+                    drops,
+                    _evidence(found, rows[drops], found.stage.evidence_as),
+                )
         removed |= drops
     kept_rows = rows[~removed]
     batch = batch.filter(pa.array(~removed)) if removed.any() else batch
@@ -82,7 +94,9 @@ def _evidence(found: StageDecisions, rows: np.ndarray, field: str) -> list[dict]
     return [{field: found.evidence[p]} for p in positions.tolist()]
 
 
-def offer(sampler: Sampler, stage: str, reason: str, batch: pa.RecordBatch, mask: np.ndarray, extra: list[dict] | None = None) -> None:
+def offer(
+    sampler: Sampler, stage: str, reason: str, batch: pa.RecordBatch, mask: np.ndarray, extra: list[dict] | None = None
+) -> None:
     """Offer the rows of ``batch`` in ``mask`` to the sampler under ``reason`` (with ``extra``
     fields per row)."""
     chosen = pa.Table.from_batches([batch.filter(pa.array(mask))])

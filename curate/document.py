@@ -37,12 +37,14 @@ READER_SCHEMA = pa.schema(
     ]
 )
 
-TRANSIENT_COLUMNS = frozenset({"html", "http_content_type", "http_content_language", "warc_identified_language", "minhash_bands"})
+TRANSIENT_COLUMNS = frozenset(
+    {"html", "http_content_type", "http_content_language", "warc_identified_language", "minhash_bands"}
+)
 
 
 def document_id(source_name: str, offset: int, url: str | None) -> str:
     """A stable id: the same record of the same input file always gets the same id."""
-    digest = hashlib.sha1(f"{source_name}\0{offset}\0{url or ''}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(f"{source_name}\0{offset}\0{url or ''}".encode()).hexdigest()
     return digest[:24]
 
 

@@ -47,7 +47,9 @@ class Executor(ABC):
         """How many tasks run at once."""
 
     @abstractmethod
-    def submit_all(self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress) -> None:
+    def submit_all(
+        self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress
+    ) -> None:
         """Run every job; report each result or failure as it comes."""
 
     def map(self, phase: str, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError) -> None:
@@ -75,7 +77,9 @@ class LocalExecutor(Executor):
     def parallel(self) -> int:
         return 1
 
-    def submit_all(self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress) -> None:
+    def submit_all(
+        self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress
+    ) -> None:
         for job, args in jobs:
             try:
                 result = function(*args)
@@ -124,7 +128,9 @@ class RayExecutor(Executor):
 
         return ray.put(value)
 
-    def submit_all(self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress) -> None:
+    def submit_all(
+        self, function: Callable, jobs: list[Job], on_result: OnResult, on_error: OnError, progress: Progress
+    ) -> None:
         import ray
 
         if function not in self._remote:
@@ -154,7 +160,9 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
-def make_executor(kind: str, *, address: str | None, workers: int | None, retries: int, max_in_flight: int | None) -> Executor:
+def make_executor(
+    kind: str, *, address: str | None, workers: int | None, retries: int, max_in_flight: int | None
+) -> Executor:
     if kind == "local":
         return LocalExecutor()
     return RayExecutor(address=address, workers=workers, retries=retries, max_in_flight=max_in_flight)

@@ -160,8 +160,12 @@ class Progress:
         self._bar: Any = None
         if self.tty:
             self._bar = click.progressbar(
-                length=files, label="fetch", file=self.stream, show_eta=False,
-                item_show_func=lambda _: self.summary(), update_min_steps=0,
+                length=files,
+                label="fetch",
+                file=self.stream,
+                show_eta=False,
+                item_show_func=lambda _: self.summary(),
+                update_min_steps=0,
             )
             self._bar.__enter__()
 
@@ -251,16 +255,16 @@ def select_paths(paths: list[str], segments: int | None, select: tuple[str, ...]
     """The listing's paths picked by ``select`` (0-based indices or path substrings; all paths
     without it), in listing order, the first ``segments`` of them."""
     if segments is None and not select:
-        raise SelectionError(
-            "give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)"
-        )
+        raise SelectionError("give --segments N and/or --select (a crawl lists tens of thousands of ~1 GB WARC files)")
     if select:
         chosen: set[int] = set()
         for item in select:
             if item.isdigit():
                 index = int(item)
                 if index >= len(paths):
-                    raise SelectionError(f"--select {item}: the listing has {len(paths)} files (indices 0-{len(paths) - 1})")
+                    raise SelectionError(
+                        f"--select {item}: the listing has {len(paths)} files (indices 0-{len(paths) - 1})"
+                    )
                 chosen.add(index)
                 continue
             matches = {i for i, path in enumerate(paths) if item in path}
@@ -353,7 +357,9 @@ def _open(url: str, policy: RetryPolicy, offset: int = 0, method: str = "GET") -
             return error  # type: ignore[return-value]  # an HTTPError is a response too
         error.close()
         if error.code == 429 or error.code >= 500:
-            raise RetryableError(f"HTTP {error.code} {error.reason}", parse_retry_after(error.headers.get("Retry-After"))) from None
+            raise RetryableError(
+                f"HTTP {error.code} {error.reason}", parse_retry_after(error.headers.get("Retry-After"))
+            ) from None
         raise FetchError(f"HTTP {error.code} {error.reason}: {url}") from None
     except urllib.error.URLError as error:
         raise RetryableError(f"cannot connect: {error.reason}") from None
@@ -389,7 +395,9 @@ class _Target:
         return self.final + ".part"
 
 
-def _finish(target: _Target, total: int | None, checks: dict[str, str], etag: str | None, result: FileResult) -> FileResult:
+def _finish(
+    target: _Target, total: int | None, checks: dict[str, str], etag: str | None, result: FileResult
+) -> FileResult:
     """Verify the complete part (size, checksums) and rename it into place."""
     size = _size(target.part)
     if total is not None and size != total:
@@ -410,7 +418,9 @@ def _finish(target: _Target, total: int | None, checks: dict[str, str], etag: st
     return result
 
 
-def _copy_body(response: http.client.HTTPResponse, handle: Any, expected: int | None, progress: Progress, stop: threading.Event) -> tuple[int, str]:
+def _copy_body(
+    response: http.client.HTTPResponse, handle: Any, expected: int | None, progress: Progress, stop: threading.Event
+) -> tuple[int, str]:
     """Stream the body into ``handle``; return bytes written and their MD5. Network errors become
     RetryableError; what was written stays for the next attempt to resume from."""
     written = 0
@@ -452,7 +462,9 @@ def _open_part(path: str, offset: int) -> Any:
     return handle
 
 
-def _attempt(target: _Target, policy: RetryPolicy, progress: Progress, stop: threading.Event, result: FileResult) -> FileResult:
+def _attempt(
+    target: _Target, policy: RetryPolicy, progress: Progress, stop: threading.Event, result: FileResult
+) -> FileResult:
     """One request for the rest of the file; returns the completed result or raises."""
     offset = _size(target.part) if os.path.exists(target.part) else 0
     response = _open(target.url, policy, offset)
@@ -475,7 +487,9 @@ def _attempt(target: _Target, policy: RetryPolicy, progress: Progress, stop: thr
             start, _, total = parse_content_range(headers.get("Content-Range"))
             if start != offset:
                 _remove(target.part)
-                raise RetryableError(f"asked for bytes from {offset}, got {headers.get('Content-Range')!r}; restarting")
+                raise RetryableError(
+                    f"asked for bytes from {offset}, got {headers.get('Content-Range')!r}; restarting"
+                )
         elif status == 200:
             if offset:
                 progress.event(f"{target.name}: server ignored Range; restarting from 0")
@@ -495,7 +509,11 @@ def _attempt(target: _Target, policy: RetryPolicy, progress: Progress, stop: thr
 
 
 def download_file(
-    target: _Target, policy: RetryPolicy, progress: Progress, stop: threading.Event, rng: random.Random | None = None,
+    target: _Target,
+    policy: RetryPolicy,
+    progress: Progress,
+    stop: threading.Event,
+    rng: random.Random | None = None,
 ) -> FileResult:
     """Download one file with resume, retries and verification; never raises for HTTP problems."""
     result = FileResult(url=target.url, path=target.name)
@@ -636,11 +654,14 @@ def _manifest_entries(path: str, text: str) -> list[tuple[str, int | None]]:
         entries = [(str(f["path"]), f.get("bytes"), f.get("status"), f.get("error")) for f in files]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputListError(f"--inputs-from: {path} is not an inputs manifest: {error!r}") from None
-    unfinished = [f"{name} ({status}{': ' + error if error else ''})" for name, _, status, error in entries if status != COMPLETE]
+    unfinished = [
+        f"{name} ({status}{': ' + error if error else ''})" for name, _, status, error in entries if status != COMPLETE
+    ]
     if unfinished:
         raise InputListError(
             f"--inputs-from {path}: {len(unfinished)} file(s) not downloaded completely: "
-            + "; ".join(unfinished) + " (re-run curate fetch-cc, or list only the complete files)"
+            + "; ".join(unfinished)
+            + " (re-run curate fetch-cc, or list only the complete files)"
         )
     return [(name, size) for name, size, _, _ in entries]
 

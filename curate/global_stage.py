@@ -168,13 +168,19 @@ class GlobalJob:
         for unit in self.units:
             table = read_unit_keys(self.unit_dirs[unit.index], self.spec.name, kind, partition, schema)
             if table is not None:
-                tables.append(table.append_column("unit", pa.array(np.full(table.num_rows, unit.index, dtype=np.int32))))
+                tables.append(
+                    table.append_column("unit", pa.array(np.full(table.num_rows, unit.index, dtype=np.int32)))
+                )
         if tables:
             return pa.concat_tables(tables)
         return schema.append(pa.field("row", pa.int64())).append(pa.field("unit", pa.int32())).empty_table()
 
     def key_paths(self, kind: str, partition: int) -> list[str]:
-        return [p for u in self.units for p in PartitionedWriter.paths(self.key_folder(self.unit_dirs[u.index], kind), partition)]
+        return [
+            p
+            for u in self.units
+            for p in PartitionedWriter.paths(self.key_folder(self.unit_dirs[u.index], kind), partition)
+        ]
 
     def write_decisions(self, decisions: pa.Table, partition: int) -> int:
         """Store one partition's decisions, one file per unit; decisions about documents that
@@ -182,12 +188,18 @@ class GlobalJob:
         decisions = decisions.filter(pc.greater_equal(decisions.column("row"), 0))
         units = decisions.column("unit").to_numpy()
         for unit in np.unique(units).tolist():
-            write_parquet_atomically(decisions.filter(pa.array(units == unit)), decisions_path(self.folder, unit, partition))
+            write_parquet_atomically(
+                decisions.filter(pa.array(units == unit)), decisions_path(self.folder, unit, partition)
+            )
         return decisions.num_rows
 
     def earlier_drops(self) -> pa.Table:
         """(unit, row) of the documents the global stages before this one in the pass remove."""
-        paths = [p for folder in self.earlier for p in sorted(glob.glob(os.path.join(folder, "decisions", "unit-*", "part-*.parquet")))]
+        paths = [
+            p
+            for folder in self.earlier
+            for p in sorted(glob.glob(os.path.join(folder, "decisions", "unit-*", "part-*.parquet")))
+        ]
         table = read_parts(paths, DECISION_SCHEMA)
         return table.filter(table.column("drop")).select(["unit", "row"])
 
@@ -239,4 +251,6 @@ def decisions_table(unit: Any, row: Any, drop: bool, evidence: Any = None) -> pa
     """``DECISION_SCHEMA`` rows: the same ``drop`` for all, ``evidence`` a list or None."""
     count = len(row)
     evidence = pa.nulls(count, pa.string()) if evidence is None else evidence
-    return pa.table({"unit": unit, "row": row, "drop": np.full(count, drop), "evidence": evidence}, schema=DECISION_SCHEMA)
+    return pa.table(
+        {"unit": unit, "row": row, "drop": np.full(count, drop), "evidence": evidence}, schema=DECISION_SCHEMA
+    )

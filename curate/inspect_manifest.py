@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
@@ -56,8 +57,13 @@ def _funnel(stages: list[dict[str, Any]]) -> list[str]:
     first_in = stages[0]["docs_in"] if stages else 0
     rows = [
         [
-            s["name"], s["docs_in"], s["docs_out"], s["docs_in"] - s["docs_out"], _percent(s["docs_out"], first_in),
-            f"{s['wall_seconds']:.2f}", f"{s['cpu_seconds']:.2f}",
+            s["name"],
+            s["docs_in"],
+            s["docs_out"],
+            s["docs_in"] - s["docs_out"],
+            _percent(s["docs_out"], first_in),
+            f"{s['wall_seconds']:.2f}",
+            f"{s['cpu_seconds']:.2f}",
         ]
         for s in stages
     ]
@@ -134,7 +140,10 @@ def profile_table(manifest: dict[str, Any]) -> str:
     first = stages[0]["docs_in"] if stages else 0
     rows = [
         [
-            s["name"], s["docs_in"], f"{s['cpu_seconds']:.3f}", f"{s['wall_seconds']:.3f}",
+            s["name"],
+            s["docs_in"],
+            f"{s['cpu_seconds']:.3f}",
+            f"{s['wall_seconds']:.3f}",
             f"{1000 * s['cpu_seconds'] / s['docs_in']:.3f}" if s["docs_in"] else "-",
             f"{1000 * s['cpu_seconds'] / first:.3f}" if first else "-",
             f"{100 * s['cpu_seconds'] / total_cpu:.1f}%",
@@ -142,4 +151,12 @@ def profile_table(manifest: dict[str, Any]) -> str:
         for s in stages
     ]
     header = f"run {manifest['run_id']}  {manifest['seconds']:.1f} s wall  ({sum(s['cpu_seconds'] for s in stages):.1f} s CPU in stages)"
-    return header + "\n" + table(["stage", "docs in", "cpu s", "wall s", "cpu ms/doc seen", "cpu ms/input doc", "share of cpu"], rows, align="lrrrrrr")
+    return (
+        header
+        + "\n"
+        + table(
+            ["stage", "docs in", "cpu s", "wall s", "cpu ms/doc seen", "cpu ms/input doc", "share of cpu"],
+            rows,
+            align="lrrrrrr",
+        )
+    )

@@ -25,7 +25,9 @@ ROW_SCHEMA = pa.schema([pa.field("row", pa.int64())])
 
 
 class KeyWriter:
-    def __init__(self, stages: list[GlobalStage], stage_names: list[str], stats: list[StageStats], folder: str, unit: int) -> None:
+    def __init__(
+        self, stages: list[GlobalStage], stage_names: list[str], stats: list[StageStats], folder: str, unit: int
+    ) -> None:
         self.unit, self.folder = unit, folder
         self.stats = {s.name: s for s in stats}
         self.at: dict[int | None, list[GlobalStage]] = {}
@@ -36,7 +38,9 @@ class KeyWriter:
             if point is not None:
                 self.stats[stage.name].observed = 0
             for kind, schema in stage.key_schemas().items():
-                self.writers[stage.name, kind] = PartitionedWriter(key_folder(folder, stage.name, kind), schema, stage.partitions)
+                self.writers[stage.name, kind] = PartitionedWriter(
+                    key_folder(folder, stage.name, kind), schema, stage.partitions
+                )
         # Document ids, one per observed document: what maps a doc to its row.
         self.observed_ids: dict[int, list[pa.Array]] = {point: [] for point in self.at if point is not None}
         self.observed = {point: 0 for point in self.observed_ids}
@@ -74,7 +78,9 @@ class KeyWriter:
         for point, ids in self.observed_ids.items():
             observed = pa.chunked_array(ids, pa.string())
             if pc.count_distinct(observed).as_py() != len(observed):
-                raise ValueError("document ids repeat within one input: a global stage cannot tell which documents survived")
+                raise ValueError(
+                    "document ids repeat within one input: a global stage cannot tell which documents survived"
+                )
             rows = pc.fill_null(pc.index_in(observed, value_set=written).cast(pa.int64()), DROPPED)
             for stage in self.at[point]:
                 path = os.path.join(self.folder, "keys", stage.name, DOC_ROWS_FILE)

@@ -16,12 +16,14 @@ from typing import Any
 import pyarrow as pa
 
 import curate
-from curate.storage import is_uri, join, read_text, sha256
 from curate.config import PipelineConfig
 from curate.stage import StageStats
+from curate.storage import is_uri, join, read_text, sha256
 
 MANIFEST_VERSION = 1
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(curate.__file__))), "manifests", "schema.json")
+SCHEMA_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(curate.__file__))), "manifests", "schema.json"
+)
 
 
 class ManifestError(ValueError):
@@ -31,7 +33,9 @@ class ManifestError(ValueError):
 @functools.lru_cache(maxsize=1)
 def manifest_schema() -> dict[str, Any]:
     if not os.path.isfile(SCHEMA_PATH):
-        raise ManifestError(f"manifest schema not found at {SCHEMA_PATH}; install curate from its source tree (pip install -e .)")
+        raise ManifestError(
+            f"manifest schema not found at {SCHEMA_PATH}; install curate from its source tree (pip install -e .)"
+        )
     with open(SCHEMA_PATH, encoding="utf-8") as handle:
         return json.load(handle)
 

@@ -87,7 +87,14 @@ def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, An
         size = storage.file_size(unit.path)
     except OSError:
         size = None
-    return {"unit": unit.key, "path": unit.path, "size": size, "status": "failed", "error": error, "detail": detail[-4000:]}
+    return {
+        "unit": unit.key,
+        "path": unit.path,
+        "size": size,
+        "status": "failed",
+        "error": error,
+        "detail": detail[-4000:],
+    }
 
 
 class UnitOutput:
@@ -132,7 +139,9 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
     if task.source is None:
         batches = _read_input(config, task.unit, read_result)
     else:
-        decided = load_decisions([config.stages[i].build() for i in _closing_before(config, plan)], list(task.decided), task.unit.index)
+        decided = load_decisions(
+            [config.stages[i].build() for i in _closing_before(config, plan)], list(task.decided), task.unit.index
+        )
         batches = _read_survivors(config, task.source, decided, output.sampler)
     for batch in batches:
         batch = _run_stages(batch, stages, stats, keys, output.quarantine)
@@ -146,7 +155,12 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
             # Its documents are counted where its decisions apply; here it only annotated them.
             stage_stats.docs_in = stage_stats.docs_out = 0
     applied = [found.stats for found in decided]
-    record = {"unit": task.unit.key, "path": task.unit.path, "documents_out": output.rows, "setup_seconds": round(setup_seconds, 3)}
+    record = {
+        "unit": task.unit.key,
+        "path": task.unit.path,
+        "documents_out": output.rows,
+        "setup_seconds": round(setup_seconds, 3),
+    }
     record["stages"] = [s.to_dict() for s in applied + stats]
     if task.source is None:
         read = _input_record(task.unit, read_result)

@@ -19,7 +19,7 @@ class Progress:
         self._bar = None
         self._started = time.perf_counter()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.total and sys.stderr.isatty():
             self._bar = click.progressbar(length=self.total, label=f"{self.phase:<6}", file=sys.stderr, show_pos=True)
             self._bar.__enter__()

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from stages.readers.compressed import numbered_lines
 from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, fasttext_tokens
+from stages.readers.compressed import numbered_lines
 
 
 class TrainingError(ValueError):
@@ -55,9 +55,13 @@ def fit_supervised(train_path: str, out: str, params: dict, quantize: dict | Non
     every large block fresh even so."""
     job = {"input": train_path, "out": out, "params": params, "quantize": quantize}
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-    result = subprocess.run([sys.executable, "-c", _FIT_CHILD, json.dumps(job)], env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", _FIT_CHILD, json.dumps(job)], env=env, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
-        raise TrainingError(f"fastText training failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+        raise TrainingError(
+            f"fastText training failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}"
+        )
 
 
 def read_texts(path: str) -> Iterator[str]:

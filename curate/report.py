@@ -20,7 +20,6 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from curate import storage
-
 from curate.samples import KEPT, draw
 
 HISTOGRAMS = (
@@ -102,15 +101,23 @@ def drops_section(manifest: dict[str, Any]) -> str:
     for stage in manifest["stages"]:
         for reason, count in stage["drops"].items():
             span = stage.get("drop_values", {}).get(reason)
-            values = "" if not span else (_number(span[0]) if span[0] == span[1] else f"{_number(span[0])} .. {_number(span[1])}")
+            values = (
+                ""
+                if not span
+                else (_number(span[0]) if span[0] == span[1] else f"{_number(span[0])} .. {_number(span[1])}")
+            )
             share = 100 * count / stage["docs_in"] if stage["docs_in"] else 0
             rows.append(
                 f'<tr><td>{escape(stage["name"])}</td><td><a href="#reason-{escape(reason)}">{escape(reason)}</a></td>'
                 f'<td class="num">{count}</td><td class="num" data-value="{share:.6f}">{share:.1f}%</td><td>{escape(values)}</td></tr>'
             )
         for rule, count in stage.get("flags", {}).items():
-            rows.append(f'<tr><td>{escape(stage["name"])}</td><td>{escape(rule)} (flagged, kept)</td><td class="num">{count}</td><td></td><td></td></tr>')
-    header = "".join(f'<th class="sortable">{h}</th>' for h in ("stage", "reason", "documents", "of stage input", "measured values"))
+            rows.append(
+                f'<tr><td>{escape(stage["name"])}</td><td>{escape(rule)} (flagged, kept)</td><td class="num">{count}</td><td></td><td></td></tr>'
+            )
+    header = "".join(
+        f'<th class="sortable">{h}</th>' for h in ("stage", "reason", "documents", "of stage input", "measured values")
+    )
     return f'<h2>Drops by reason</h2><p class="meta">Click a header to sort.</p><table id="drops"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -135,7 +142,9 @@ def histogram(title: str, kept: list[float], dropped: list[float], bins: int = 2
     for i in range(bins):
         for offset, (name, colour) in enumerate((("kept", "#4c8bf5"), ("dropped", "#f08c8c"))):
             height = 100 * counts[name][i] / tallest
-            bars.append(f'<rect x="{i * 16 + offset * 7}" y="{110 - height:.1f}" width="7" height="{height:.1f}" fill="{colour}"><title>{name}: {counts[name][i]}</title></rect>')
+            bars.append(
+                f'<rect x="{i * 16 + offset * 7}" y="{110 - height:.1f}" width="7" height="{height:.1f}" fill="{colour}"><title>{name}: {counts[name][i]}</title></rect>'
+            )
     axis = f'<text x="0" y="125" font-size="10">{_number(low)}</text><text x="{bins * 16}" y="125" font-size="10" text-anchor="end">{_number(high)}</text>'
     return f'<figure><figcaption>{escape(title)} (kept {len(kept)}, dropped {len(dropped)})</figcaption><svg width="{bins * 16}" height="130">{"".join(bars)}{axis}</svg></figure>'
 
@@ -160,7 +169,9 @@ def highlighted(text: str, evidence: str | None) -> str:
         for candidate in (needle, needle[:40]):
             at = text.find(candidate)
             if at >= 0:
-                return escape(text[:at]) + "<mark>" + escape(candidate) + "</mark>" + escape(text[at + len(candidate) :])
+                return (
+                    escape(text[:at]) + "<mark>" + escape(candidate) + "</mark>" + escape(text[at + len(candidate) :])
+                )
     return escape(text)
 
 
@@ -205,7 +216,9 @@ def _diff(removed: str, kept: str) -> tuple[str, str]:
     return "".join(left), "".join(right)
 
 
-def clusters_section(out: str, manifest: dict[str, Any], samples: list[dict[str, Any]], per_reason: int, seed: int) -> str:
+def clusters_section(
+    out: str, manifest: dict[str, Any], samples: list[dict[str, Any]], per_reason: int, seed: int
+) -> str:
     near = manifest.get("minhash_dedup")
     removed = draw([r for r in samples if r["reason"] == "dedup.minhash" and r["kept_id"]], per_reason, seed)
     if near is None and not removed:
@@ -229,9 +242,13 @@ def clusters_section(out: str, manifest: dict[str, Any], samples: list[dict[str,
     ids = sorted({r["kept_id"] for r in removed})
     kept_texts: dict[str, str] = {}
     for shard in manifest["outputs"]["shards"]:
-        table = storage.read_parquet(storage.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)])
+        table = storage.read_parquet(
+            storage.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)]
+        )
         kept_texts.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
-    parts = [f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>']
+    parts = [
+        f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>'
+    ]
     for row in removed:
         left, right = _diff(row["text"] or "", kept_texts.get(row["kept_id"], "") or "")
         parts.append(
@@ -247,21 +264,25 @@ def quarantine_section(out: str, manifest: dict[str, Any]) -> str:
         return ""
     rows: list[dict] = []
     for item in files:
-        for batch in pq.ParquetFile(storage.open_random_access(storage.join(out, item["path"]))).iter_batches(batch_size=QUARANTINE_SHOWN):
+        for batch in pq.ParquetFile(storage.open_random_access(storage.join(out, item["path"]))).iter_batches(
+            batch_size=QUARANTINE_SHOWN
+        ):
             rows.extend(batch.to_pylist())
             break
         if len(rows) >= QUARANTINE_SHOWN:
             break
     cards = []
     for row in rows[:QUARANTINE_SHOWN]:
-        evidence = "".join(f"<li><b>{escape(e['rule'])}</b>: {escape(e['evidence'])}</li>" for e in row["screen_evidence"] or [])
+        evidence = "".join(
+            f"<li><b>{escape(e['rule'])}</b>: {escape(e['evidence'])}</li>" for e in row["screen_evidence"] or []
+        )
         first = next((e["evidence"] for e in row["screen_evidence"] or [] if e["rule"] == row["reason"]), None)
         cards.append(
             f'<div class="doc"><div class="meta">{escape(row["reason"] or "")} · {escape(row["url"] or row["id"] or "")} · flags: {escape(", ".join(row["screen_flags"] or []))}</div>'
             f'<ul>{evidence}</ul><div class="text">{highlighted(row["text"] or "", first)}</div></div>'
         )
     total = manifest["quarantine"]["rows"]
-    return f"<h2>Quarantine</h2><p class=\"meta\">{min(total, QUARANTINE_SHOWN)} of {total} quarantined documents.</p>{''.join(cards)}"
+    return f'<h2>Quarantine</h2><p class="meta">{min(total, QUARANTINE_SHOWN)} of {total} quarantined documents.</p>{"".join(cards)}'
 
 
 def domains_section(manifest: dict[str, Any]) -> str:
@@ -271,7 +292,9 @@ def domains_section(manifest: dict[str, Any]) -> str:
     tables = []
     for key in ("kept", "dropped"):
         rows = "".join(f'<tr><td>{escape(domain)}</td><td class="num">{count}</td></tr>' for domain, count in top[key])
-        tables.append(f"<div><h3>{key}</h3><table><thead><tr><th>domain</th><th>documents</th></tr></thead><tbody>{rows}</tbody></table></div>")
+        tables.append(
+            f"<div><h3>{key}</h3><table><thead><tr><th>domain</th><th>documents</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        )
     return f'<h2>Top domains</h2><div class="charts">{"".join(tables)}</div>'
 
 
@@ -280,31 +303,57 @@ def summary_section(manifest: dict[str, Any]) -> str:
     items = [
         ("config", f"{manifest['name']} ({manifest['config_hash'][:12]})"),
         ("curate", f"{manifest['curate_version']}, commit {manifest['git_commit'] or '-'}"),
-        ("run", f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']} ({manifest['seconds']:.1f} s)"),
-        ("inputs", f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, {sum(1 for i in inputs if i['status'] != 'ok')} with errors"),
+        (
+            "run",
+            f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']} ({manifest['seconds']:.1f} s)",
+        ),
+        (
+            "inputs",
+            f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, {sum(1 for i in inputs if i['status'] != 'ok')} with errors",
+        ),
         ("output", f"{manifest['outputs']['rows']:,} documents in {len(manifest['outputs']['shards'])} shards"),
         ("input format", manifest["config"]["input"]["format"]),
     ]
     items += [("left out", f"{s['stage']}: {s['reason']}") for s in manifest.get("skipped_stages", [])]
-    items += [("model", f"{m['stage']}: {m['path']} ({m['bytes']:,} bytes, sha256 {m['sha256'][:16]})") for m in manifest.get("models", [])]
+    items += [
+        ("model", f"{m['stage']}: {m['path']} ({m['bytes']:,} bytes, sha256 {m['sha256'][:16]})")
+        for m in manifest.get("models", [])
+    ]
     for stage in manifest["stages"]:
         if stage.get("flags"):
             # Global screens count a population larger than the survivors they flag.
-            counted = f" (counted over {stage['observed']:,} documents that reached extraction)" if "observed" in stage else ""
-            items.append(("flagged, kept", f"{stage['name']}: " + ", ".join(f"{rule} {count:,}" for rule, count in stage["flags"].items()) + counted))
+            counted = (
+                f" (counted over {stage['observed']:,} documents that reached extraction)"
+                if "observed" in stage
+                else ""
+            )
+            items.append(
+                (
+                    "flagged, kept",
+                    f"{stage['name']}: "
+                    + ", ".join(f"{rule} {count:,}" for rule, count in stage["flags"].items())
+                    + counted,
+                )
+            )
     for item in [i for i in inputs if i["status"] != "ok"][:10]:
         error = item["errors"][0] if item["errors"] else None
-        where = "" if error is None else (f" (line {error['line']})" if "line" in error else f" (byte {error['offset']})")
+        where = (
+            "" if error is None else (f" (line {error['line']})" if "line" in error else f" (byte {error['offset']})")
+        )
         first = item.get("error") or (f"{error['error']}{where}" if error else "")
         items.append((f"input {item['status']}", f"{item['path']}: {item['error_count']} errors; first: {first}"))
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in items)
-    return f"<table id=\"summary\">{rows}</table>"
+    return f'<table id="summary">{rows}</table>'
 
 
 def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed: int | None = None) -> str:
     """The report page of output folder ``out``."""
     seed = manifest["config"]["output"].get("sample_seed", 0) if seed is None else seed
-    samples = storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist() if "samples" in manifest else []
+    samples = (
+        storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist()
+        if "samples" in manifest
+        else []
+    )
     body = "".join(
         [
             f"<h1>curate report: {escape(manifest['name'])}</h1>",

@@ -186,7 +186,9 @@ class PipelineRun:
                 self._pass_record(unit, done)
             else:
                 jobs.append((unit, (self.config_ref, plan, UnitTask(unit, folder, source, decided))))
-        self.executor.map(f"map {plan.index + 1}", map_unit, jobs, self._pass_record, raise_on_error(f"map {plan.index + 1}"))
+        self.executor.map(
+            f"map {plan.index + 1}", map_unit, jobs, self._pass_record, raise_on_error(f"map {plan.index + 1}")
+        )
 
     def _pass_record(self, unit: Unit, record: dict[str, Any]) -> None:
         if record["status"] == "failed":
@@ -237,7 +239,11 @@ class PipelineRun:
             for unit in self.good
         ]
         self.executor.map(
-            "write", write_unit, jobs, lambda unit, result: self.writes.__setitem__(unit.key, result), raise_on_error("write")
+            "write",
+            write_unit,
+            jobs,
+            lambda unit, result: self.writes.__setitem__(unit.key, result),
+            raise_on_error("write"),
         )
 
     def stage_stats(self) -> list[StageStats]:
@@ -299,7 +305,9 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> R
     )
     path = write_manifest(out, manifest)
     if is_uri(config.output.path):
-        storage.upload_folder(out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"])
+        storage.upload_folder(
+            out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"]
+        )
         path = storage.join(config.output.path, "manifest.json")
         log.info("uploaded the output to %s", config.output.path)
     return RunSummary(path, manifest)

@@ -42,14 +42,20 @@ SAMPLE_SCHEMA = pa.schema(
     ]
 )
 KEPT = "kept"
-DOMAIN_SCHEMA = pa.schema([pa.field("domain", pa.string()), pa.field("kept", pa.int64()), pa.field("dropped", pa.int64())])
+DOMAIN_SCHEMA = pa.schema(
+    [pa.field("domain", pa.string()), pa.field("kept", pa.int64()), pa.field("dropped", pa.int64())]
+)
 SIGNAL_COLUMNS = ("lang_score", "quality_score", "spam_score")
 
 
 def signals_of(table: pa.Table) -> list[str | None]:
     """Per row, the measured signals as JSON: language and quality scores and every field of
     the ``quality_*`` struct columns (``quality_zh.cjk_ratio``), for the report's histograms."""
-    names = [n for n in table.schema.names if n in SIGNAL_COLUMNS or (n.startswith("quality_") and pa.types.is_struct(table.schema.field(n).type))]
+    names = [
+        n
+        for n in table.schema.names
+        if n in SIGNAL_COLUMNS or (n.startswith("quality_") and pa.types.is_struct(table.schema.field(n).type))
+    ]
     if not names:
         return [None] * table.num_rows
     columns = {n: table.column(n).to_pylist() for n in names}
@@ -67,7 +73,7 @@ def signals_of(table: pa.Table) -> list[str | None]:
 
 
 def priority(seed: int, doc_id: str) -> float:
-    digest = hashlib.blake2b(f"{seed}\0{doc_id}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{seed}\0{doc_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") / 2**64
 
 
@@ -120,7 +126,13 @@ class Sampler:
         if self.domains:
             names = list(self.domains)
             counts = [self.domains[n] for n in names]
-            pq.write_table(pa.table({"domain": names, "kept": [c[0] for c in counts], "dropped": [c[1] for c in counts]}, schema=DOMAIN_SCHEMA), domains_path)
+            pq.write_table(
+                pa.table(
+                    {"domain": names, "kept": [c[0] for c in counts], "dropped": [c[1] for c in counts]},
+                    schema=DOMAIN_SCHEMA,
+                ),
+                domains_path,
+            )
 
 
 def top_domains(tables: list[pa.Table], count: int = 25) -> dict[str, list[list]]:
@@ -128,7 +140,13 @@ def top_domains(tables: list[pa.Table], count: int = 25) -> dict[str, list[list]
     if not tables:
         return {"kept": [], "dropped": []}
     totals = pa.concat_tables(tables).group_by("domain").aggregate([("kept", "sum"), ("dropped", "sum")])
-    rows = list(zip(totals.column("domain").to_pylist(), totals.column("kept_sum").to_pylist(), totals.column("dropped_sum").to_pylist()))
+    rows = list(
+        zip(
+            totals.column("domain").to_pylist(),
+            totals.column("kept_sum").to_pylist(),
+            totals.column("dropped_sum").to_pylist(),
+        )
+    )
     top = {}
     for key, index in (("kept", 1), ("dropped", 2)):
         ranked = sorted((r for r in rows if r[index]), key=lambda r: (-r[index], r[0]))[:count]
@@ -140,7 +158,9 @@ def merge(tables: list[pa.Table], k: int) -> pa.Table:
     """The ``k`` lowest priorities per reason over several units' samples."""
     if not tables:
         return SAMPLE_SCHEMA.empty_table()
-    merged = pa.concat_tables(tables).sort_by([("reason", "ascending"), ("priority", "ascending"), ("id", "ascending")])
+    merged = pa.concat_tables(tables).sort_by(
+        [("reason", "ascending"), ("priority", "ascending"), ("id", "ascending")]
+    )
     reasons = merged.column("reason").to_pylist()
     keep, count, previous = [], 0, None
     for reason in reasons:
@@ -192,7 +212,12 @@ def publish_samples(output: str, unit_dirs: list[str], samples_per_reason: int) 
     relative = os.path.join("samples", "samples.parquet")
     target = os.path.join(output, relative)
     write_parquet_atomically(merged, target)
-    return {"path": relative, "rows": merged.num_rows, "bytes": os.path.getsize(target), "sha256": storage.sha256(target)}
+    return {
+        "path": relative,
+        "rows": merged.num_rows,
+        "bytes": os.path.getsize(target),
+        "sha256": storage.sha256(target),
+    }
 
 
 def merged_top_domains(unit_dirs: list[str]) -> dict[str, list[list]]:

@@ -67,7 +67,9 @@ class PartitionedWriter:
         table = pa.concat_tables([rows for rows, _ in self.buffered])
         parts = np.concatenate([p for _, p in self.buffered])
         chunk = self.chunks
-        write_partitioned(table, parts, self.partitions, lambda p: os.path.join(self.folder, f"part-{p:05d}-{chunk:04d}.parquet"))
+        write_partitioned(
+            table, parts, self.partitions, lambda p: os.path.join(self.folder, f"part-{p:05d}-{chunk:04d}.parquet")
+        )
         self.buffered, self.buffered_rows = [], 0
         self.chunks += 1
 

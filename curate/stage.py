@@ -17,13 +17,14 @@ import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Iterable
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 
 from curate.decoded_columns import column_values, filter_batch, remember
+
 
 @dataclass(frozen=True)
 class Drop:
@@ -61,7 +62,7 @@ class StageStats:
         else:
             span[0], span[1] = min(span[0], value), max(span[1], value)
 
-    def merge(self, other: "StageStats") -> None:
+    def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
         self.docs_out += other.docs_out
         self.drops.update(other.drops)
@@ -77,18 +78,22 @@ class StageStats:
     def to_dict(self) -> dict[str, Any]:
         flags = {"flags": dict(sorted(self.flags.items()))} if self.flags else {}
         observed = {"observed": self.observed} if self.observed is not None else {}
-        return flags | observed | {
-            "name": self.name,
-            "docs_in": self.docs_in,
-            "docs_out": self.docs_out,
-            "drops": dict(sorted(self.drops.items())),
-            "drop_values": {r: [round(v, 6) for v in span] for r, span in sorted(self.drop_values.items())},
-            "wall_seconds": round(self.wall_seconds, 4),
-            "cpu_seconds": round(self.cpu_seconds, 4),
-        }
+        return (
+            flags
+            | observed
+            | {
+                "name": self.name,
+                "docs_in": self.docs_in,
+                "docs_out": self.docs_out,
+                "drops": dict(sorted(self.drops.items())),
+                "drop_values": {r: [round(v, 6) for v in span] for r, span in sorted(self.drop_values.items())},
+                "wall_seconds": round(self.wall_seconds, 4),
+                "cpu_seconds": round(self.cpu_seconds, 4),
+            }
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StageStats":
+    def from_dict(cls, data: dict[str, Any]) -> StageStats:
         return cls(
             name=data["name"],
             docs_in=data["docs_in"],
@@ -108,7 +113,7 @@ class Timer:
     def __init__(self, stats: StageStats) -> None:
         self.stats = stats
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
         return self
@@ -269,7 +274,6 @@ class Stage(ABC):
             stats.docs_out += batch.num_rows
         return batch
 
-
     def _offer_dropped(self, batch: pa.RecordBatch, keep: list[bool], reasons: list[Reason]) -> None:
         from curate.samples import signals_of
 
@@ -284,7 +288,9 @@ class Stage(ABC):
             name = reason.reason if isinstance(reason, Drop) else reason
             row["value"] = float(reason.value) if isinstance(reason, Drop) else None
             # A screen's evidence for this reason: the span or statistic that tripped it.
-            row["evidence"] = next((e["evidence"] for e in row.pop("screen_evidence", None) or [] if e["rule"] == name), None)
+            row["evidence"] = next(
+                (e["evidence"] for e in row.pop("screen_evidence", None) or [] if e["rule"] == name), None
+            )
             by_reason.setdefault(name, []).append(row)
         for name, found in by_reason.items():
             self.sampler.offer(self.name, name, found)
@@ -421,5 +427,8 @@ class SignalFilter(Stage):
     def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Sequence[Any]], list[list[Reason]]]:
         columns, _ = self.annotate(batch)
         langs = column_values(batch, "lang")
-        failed = [[as_reason(r, v) for r, v, f in self.checks(s, lang) if f] for s, lang in zip(columns[self.signal_column], langs)]
+        failed = [
+            [as_reason(r, v) for r, v, f in self.checks(s, lang) if f]
+            for s, lang in zip(columns[self.signal_column], langs)
+        ]
         return columns, failed

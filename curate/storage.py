@@ -146,7 +146,11 @@ def list_names(folder: str) -> list[str] | None:
     """Names of the files directly in ``folder``; None when there is no such folder."""
     if not is_uri(folder):
         folder = local_path(folder)
-        return sorted(name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name))) if os.path.isdir(folder) else None
+        return (
+            sorted(name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name)))
+            if os.path.isdir(folder)
+            else None
+        )
     fs, inner = filesystem(folder)
     infos = fs.get_file_info(pafs.FileSelector(inner, recursive=False, allow_not_found=True))
     names = sorted(info.base_name for info in infos if info.type == pafs.FileType.File)

@@ -44,7 +44,9 @@ def gzip_member(record: bytes) -> bytes:
     return gzip.compress(record, compresslevel=9, mtime=0)
 
 
-def http_response_block(body: bytes, content_type: str | None, extra_headers: dict[str, str] | None = None, status: str = "200 OK") -> bytes:
+def http_response_block(
+    body: bytes, content_type: str | None, extra_headers: dict[str, str] | None = None, status: str = "200 OK"
+) -> bytes:
     headers = [f"HTTP/1.1 {status}"]
     if content_type is not None:
         headers.append(f"Content-Type: {content_type}")

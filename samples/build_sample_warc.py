@@ -205,18 +205,36 @@ SITES: dict[str, Site] = {
     for s in [
         # Simplified Chinese publishers
         Site("news.example-zh.cn", "城市新闻网", "hans", "portal", icp="京ICP备00012345号-1"),
-        Site("www.chengshi-wanbao.example", "城市晚报网", "hans", "legacy", "http", "Apache/2.2.15", "沪ICP备00023456号"),
+        Site(
+            "www.chengshi-wanbao.example", "城市晚报网", "hans", "legacy", "http", "Apache/2.2.15", "沪ICP备00023456号"
+        ),
         Site("tech.keji-zaixian.example", "科技在线", "hans", "portal", server="openresty", icp="粤ICP备00034567号-2"),
         Site("www.wenhua-zhoukan.example", "文化周刊", "hans", "blog", icp="浙ICP备00045678号"),
         Site("kexue.tansuo-demo.example", "科学探索", "hans", "portal", icp="京ICP备00056789号-3"),
         Site("www.lvxing-biji.example", "旅行笔记", "hans", "blog", server="Apache/2.4.58", icp="滇ICP备00067890号"),
         Site("food.meishi-jia.example", "美食家", "hans", "portal", icp="川ICP备00078901号-1"),
-        Site("health.jiankang-zhinan.example", "健康指南网", "hans", "legacy", "http", "Microsoft-IIS/7.5", "苏ICP备00089012号"),
+        Site(
+            "health.jiankang-zhinan.example",
+            "健康指南网",
+            "hans",
+            "legacy",
+            "http",
+            "Microsoft-IIS/7.5",
+            "苏ICP备00089012号",
+        ),
         Site("edu.jiaoyu-guancha.example", "教育观察", "hans", "portal", icp="鄂ICP备00090123号-1"),
         Site("www.nongye-zixun.example", "农业资讯网", "hans", "legacy", "http", "Apache/2.2.15", "豫ICP备00011223号"),
         Site("blog.shuwu-demo.example", "书屋博客", "hans", "blog", server="openresty", icp="京ICP备00022334号-2"),
         Site("www.zonghe-zixun.example", "综合资讯网", "hans", "legacy", "http", "nginx/1.0.15", "鲁ICP备00033445号"),
-        Site("news.difang-demo.example", "地方新闻网", "hans", "legacy", "http", "Microsoft-IIS/6.0", "湘ICP备00044556号"),
+        Site(
+            "news.difang-demo.example",
+            "地方新闻网",
+            "hans",
+            "legacy",
+            "http",
+            "Microsoft-IIS/6.0",
+            "湘ICP备00044556号",
+        ),
         # Traditional Chinese publishers
         Site("www.beicheng-daily.example", "北城日報", "hant", "portal_tw"),
         Site("life.shenghuo-tw.example", "生活誌", "hant", "blog_tw", server="Apache/2.4.58"),
@@ -224,14 +242,18 @@ SITES: dict[str, Site] = {
         Site("hk.gangcheng-post.example", "港城生活", "hant", "portal_tw"),
         Site("blog.example-tw.test", "島嶼筆記", "hant", "blog_tw"),
         # Forums
-        Site("bbs.luntan-demo.example", "同城论坛", "hans", "forum_discuz", "http", "Apache/2.2.15", "冀ICP备00055667号"),
+        Site(
+            "bbs.luntan-demo.example", "同城论坛", "hans", "forum_discuz", "http", "Apache/2.2.15", "冀ICP备00055667号"
+        ),
         Site("forum.taolun-demo.example", "生活讨论区", "hans", "forum_simple", icp="皖ICP备00066778号-1"),
         Site("bbs.example-zh.cn", "百家论坛", "hans", "forum_simple", icp="京ICP备00077889号"),
         Site("forum.example-tw.test", "島民討論區", "hant", "forum_simple", "http", "Apache/2.2.34"),
         Site("discuss.example-hk.test", "港人討論區", "hant", "forum_simple"),
         # Boilerplate-heavy portals
         Site("portal.menhu-demo.example", "综合门户网", "hans", "boilerplate", icp="京ICP备00088990号-5"),
-        Site("www.daohang-demo.example", "上网导航", "hans", "boilerplate", "http", "nginx/1.0.15", "闽ICP备00099001号"),
+        Site(
+            "www.daohang-demo.example", "上网导航", "hans", "boilerplate", "http", "nginx/1.0.15", "闽ICP备00099001号"
+        ),
         Site("member.huiyuan-tw.example", "會員服務網", "hant", "boilerplate"),
         # English
         Site("news.example.com", "Example Daily", "en", "en"),
@@ -310,35 +332,85 @@ class Page:
 
 LABELS: dict[str, dict[str, str]] = {
     "hans": {
-        "home": "首页", "hot": "热门文章", "copyright": "版权所有", "contact": "联系我们",
-        "position": "当前位置", "body": "正文", "source": "来源", "author": "作者",
-        "editor": "责任编辑", "related": "相关阅读", "share": "分享到", "prev": "上一篇",
-        "next": "下一篇", "views": "浏览次数", "tags": "标签", "search": "搜索",
-        "login": "登录", "register": "注册", "comments": "网友评论", "no_comments": "暂无评论，快来抢沙发吧",
-        "rights": "保留所有权利", "ad": "广告", "archive": "文章归档", "category": "分类目录",
+        "home": "首页",
+        "hot": "热门文章",
+        "copyright": "版权所有",
+        "contact": "联系我们",
+        "position": "当前位置",
+        "body": "正文",
+        "source": "来源",
+        "author": "作者",
+        "editor": "责任编辑",
+        "related": "相关阅读",
+        "share": "分享到",
+        "prev": "上一篇",
+        "next": "下一篇",
+        "views": "浏览次数",
+        "tags": "标签",
+        "search": "搜索",
+        "login": "登录",
+        "register": "注册",
+        "comments": "网友评论",
+        "no_comments": "暂无评论，快来抢沙发吧",
+        "rights": "保留所有权利",
+        "ad": "广告",
+        "archive": "文章归档",
+        "category": "分类目录",
         "reprint": "本文转载自网络，版权归原作者所有，如有侵权请联系删除。",
-        "mobile": "手机版", "back_top": "返回顶部", "police": "公网安备",
+        "mobile": "手机版",
+        "back_top": "返回顶部",
+        "police": "公网安备",
         "lang": "zh-CN",
     },
     "hant": {
-        "home": "首頁", "hot": "熱門文章", "copyright": "版權所有", "contact": "聯絡我們",
-        "position": "目前位置", "body": "內文", "source": "來源", "author": "作者",
-        "editor": "責任編輯", "related": "相關閱讀", "share": "分享至", "prev": "上一篇",
-        "next": "下一篇", "views": "瀏覽次數", "tags": "標籤", "search": "搜尋",
-        "login": "登入", "register": "註冊", "comments": "網友留言", "no_comments": "目前還沒有留言",
-        "rights": "保留一切權利", "ad": "廣告", "archive": "文章彙整", "category": "分類",
+        "home": "首頁",
+        "hot": "熱門文章",
+        "copyright": "版權所有",
+        "contact": "聯絡我們",
+        "position": "目前位置",
+        "body": "內文",
+        "source": "來源",
+        "author": "作者",
+        "editor": "責任編輯",
+        "related": "相關閱讀",
+        "share": "分享至",
+        "prev": "上一篇",
+        "next": "下一篇",
+        "views": "瀏覽次數",
+        "tags": "標籤",
+        "search": "搜尋",
+        "login": "登入",
+        "register": "註冊",
+        "comments": "網友留言",
+        "no_comments": "目前還沒有留言",
+        "rights": "保留一切權利",
+        "ad": "廣告",
+        "archive": "文章彙整",
+        "category": "分類",
         "reprint": "本文轉載自網路，版權歸原作者所有，如有侵權請告知刪除。",
-        "mobile": "手機版", "back_top": "回到頂端", "police": "",
+        "mobile": "手機版",
+        "back_top": "回到頂端",
+        "police": "",
         "lang": "zh-TW",
     },
 }
 
 SECTION_NAMES: dict[str, tuple[str, str]] = {
-    "news": ("新闻", "新聞"), "tech": ("科技", "科技"), "culture": ("文化", "文化"),
-    "science": ("科学", "科學"), "travel": ("旅游", "旅遊"), "food": ("美食", "美食"),
-    "health": ("健康", "健康"), "education": ("教育", "教育"), "agriculture": ("三农", "農業"),
-    "environment": ("环保", "環保"), "sports": ("体育", "體育"), "economy": ("财经", "財經"),
-    "history": ("历史", "歷史"), "auto": ("汽车", "汽車"), "life": ("生活", "生活"),
+    "news": ("新闻", "新聞"),
+    "tech": ("科技", "科技"),
+    "culture": ("文化", "文化"),
+    "science": ("科学", "科學"),
+    "travel": ("旅游", "旅遊"),
+    "food": ("美食", "美食"),
+    "health": ("健康", "健康"),
+    "education": ("教育", "教育"),
+    "agriculture": ("三农", "農業"),
+    "environment": ("环保", "環保"),
+    "sports": ("体育", "體育"),
+    "economy": ("财经", "財經"),
+    "history": ("历史", "歷史"),
+    "auto": ("汽车", "汽車"),
+    "life": ("生活", "生活"),
     "society": ("社会", "社會"),
 }
 
@@ -405,11 +477,17 @@ def zh_footer(site: Site, script: str, variant: int = 0) -> str:
     footer_links = " | ".join(f'<a href="/about/{i}.html">{esc(x)}</a>' for i, x in enumerate(links))
     lines = [f"<p>{footer_links}</p>", f"<p>{lab['copyright']} &copy; 2010-2024 {esc(site.name)} {lab['rights']}</p>"]
     if script == "hans":
-        lines.append(f'<p><a href="https://beian.example/" rel="nofollow">{esc(site.icp or "京ICP备00000001号")}</a>'
-                     f' {lab["police"]} 11010502000{stable_int(site.domain) % 900 + 100}号</p>')
-        lines.append(f'<p>{lab["contact"]}：service@{esc(site.domain)} 违法和不良信息举报电话：010-0000{stable_int("tel", site.domain) % 9000 + 1000}</p>')
+        lines.append(
+            f'<p><a href="https://beian.example/" rel="nofollow">{esc(site.icp or "京ICP备00000001号")}</a>'
+            f" {lab['police']} 11010502000{stable_int(site.domain) % 900 + 100}号</p>"
+        )
+        lines.append(
+            f"<p>{lab['contact']}：service@{esc(site.domain)} 违法和不良信息举报电话：010-0000{stable_int('tel', site.domain) % 9000 + 1000}</p>"
+        )
     else:
-        lines.append(f'<p>{lab["contact"]}：service@{esc(site.domain)} 客服專線：(02) 0000-{stable_int("tel", site.domain) % 9000 + 1000}</p>')
+        lines.append(
+            f"<p>{lab['contact']}：service@{esc(site.domain)} 客服專線：(02) 0000-{stable_int('tel', site.domain) % 9000 + 1000}</p>"
+        )
     if variant:
         lines.append(f'<p class="disclaimer">{lab["reprint"]}</p>')
     return '<footer class="site-footer">\n' + "\n".join(lines) + "\n</footer>"
@@ -453,8 +531,11 @@ def layout_portal(site: Site, art: ArticleSpec, cs: Charset) -> str:
     nav = T.HANT_NAV if art.script == "hant" else T.HANS_NAV
     sec = section_name(art.section, art.script)
     head = head_block(
-        lab["lang"], f"{art.title} - {site.name}", meta_tag(cs, "html5"),
-        art.paragraphs[0][:60], f"{sec},{site.name},{art.title[:8]}",
+        lab["lang"],
+        f"{art.title} - {site.name}",
+        meta_tag(cs, "html5"),
+        art.paragraphs[0][:60],
+        f"{sec},{site.name},{art.title[:8]}",
     )
     tags = " ".join(f'<a href="/tag/{i}">{esc(t)}</a>' for i, t in enumerate([sec, site.name[:2] + sec]))
     share_targets = ["Facebook", "LINE", "Email"] if art.script == "hant" else ["微信", "微博", "QQ空间"]
@@ -472,7 +553,7 @@ def layout_portal(site: Site, art: ArticleSpec, cs: Charset) -> str:
         f'<div class="share">{lab["share"]}：{share}</div>\n'
         "</article>\n"
         f'<aside class="sidebar"><div class="widget hot"><h3>{lab["hot"]}</h3>'
-        f'{link_list(art.hot_titles, "hot-list", f"/{art.section}/", site.domain)}</div>\n'
+        f"{link_list(art.hot_titles, 'hot-list', f'/{art.section}/', site.domain)}</div>\n"
         f'<div class="widget ad"><a href="/ad/click?id=3" rel="nofollow"><img src="/static/ad/banner300x250.jpg" alt="{lab["ad"]}"></a></div></aside>\n'
         "</main>\n"
         f"{zh_footer(site, art.script)}\n"
@@ -504,9 +585,9 @@ def layout_legacy(site: Site, art: ArticleSpec, cs: Charset) -> str:
         f'{lab["next"]}：<a href="/{art.section}/2.htm">{esc(next_t)}</a></div>\n'
         "</div>\n"
         f'<div id="right"><div class="box"><h3>{lab["hot"]}</h3>'
-        f'{link_list(art.hot_titles[2:], "list", f"/{art.section}/", site.domain)}</div>\n'
+        f"{link_list(art.hot_titles[2:], 'list', f'/{art.section}/', site.domain)}</div>\n"
         f'<div class="box"><h3>{lab["related"]}</h3>'
-        f'{link_list(art.hot_titles[:3], "list", "/html/", site.domain + "r")}</div></div>\n'
+        f"{link_list(art.hot_titles[:3], 'list', '/html/', site.domain + 'r')}</div></div>\n"
         "</div>\n"
         f'<div id="footer">{zh_footer(site, art.script)}</div>\n</body>\n</html>\n'
     )
@@ -517,16 +598,22 @@ def layout_blog(site: Site, art: ArticleSpec, cs: Charset) -> str:
     lab = LABELS[art.script]
     sec = section_name(art.section, art.script)
     head = head_block(
-        lab["lang"], f"{art.title} | {site.name}", meta_tag(cs, "html5"),
-        art.paragraphs[0][:50], sec,
+        lab["lang"],
+        f"{art.title} | {site.name}",
+        meta_tag(cs, "html5"),
+        art.paragraphs[0][:50],
+        sec,
         '<link rel="alternate" type="application/rss+xml" href="/feed/">\n',
     )
     months = ["2024年4月", "2024年3月", "2024年2月", "2024年1月", "2023年12月"]
     archive = "".join(f'<li><a href="/archives/date/{i}">{m}</a></li>' for i, m in enumerate(months))
-    cats = "".join(f'<li><a href="/category/{i}">{esc(section_name(c, art.script))}</a></li>'
-                   for i, c in enumerate(["culture", "travel", "food", "life", "history"]))
+    cats = "".join(
+        f'<li><a href="/category/{i}">{esc(section_name(c, art.script))}</a></li>'
+        for i, c in enumerate(["culture", "travel", "food", "life", "history"])
+    )
     return (
-        head + f'<body class="single-post">\n<div id="page">\n<div id="header"><h2 class="site-title"><a href="/">{esc(site.name)}</a></h2>'
+        head
+        + f'<body class="single-post">\n<div id="page">\n<div id="header"><h2 class="site-title"><a href="/">{esc(site.name)}</a></h2>'
         f'<p class="site-desc">{esc(site.name)}</p>{nav_list([lab["home"], sec, lab["archive"], lab["contact"]], "menu")}</div>\n'
         '<div id="content">\n<div class="post">\n'
         f"{art.inner}\n"
@@ -537,7 +624,7 @@ def layout_blog(site: Site, art: ArticleSpec, cs: Charset) -> str:
         f'<input type="submit" value="{lab["comments"]}"></form></div>\n'
         "</div>\n"
         f'<div id="sidebar"><div class="widget"><h3>{lab["hot"]}</h3>'
-        f'{link_list(art.hot_titles, "recent", "/archives/", site.domain)}</div>\n'
+        f"{link_list(art.hot_titles, 'recent', '/archives/', site.domain)}</div>\n"
         f'<div class="widget"><h3>{lab["category"]}</h3><ul>{cats}</ul></div>\n'
         f'<div class="widget"><h3>{lab["archive"]}</h3><ul>{archive}</ul></div></div>\n'
         f"{zh_footer(site, art.script)}\n</div>\n</body>\n</html>\n"
@@ -579,7 +666,9 @@ def render_article(site: Site, art: ArticleSpec, cs: Charset) -> str:
 
 def forum_time(thread_no: int, post_no: int) -> str:
     """Deterministic post timestamps, increasing within a thread."""
-    start = datetime.datetime(2024, 4, 1, 8, 0) + datetime.timedelta(days=thread_no * 2 % 27, minutes=thread_no * 37 % 600)
+    start = datetime.datetime(2024, 4, 1, 8, 0) + datetime.timedelta(
+        days=thread_no * 2 % 27, minutes=thread_no * 37 % 600
+    )
     moment = start + datetime.timedelta(minutes=post_no * 23 + post_no * post_no * 7)
     return moment.strftime("%Y-%m-%d %H:%M")
 
@@ -600,7 +689,7 @@ def layout_forum_discuz(site: Site, thread: dict[str, object], thread_no: int, c
             f'<td class="pls"><div class="authi"><a href="/space-uid-{stable_int(user) % 90000 + 1000}.html" class="xw1">{esc(user)}</a></div>'
             f'<p class="ulv">注册会员</p></td>'
             f'<td class="plc"><div class="pi"><strong><a href="#post_{i}">{floor}</a></strong>'
-            f'<em>发表于 {forum_time(thread_no, i)}</em></div>'
+            f"<em>发表于 {forum_time(thread_no, i)}</em></div>"
             f'<div class="pct"><div class="t_fsz"><table cellspacing="0" cellpadding="0"><tr>'
             f'<td class="t_f" id="postmessage_{thread_no * 100 + i}">{esc(text)}</td></tr></table></div></div>'
             f'<div class="po"><a href="#">回复</a> <a href="#">支持</a> <a href="#">举报</a></div></td></tr></table></div>'
@@ -647,7 +736,11 @@ def layout_forum_simple(site: Site, thread: dict[str, object], thread_no: int, c
             f'<div class="comment-content"><p>{esc(text)}</p></div>'
             f'<div class="reply"><a href="#reply-form">{reply}</a> <a href="#">+1</a></div></li>'
         )
-    boards = ["閒聊", "美食旅遊", "汽機車", "升學討論", "3C", "理財"] if script == "hant" else ["灌水", "美食", "数码", "家居", "宠物", "情感"]
+    boards = (
+        ["閒聊", "美食旅遊", "汽機車", "升學討論", "3C", "理財"]
+        if script == "hant"
+        else ["灌水", "美食", "数码", "家居", "宠物", "情感"]
+    )
     head = head_block(lab["lang"], f"{title} - {board} - {site.name}", meta_tag(cs, "html5"), title, board)
     return (
         head + "<body>\n"
@@ -684,7 +777,8 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
         ("帳號", "密碼", "記住我", "忘記密碼") if script == "hant" else ("用户名", "密码", "记住我", "忘记密码")
     )
     cookie_text = (
-        "本網站使用Cookie技術。繼續瀏覽即表示您同意我們的隱私權政策。" if script == "hant"
+        "本網站使用Cookie技術。繼續瀏覽即表示您同意我們的隱私權政策。"
+        if script == "hant"
         else "我们使用Cookie来提供和改进服务。继续浏览即表示您同意我们的隐私政策。"
     )
     accept, reject = ("接受", "拒絕") if script == "hant" else ("接受", "拒绝")
@@ -699,17 +793,29 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
         for b in range(2 if kind != "sitemap" else 3):
             blocks.append(
                 f'<div class="block"><h3><a href="/ch/{b}/">{esc(words[(b * 3) % len(words)])}</a></h3>'
-                f'{link_list(rotate(all_titles, 6, site.domain, kind, b), "links", f"/ch/{b}/", site.domain)}</div>'
+                f"{link_list(rotate(all_titles, 6, site.domain, kind, b), 'links', f'/ch/{b}/', site.domain)}</div>"
             )
     if kind == "search":
-        blocks.append(f'<form class="big-search" action="/s"><input name="wd" value="春季养生"><button>{lab["search"]}</button></form>')
-        blocks.append('<div class="hot-words">热门搜索：' + " ".join(f'<a href="/s?wd={i}">{esc(w)}</a>' for i, w in enumerate(words[:8])) + "</div>")
+        blocks.append(
+            f'<form class="big-search" action="/s"><input name="wd" value="春季养生"><button>{lab["search"]}</button></form>'
+        )
+        blocks.append(
+            '<div class="hot-words">热门搜索：'
+            + " ".join(f'<a href="/s?wd={i}">{esc(w)}</a>' for i, w in enumerate(words[:8]))
+            + "</div>"
+        )
     if kind == "app":
-        blocks.append('<div class="qrcode"><img src="/static/img/qrcode.png" alt="二维码"></div><div class="stores"><a href="#">iPhone版</a> <a href="#">Android版</a></div>')
+        blocks.append(
+            '<div class="qrcode"><img src="/static/img/qrcode.png" alt="二维码"></div><div class="stores"><a href="#">iPhone版</a> <a href="#">Android版</a></div>'
+        )
     if kind == "contact":
-        blocks.append(f'<ul class="contact"><li>电话：010-0000{stable_int(site.domain) % 9000 + 1000}</li><li>邮箱：contact@{esc(site.domain)}</li><li>传真：010-00001111</li></ul>')
+        blocks.append(
+            f'<ul class="contact"><li>电话：010-0000{stable_int(site.domain) % 9000 + 1000}</li><li>邮箱：contact@{esc(site.domain)}</li><li>传真：010-00001111</li></ul>'
+        )
     if kind == "notfound":
-        blocks.append(f'<div class="err-links"><a href="/">{lab["home"]}</a> <a href="javascript:history.back()">返回上一页</a></div>')
+        blocks.append(
+            f'<div class="err-links"><a href="/">{lab["home"]}</a> <a href="javascript:history.back()">返回上一页</a></div>'
+        )
     content = "".join(f"<p>{esc(s)}</p>" for s in sentences)
     # Listing-type pages carry a second navigation row; utility pages (login, 404,
     # search, cookie settings, ...) only the main one.
@@ -722,7 +828,9 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
         f'<div class="top">{login_box}</div>\n'
         f'<header><div class="logo"><a href="/">{esc(site.name)}</a></div><nav>{nav_list(nav, "nav")}</nav>\n'
         f"{subnav}</header>\n"
-        f'<div class="main"><h1>{esc(title)}</h1><div class="notice">{content}</div>\n' + "\n".join(blocks) + "</div>\n"
+        f'<div class="main"><h1>{esc(title)}</h1><div class="notice">{content}</div>\n'
+        + "\n".join(blocks)
+        + "</div>\n"
         f'<div class="friend-links"><h4>{friends_label}</h4>{nav_list(friends, "flinks", "http://link.example/")}</div>\n'
         f"{zh_footer(site, script)}\n</body>\n</html>\n"
     )
@@ -761,21 +869,29 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
     games, promos = T.SPAM_GAMBLING_GAMES, T.SPAM_GAMBLING_PROMOS
     name = T.SPAM_GAMBLING_SITE
     if idx == 0:
-        blocks = [f'<marquee>{esc(" ★ ".join(promos))}</marquee>', f"<h1>{esc(name)}官方网站</h1>"]
+        blocks = [f"<marquee>{esc(' ★ '.join(promos))}</marquee>", f"<h1>{esc(name)}官方网站</h1>"]
         for rep in range(6):
-            blocks.append("<ul>" + "".join(f'<li><a href="/g/{i}">{esc(g)}</a></li>' for i, g in enumerate(games)) + "</ul>")
+            blocks.append(
+                "<ul>" + "".join(f'<li><a href="/g/{i}">{esc(g)}</a></li>' for i, g in enumerate(games)) + "</ul>"
+            )
             for g in rotate(games, 6, "gamb", rep):
                 line = f"{g}官方网站 {g}注册 {g}开户 {g}平台 {g}技巧 {g}玩法 {pick(promos, g, rep)} {name}"
                 blocks.append(f"<p>{esc(line)}</p>")
-        return "gambling, long repetitive", spam_page(site, f"{name}-百家乐-时时彩-体育投注-官方网站", blocks, cs, ",".join(games))
+        return "gambling, long repetitive", spam_page(
+            site, f"{name}-百家乐-时时彩-体育投注-官方网站", blocks, cs, ",".join(games)
+        )
     if idx == 1:
-        return "gambling, very short", spam_page(site, "百家乐真人在线", ["<p>百家乐真人在线 注册送彩金 <a href=\"/reg\">点击进入</a></p>"], cs, "百家乐")
+        return "gambling, very short", spam_page(
+            site, "百家乐真人在线", ['<p>百家乐真人在线 注册送彩金 <a href="/reg">点击进入</a></p>'], cs, "百家乐"
+        )
     if idx == 2:
         rows = []
         teams = ["东城队", "西城队", "南湖队", "北山队", "江北队", "河西队"]
         for i in range(6):
             a, b = teams[i], teams[(i + 3) % 6]
-            rows.append(f"<tr><td>{a} vs {b}</td><td>{1.5 + i * 0.15:.2f}</td><td>{3.1 + i * 0.1:.2f}</td><td>{2.2 + i * 0.2:.2f}</td><td><a href=\"/bet/{i}\">立即投注</a></td></tr>")
+            rows.append(
+                f'<tr><td>{a} vs {b}</td><td>{1.5 + i * 0.15:.2f}</td><td>{3.1 + i * 0.1:.2f}</td><td>{2.2 + i * 0.2:.2f}</td><td><a href="/bet/{i}">立即投注</a></td></tr>'
+            )
         blocks = [f"<h1>{esc(name)} 体育投注</h1>", "<table>" + "".join(rows) + "</table>"]
         blocks += [f"<p>{esc(p)}</p>" for p in promos] + [f"<p>{esc(p)}</p>" for p in promos[:4]]
         return "gambling odds table", spam_page(site, f"体育投注 - {name}", blocks, cs, "体育投注,足球投注")
@@ -784,9 +900,21 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
         blocks = ["<p>关键词：" + esc(",".join(c + s for c in cities[:8] for s in sufs[:3])) + "</p>"]
         for c in cities:
             blocks.append(f"<h2>{esc(c)}搬家公司</h2>")
-            blocks.append("<p>" + esc(f"{c}搬家公司哪家好？{c}搬家公司为您提供{c}搬家服务，{c}搬家电话、{c}搬家价格、{c}搬家多少钱，"
-                                      f"欢迎咨询{c}搬家公司。" + " ".join(c + s for s in sufs)) + "</p>")
-        return "SEO keyword stuffing (cities)", spam_page(site, "北京搬家公司_上海搬家公司_广州搬家公司_搬家公司电话", blocks, cs, ",".join(c + "搬家公司" for c in cities))
+            blocks.append(
+                "<p>"
+                + esc(
+                    f"{c}搬家公司哪家好？{c}搬家公司为您提供{c}搬家服务，{c}搬家电话、{c}搬家价格、{c}搬家多少钱，"
+                    f"欢迎咨询{c}搬家公司。" + " ".join(c + s for s in sufs)
+                )
+                + "</p>"
+            )
+        return "SEO keyword stuffing (cities)", spam_page(
+            site,
+            "北京搬家公司_上海搬家公司_广州搬家公司_搬家公司电话",
+            blocks,
+            cs,
+            ",".join(c + "搬家公司" for c in cities),
+        )
     if idx == 4:
         kw = T.SPAM_DIET_KEYWORDS
         blocks = [f"<p>关键词：{esc('，'.join(rotate(kw, 10, 'diet', r)))}</p>" for r in range(14)]
@@ -798,26 +926,47 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
         for r in range(10):
             a, b, c = rotate(kw, 3, "thesis", r)
             blocks.append(f"<p>{esc(f'{a}哪家好，专业{b}，{c}服务，{a}{b}{c}，{a}价格，正规{b}机构，{c}包过。')}</p>")
-        return "SEO spun keyword sentences", spam_page(site, "代写论文_论文代写_毕业论文代写_论文发表", blocks, cs, ",".join(kw))
+        return "SEO spun keyword sentences", spam_page(
+            site, "代写论文_论文代写_毕业论文代写_论文发表", blocks, cs, ",".join(kw)
+        )
     if idx == 6:
         ph = T.SPAM_ADULT_PHRASES
         blocks = ["<h1>同城交友 美女在线</h1>"]
         for r in range(8):
-            blocks.append("<ul>" + "".join(f'<li><a href="/room/{r}{i}">{esc(p)}</a></li>' for i, p in enumerate(rotate(ph, 5, "adult", r))) + "</ul>")
+            blocks.append(
+                "<ul>"
+                + "".join(
+                    f'<li><a href="/room/{r}{i}">{esc(p)}</a></li>' for i, p in enumerate(rotate(ph, 5, "adult", r))
+                )
+                + "</ul>"
+            )
             blocks.append(f"<p>{esc(' '.join(rotate(ph, 4, 'adultp', r)))}</p>")
-        return "adult ads, long repetitive (mild)", spam_page(site, "同城交友_美女视频聊天_在线直播", blocks, cs, ",".join(ph))
+        return "adult ads, long repetitive (mild)", spam_page(
+            site, "同城交友_美女视频聊天_在线直播", blocks, cs, ",".join(ph)
+        )
     if idx == 7:
-        return "adult ads, short (mild)", spam_page(site, "美女视频聊天", ["<p>同城交友 美女视频聊天 <a href=\"/in\">点击进入</a> 未满十八岁禁止访问</p>"], cs, "交友")
+        return "adult ads, short (mild)", spam_page(
+            site,
+            "美女视频聊天",
+            ['<p>同城交友 美女视频聊天 <a href="/in">点击进入</a> 未满十八岁禁止访问</p>'],
+            cs,
+            "交友",
+        )
     if idx == 8:
         ph = T.SPAM_LOAN_PHRASES
-        blocks = [f'<div class="ad-block"><h3>{esc(ph[r % len(ph)])}</h3><p>{esc("，".join(rotate(ph, 4, "loan", r)))}，联系微信：daikuan{r}88</p></div>' for r in range(9)]
+        blocks = [
+            f'<div class="ad-block"><h3>{esc(ph[r % len(ph)])}</h3><p>{esc("，".join(rotate(ph, 4, "loan", r)))}，联系微信：daikuan{r}88</p></div>'
+            for r in range(9)
+        ]
         return "loan ad blocks", spam_page(site, "无抵押贷款_当天放款_小额贷款", blocks, cs, ",".join(ph))
     if idx == 9:
         ph = T.SPAM_INVOICE_PHRASES
         blocks = [f"<p>{esc(' '.join(ph))}</p>", f"<p>{esc(' '.join(reversed(ph)))}</p>"]
         return "invoice ads", spam_page(site, "代开发票", blocks, cs, ",".join(ph))
     if idx == 10:
-        return "red-packet bait, very short", spam_page(site, "领取红包", [f"<p><a href=\"/hb\">{esc(T.SPAM_SHORT_LINES[0])}</a></p>"], cs, "红包")
+        return "red-packet bait, very short", spam_page(
+            site, "领取红包", [f'<p><a href="/hb">{esc(T.SPAM_SHORT_LINES[0])}</a></p>'], cs, "红包"
+        )
     if idx == 11:
         ph = T.SPAM_JOB_PHRASES
         blocks = [f"<p>{esc('！'.join(rotate(ph, 5, 'job', r)))}！</p>" for r in range(8)]
@@ -829,7 +978,9 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
         for r in range(12):
             nums = " ".join(f"{(stable_int('lot', r, k) % 49) + 1:02d}" for k in range(7))
             blocks.append(f"<p>第2024{51 + r:03d}期 {esc(' '.join(rotate(ph, 4, 'lotto', r)))} {nums}</p>")
-        return "lottery prediction, long repetitive", spam_page(site, "今晚必中_特码资料_免费资料大全", blocks, cs, ",".join(ph))
+        return "lottery prediction, long repetitive", spam_page(
+            site, "今晚必中_特码资料_免费资料大全", blocks, cs, ",".join(ph)
+        )
     if idx == 13:
         ph = T.SPAM_MEDICINE_PHRASES
         blocks = [f"<h1>{esc(ph[0])}</h1>"]
@@ -853,7 +1004,7 @@ def layout_en(site: Site, title: str, paragraphs: list[str], date: str, author: 
         + f'<body>\n<header><a class="brand" href="/">{esc(site.name)}</a><nav>{nav_list(nav, "nav", "/section/")}</nav>'
         '<a href="/subscribe" class="cta">Subscribe</a></header>\n'
         f'<main><article><h1>{esc(title)}</h1>\n<p class="byline">By {esc(author)} &middot; <time>{date}</time></p>\n{paras}\n</article>\n'
-        f'<aside><h2>Most read</h2>{link_list(related, "most-read", "/stories/", site.domain)}</aside></main>\n'
+        f"<aside><h2>Most read</h2>{link_list(related, 'most-read', '/stories/', site.domain)}</aside></main>\n"
         '<div class="cookie">We use cookies to improve your experience. <button>Accept</button></div>\n'
         f'<footer><p>&copy; 2024 {esc(site.name)}. All rights reserved.</p><p><a href="/privacy">Privacy</a> | <a href="/terms">Terms</a> | <a href="/contact">Contact</a></p></footer>\n'
         "</body>\n</html>\n"
@@ -865,10 +1016,15 @@ def layout_en_spam(site: Site, keywords: list[str], title: str) -> str:
     blocks = []
     for r in range(10):
         words = rotate(keywords, 6, "enspam", site.domain, r)
-        blocks.append(f"<p>{esc(' '.join(words))} - {esc(words[0])} at the lowest price, {esc(words[1])} today, click here!</p>")
+        blocks.append(
+            f"<p>{esc(' '.join(words))} - {esc(words[0])} at the lowest price, {esc(words[1])} today, click here!</p>"
+        )
     return (
         head_block("en", title, '<meta charset="utf-8">\n', title, ", ".join(keywords))
-        + "<body>\n<h1>" + esc(title) + "</h1>\n" + "\n".join(blocks)
+        + "<body>\n<h1>"
+        + esc(title)
+        + "</h1>\n"
+        + "\n".join(blocks)
         + '\n<p><a href="/buy">BUY NOW</a> <a href="/buy">CLICK HERE</a></p>\n</body>\n</html>\n'
     )
 
@@ -954,16 +1110,28 @@ HANS_PLAN: list[list[tuple[str, Charset]]] = [
     [("food.meishi-jia.example", UTF8_META), ("www.chengshi-wanbao.example", GBK), ("www.lvxing-biji.example", UTF8)],
     [("health.jiankang-zhinan.example", GB2312), ("news.example-zh.cn", UTF8), ("edu.jiaoyu-guancha.example", UTF8)],
     [("edu.jiaoyu-guancha.example", UTF8), ("blog.shuwu-demo.example", UTF8), ("www.wenhua-zhoukan.example", UTF8)],
-    [("www.nongye-zixun.example", GBK_META), ("tech.keji-zaixian.example", UTF8), ("news.difang-demo.example", GBK_NONE)],
+    [
+        ("www.nongye-zixun.example", GBK_META),
+        ("tech.keji-zaixian.example", UTF8),
+        ("news.difang-demo.example", GBK_NONE),
+    ],
     [("kexue.tansuo-demo.example", UTF8), ("www.nongye-zixun.example", GBK_META), ("www.lvxing-biji.example", UTF8)],
     [("news.example-zh.cn", UTF8), ("health.jiankang-zhinan.example", GB2312), ("blog.shuwu-demo.example", UTF8)],
-    [("news.difang-demo.example", GB2312_META), ("food.meishi-jia.example", UTF8_META), ("www.zonghe-zixun.example", GB18030)],
+    [
+        ("news.difang-demo.example", GB2312_META),
+        ("food.meishi-jia.example", UTF8_META),
+        ("www.zonghe-zixun.example", GB18030),
+    ],
     [("www.wenhua-zhoukan.example", UTF8), ("kexue.tansuo-demo.example", UTF8), ("blog.shuwu-demo.example", UTF8)],
     [("tech.keji-zaixian.example", UTF8), ("news.example-zh.cn", UTF8), ("news.difang-demo.example", UTF8_META)],
     [("kexue.tansuo-demo.example", UTF8), ("tech.keji-zaixian.example", UTF8), ("news.example-zh.cn", UTF8)],
     [("www.wenhua-zhoukan.example", UTF8), ("www.lvxing-biji.example", UTF8), ("edu.jiaoyu-guancha.example", UTF8)],
     [("health.jiankang-zhinan.example", GB2312), ("food.meishi-jia.example", UTF8_META), ("news.example-zh.cn", UTF8)],
-    [("edu.jiaoyu-guancha.example", UTF8), ("news.difang-demo.example", GB2312_META), ("tech.keji-zaixian.example", UTF8)],
+    [
+        ("edu.jiaoyu-guancha.example", UTF8),
+        ("news.difang-demo.example", GB2312_META),
+        ("tech.keji-zaixian.example", UTF8),
+    ],
 ]
 
 # (domain, charset) for every article of each Traditional Chinese group.
@@ -981,29 +1149,54 @@ HANT_PLAN: list[list[tuple[str, Charset]]] = [
 ]
 
 FORUM_PLAN: list[tuple[str, Charset]] = [
-    ("bbs.example-zh.cn", UTF8), ("bbs.luntan-demo.example", GBK), ("forum.taolun-demo.example", UTF8),
-    ("bbs.example-zh.cn", UTF8), ("bbs.luntan-demo.example", GB2312), ("forum.taolun-demo.example", UTF8),
-    ("bbs.example-zh.cn", UTF8), ("forum.taolun-demo.example", UTF8_META), ("bbs.example-zh.cn", UTF8),
-    ("forum.taolun-demo.example", UTF8), ("bbs.example-zh.cn", UTF8), ("bbs.luntan-demo.example", GBK),
-    ("bbs.luntan-demo.example", GBK_META), ("forum.example-tw.test", BIG5), ("forum.example-tw.test", BIG5),
+    ("bbs.example-zh.cn", UTF8),
+    ("bbs.luntan-demo.example", GBK),
+    ("forum.taolun-demo.example", UTF8),
+    ("bbs.example-zh.cn", UTF8),
+    ("bbs.luntan-demo.example", GB2312),
+    ("forum.taolun-demo.example", UTF8),
+    ("bbs.example-zh.cn", UTF8),
+    ("forum.taolun-demo.example", UTF8_META),
+    ("bbs.example-zh.cn", UTF8),
+    ("forum.taolun-demo.example", UTF8),
+    ("bbs.example-zh.cn", UTF8),
+    ("bbs.luntan-demo.example", GBK),
+    ("bbs.luntan-demo.example", GBK_META),
+    ("forum.example-tw.test", BIG5),
+    ("forum.example-tw.test", BIG5),
     ("discuss.example-hk.test", UTF8),
 ]
 
 BOILERPLATE_PLAN: list[tuple[str, Charset]] = [
-    ("portal.menhu-demo.example", UTF8), ("portal.menhu-demo.example", UTF8), ("www.daohang-demo.example", GB2312),
-    ("portal.menhu-demo.example", UTF8), ("www.daohang-demo.example", GBK), ("portal.menhu-demo.example", UTF8_META),
-    ("portal.menhu-demo.example", UTF8), ("www.daohang-demo.example", UTF8), ("portal.menhu-demo.example", UTF8),
-    ("www.daohang-demo.example", UTF8), ("member.huiyuan-tw.example", BIG5), ("member.huiyuan-tw.example", UTF8),
+    ("portal.menhu-demo.example", UTF8),
+    ("portal.menhu-demo.example", UTF8),
+    ("www.daohang-demo.example", GB2312),
+    ("portal.menhu-demo.example", UTF8),
+    ("www.daohang-demo.example", GBK),
+    ("portal.menhu-demo.example", UTF8_META),
+    ("portal.menhu-demo.example", UTF8),
+    ("www.daohang-demo.example", UTF8),
+    ("portal.menhu-demo.example", UTF8),
+    ("www.daohang-demo.example", UTF8),
+    ("member.huiyuan-tw.example", BIG5),
+    ("member.huiyuan-tw.example", UTF8),
 ]
 
 # (spam index, domain, charset)
 SPAM_PLAN: list[tuple[int, str, Charset]] = [
-    (0, "www.jinding-yule.example", GB2312), (1, "www.jinding-yule.example", UTF8), (2, "www.jinding-yule.example", UTF8),
-    (3, "seo.guanjianci-demo.example", UTF8), (4, "seo.guanjianci-demo.example", UTF8_META),
-    (5, "seo.guanjianci-demo.example", UTF8), (6, "www.tongcheng-jiaoyou.example", UTF8),
-    (7, "www.tongcheng-jiaoyou.example", UTF8), (8, "ad.daikuan-demo.example", UTF8),
-    (9, "ad.daikuan-demo.example", UTF8), (10, "ad.daikuan-demo.example", UTF8),
-    (11, "ad.daikuan-demo.example", UTF8), (12, "www.caipiao-yuce.example", GBK),
+    (0, "www.jinding-yule.example", GB2312),
+    (1, "www.jinding-yule.example", UTF8),
+    (2, "www.jinding-yule.example", UTF8),
+    (3, "seo.guanjianci-demo.example", UTF8),
+    (4, "seo.guanjianci-demo.example", UTF8_META),
+    (5, "seo.guanjianci-demo.example", UTF8),
+    (6, "www.tongcheng-jiaoyou.example", UTF8),
+    (7, "www.tongcheng-jiaoyou.example", UTF8),
+    (8, "ad.daikuan-demo.example", UTF8),
+    (9, "ad.daikuan-demo.example", UTF8),
+    (10, "ad.daikuan-demo.example", UTF8),
+    (11, "ad.daikuan-demo.example", UTF8),
+    (12, "www.caipiao-yuce.example", GBK),
     (13, "www.mifang-demo.example", UTF8),
 ]
 
@@ -1021,25 +1214,47 @@ EXACT_DUP_PLAN: list[tuple[tuple[object, ...], str, Charset]] = [
 
 # Near duplicates: (mirror domain, charset) for each entry of T.NEAR_DUP_EDITS.
 NEAR_DUP_PLAN: list[tuple[str, Charset]] = [
-    ("www.wenzhai-demo.example", UTF8), ("www.kuaixun-demo.example", GBK), ("www.wenzhai-demo.example", UTF8),
-    ("www.kuaixun-demo.example", UTF8), ("www.wenzhai-demo.example", UTF8), ("www.kuaixun-demo.example", GB2312),
-    ("www.tw-zhuanzai.example", BIG5), ("agg.example.net", UTF8),
+    ("www.wenzhai-demo.example", UTF8),
+    ("www.kuaixun-demo.example", GBK),
+    ("www.wenzhai-demo.example", UTF8),
+    ("www.kuaixun-demo.example", UTF8),
+    ("www.wenzhai-demo.example", UTF8),
+    ("www.kuaixun-demo.example", GB2312),
+    ("www.tw-zhuanzai.example", BIG5),
+    ("agg.example.net", UTF8),
 ]
 
 SHORT_PLAN: list[tuple[str, Charset]] = [
-    ("news.example-zh.cn", UTF8), ("blog.shuwu-demo.example", UTF8), ("www.zonghe-zixun.example", GBK),
-    ("news.difang-demo.example", UTF8), ("life.shenghuo-tw.example", UTF8),
+    ("news.example-zh.cn", UTF8),
+    ("blog.shuwu-demo.example", UTF8),
+    ("www.zonghe-zixun.example", GBK),
+    ("news.difang-demo.example", UTF8),
+    ("life.shenghuo-tw.example", UTF8),
 ]
 HEADLINE_PLAN: list[tuple[str, Charset]] = [("news.difang-demo.example", UTF8), ("www.chengshi-wanbao.example", UTF8)]
 
 EN_PLAN: list[str] = [
-    "news.example.com", "blog.example.org", "www.example.net", "blog.example.org", "news.example.com",
-    "blog.example.org", "www.example.net", "blog.example.org", "www.example.net", "travel.example.com",
+    "news.example.com",
+    "blog.example.org",
+    "www.example.net",
+    "blog.example.org",
+    "news.example.com",
+    "blog.example.org",
+    "www.example.net",
+    "blog.example.org",
+    "www.example.net",
+    "travel.example.com",
 ]
 JA_PLAN: list[tuple[str, Charset]] = [
-    ("blog.example.jp", UTF8), ("www.example.jp", UTF8), ("blog.example.jp", UTF8), ("www.example.jp", UTF8_META),
-    ("blog.example.jp", UTF8), ("news.example-ja.test", SJIS), ("blog.example.jp", UTF8),
-    ("www.example.jp", UTF8), ("news.example-ja.test", UTF8),
+    ("blog.example.jp", UTF8),
+    ("www.example.jp", UTF8),
+    ("blog.example.jp", UTF8),
+    ("www.example.jp", UTF8_META),
+    ("blog.example.jp", UTF8),
+    ("news.example-ja.test", SJIS),
+    ("blog.example.jp", UTF8),
+    ("www.example.jp", UTF8),
+    ("news.example-ja.test", UTF8),
 ]
 KO_PLAN: list[tuple[str, Charset]] = [("www.example.kr", UTF8), ("www.example.kr", EUCKR)]
 
@@ -1155,20 +1370,44 @@ class SampleBuilder:
                     author = T.GBK_ONLY_AUTHOR
                 editor = pick(authors, "editor", script, gi, ai)
                 date = self.next_date()
-                spec = ArticleSpec(script, str(group["section"]), title, paras, date, author, editor,
-                                   self.hot_titles(script, (gi, ai), title, cs))
-                spec.inner = article_inner(script, title, byline_html(script, date, site.name, author), paras,
-                                           indent=site.layout == "legacy", editor=editor)
+                spec = ArticleSpec(
+                    script,
+                    str(group["section"]),
+                    title,
+                    paras,
+                    date,
+                    author,
+                    editor,
+                    self.hot_titles(script, (gi, ai), title, cs),
+                )
+                spec.inner = article_inner(
+                    script,
+                    title,
+                    byline_html(script, date, site.name, author),
+                    paras,
+                    indent=site.layout == "legacy",
+                    editor=editor,
+                )
                 region = str(group.get("region", "cn"))
                 lang = "zh-Hans" if script == "hans" else f"zh-Hant-{region.upper()}"
                 category = "zh_hans_article" if script == "hans" else "zh_hant_article"
-                page = Page(category, lang, self.article_url(site, str(group["section"])), cs,
-                            render_article(site, spec, cs))
+                page = Page(
+                    category, lang, self.article_url(site, str(group["section"])), cs, render_article(site, spec, cs)
+                )
                 self.add(page)
                 self.sources[(script, gi, ai)] = {
-                    "title": title, "paragraphs": paras, "inner": spec.inner, "script": script,
-                    "section": str(group["section"]), "date": date, "author": author, "editor": editor,
-                    "source": site.name, "uri": page.uri, "layout": site.layout, "spec": spec,
+                    "title": title,
+                    "paragraphs": paras,
+                    "inner": spec.inner,
+                    "script": script,
+                    "section": str(group["section"]),
+                    "date": date,
+                    "author": author,
+                    "editor": editor,
+                    "source": site.name,
+                    "uri": page.uri,
+                    "layout": site.layout,
+                    "spec": spec,
                 }
 
     # -- other categories ---------------------------------------------------
@@ -1190,9 +1429,18 @@ class SampleBuilder:
 
     def build_boilerplate(self) -> None:
         """Navigation-heavy pages."""
-        paths = {"portal": "/", "login": "/member/login.php", "notfound": "/404.html", "search": "/search?q=%E6%98%A5",
-                 "list": "/news/shehui/index.html", "sitemap": "/sitemap.html", "contact": "/about/contact.html",
-                 "app": "/app/download.html", "cookie": "/privacy/cookies.html", "tag": "/tag/lvyou/"}
+        paths = {
+            "portal": "/",
+            "login": "/member/login.php",
+            "notfound": "/404.html",
+            "search": "/search?q=%E6%98%A5",
+            "list": "/news/shehui/index.html",
+            "sitemap": "/sitemap.html",
+            "contact": "/about/contact.html",
+            "app": "/app/download.html",
+            "cookie": "/privacy/cookies.html",
+            "tag": "/tag/lvyou/",
+        }
         for i, spec in enumerate(T.BOILERPLATE_PAGES):
             domain, cs = BOILERPLATE_PLAN[i]
             site = SITES[domain]
@@ -1227,7 +1475,11 @@ class SampleBuilder:
             uri = f"{site.scheme}://{domain}/{'index' if idx % 3 == 0 else 'p'}{'' if idx % 3 == 0 else idx}.html"
             self.add(Page("zh_spam", "zh-Hans", uri, cs, body, note=note))
         for domain, kws, title in [
-            ("www.cheap-watches.example", T.EN_SPAM_WATCH_KEYWORDS, "Cheap Watches Replica Watches Best Watches Online Sale"),
+            (
+                "www.cheap-watches.example",
+                T.EN_SPAM_WATCH_KEYWORDS,
+                "Cheap Watches Replica Watches Best Watches Online Sale",
+            ),
             ("www.casino-bonus.example", T.EN_SPAM_CASINO_KEYWORDS, "Online Casino Bonus Free Spins No Deposit 2024"),
         ]:
             site = SITES[domain]
@@ -1246,8 +1498,14 @@ class SampleBuilder:
             body = layout_en(site, titles[i], paras, date, pick(authors, "en", i), related)
             uri = f"{site.scheme}://{site.domain}/2024/04/{slug}/"
             self.add(Page("en_article", "en", uri, UTF8, body))
-            self.sources[("en", i)] = {"title": titles[i], "paragraphs": paras, "date": date,
-                                       "author": pick(authors, "en", i), "related": related, "uri": uri}
+            self.sources[("en", i)] = {
+                "title": titles[i],
+                "paragraphs": paras,
+                "date": date,
+                "author": pick(authors, "en", i),
+                "related": related,
+                "uri": uri,
+            }
         for i, art in enumerate(T.JA_ARTICLES):
             domain, cs = JA_PLAN[i]
             site = SITES[domain]
@@ -1269,10 +1527,24 @@ class SampleBuilder:
             src = self.sources[key]
             site = SITES[domain]
             if key[0] == "en":
-                body = layout_en(site, str(src["title"]), list(src["paragraphs"]), str(src["date"]),  # type: ignore[arg-type]
-                                 str(src["author"]), list(src["related"]))  # type: ignore[arg-type]
-                self.add(Page("exact_duplicate", "en", f"{site.scheme}://{domain}/read/{stable_int(domain, key) % 90000}",
-                              cs, body, note=f"copy of {src['uri']}"))
+                body = layout_en(
+                    site,
+                    str(src["title"]),
+                    list(src["paragraphs"]),
+                    str(src["date"]),  # type: ignore[arg-type]
+                    str(src["author"]),
+                    list(src["related"]),
+                )  # type: ignore[arg-type]
+                self.add(
+                    Page(
+                        "exact_duplicate",
+                        "en",
+                        f"{site.scheme}://{domain}/read/{stable_int(domain, key) % 90000}",
+                        cs,
+                        body,
+                        note=f"copy of {src['uri']}",
+                    )
+                )
                 continue
             script = str(src["script"])
             hot = self.hot_titles(script, ("mirror", key), str(src["title"]), cs)
@@ -1280,13 +1552,24 @@ class SampleBuilder:
                 # A cloned blog (same CMS theme, different site): keep the theme so the
                 # extracted text matches the original exactly.
                 spec: ArticleSpec = src["spec"]  # type: ignore[assignment]
-                clone = ArticleSpec(spec.script, spec.section, spec.title, spec.paragraphs, spec.date,
-                                    spec.author, spec.editor, hot, spec.inner)
+                clone = ArticleSpec(
+                    spec.script,
+                    spec.section,
+                    spec.title,
+                    spec.paragraphs,
+                    spec.date,
+                    spec.author,
+                    spec.editor,
+                    hot,
+                    spec.inner,
+                )
                 body = layout_blog(site, clone, cs)
             else:
                 body = layout_mirror(site, str(src["inner"]), script, str(src["title"]), cs, hot, variant=1)
             lang = "zh-Hans" if script == "hans" else "zh-Hant"
-            self.add(Page("exact_duplicate", lang, self.article_url(site, "news"), cs, body, note=f"copy of {src['uri']}"))
+            self.add(
+                Page("exact_duplicate", lang, self.article_url(site, "news"), cs, body, note=f"copy of {src['uri']}")
+            )
 
         for edit, (domain, cs) in zip(T.NEAR_DUP_EDITS, NEAR_DUP_PLAN):
             key = tuple(edit["source"])  # type: ignore[arg-type]
@@ -1294,10 +1577,19 @@ class SampleBuilder:
             paras = apply_edits(list(src["paragraphs"]), list(edit["ops"]))  # type: ignore[arg-type]
             site = SITES[domain]
             if key[0] == "en":
-                body = layout_en(site, str(src["title"]), paras, str(src["date"]), str(src["author"]),
-                                 list(src["related"]))  # type: ignore[arg-type]
-                self.add(Page("near_duplicate", "en", f"{site.scheme}://{domain}/read/{stable_int(domain, key) % 90000}",
-                              cs, body, note=f"edited copy of {src['uri']}"))
+                body = layout_en(
+                    site, str(src["title"]), paras, str(src["date"]), str(src["author"]), list(src["related"])
+                )  # type: ignore[arg-type]
+                self.add(
+                    Page(
+                        "near_duplicate",
+                        "en",
+                        f"{site.scheme}://{domain}/read/{stable_int(domain, key) % 90000}",
+                        cs,
+                        body,
+                        note=f"edited copy of {src['uri']}",
+                    )
+                )
                 continue
             script = str(src["script"])
             lab = LABELS[script]
@@ -1307,8 +1599,16 @@ class SampleBuilder:
             body = layout_mirror(site, inner, script, str(src["title"]), cs, hot, variant=0)
             body = body.replace("</footer>", f'<p class="extra">{lab["contact"]}：editor@{esc(domain)}</p>\n</footer>')
             lang = "zh-Hans" if script == "hans" else "zh-Hant"
-            self.add(Page("near_duplicate", lang, self.article_url(site, "news"), cs, body,
-                          note=f"edited copy of {src['uri']}"))
+            self.add(
+                Page(
+                    "near_duplicate",
+                    lang,
+                    self.article_url(site, "news"),
+                    cs,
+                    body,
+                    note=f"edited copy of {src['uri']}",
+                )
+            )
 
     def build_edge_cases(self) -> None:
         """Pages that extraction or the CJK-ratio rule must drop.
@@ -1317,21 +1617,25 @@ class SampleBuilder:
         product spec sheets are mostly model numbers, sizes and prices with a few
         Chinese labels.
         """
-        for n, (domain, title) in enumerate([
-            ("news.example-zh.cn", "城市新闻网客户端"),
-            ("tech.keji-zaixian.example", "科技在线 - 专题"),
-        ]):
+        for n, (domain, title) in enumerate(
+            [
+                ("news.example-zh.cn", "城市新闻网客户端"),
+                ("tech.keji-zaixian.example", "科技在线 - 专题"),
+            ]
+        ):
             html_text = (
                 f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(title)}</title>'
                 f'<link rel="stylesheet" href="/static/css/app.{n}f3a9.css"></head><body><div id="app"></div>'
                 f'<script src="/static/js/chunk-vendors.{n}c81e.js"></script><script src="/static/js/app.{n}b7d2.js"></script>'
-                "<script>window.__INITIAL_STATE__={\"route\":\"/topic\",\"items\":[]};</script></body></html>"
+                '<script>window.__INITIAL_STATE__={"route":"/topic","items":[]};</script></body></html>'
             )
             self.add(Page("zh_spa_shell", "zh-Hans", f"https://{domain}/app/topic/{2024050 + n}", UTF8, html_text))
-        for n, (domain, product) in enumerate([
-            ("tech.keji-zaixian.example", "电热水壶"),
-            ("www.zonghe-zixun.example", "吸尘器"),
-        ]):
+        for n, (domain, product) in enumerate(
+            [
+                ("tech.keji-zaixian.example", "电热水壶"),
+                ("www.zonghe-zixun.example", "吸尘器"),
+            ]
+        ):
             rows = []
             for k in range(24):
                 model = f"XK-{2031 + 17 * k + n}{'AB'[k % 2]}"
@@ -1343,7 +1647,7 @@ class SampleBuilder:
             html_text = (
                 f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{product}型号参数表</title></head>'
                 f"<body><article><h1>{product}型号参数表</h1><p>型号 / 电压 / 尺寸 / 重量 / 价格 / 编号</p>"
-                f'<table>{"".join(rows)}</table></article></body></html>'
+                f"<table>{''.join(rows)}</table></article></body></html>"
             )
             self.add(Page("zh_spec_sheet", "zh-Hans", f"https://{domain}/products/spec-{n + 1}.html", UTF8, html_text))
 
@@ -1377,26 +1681,74 @@ class SampleBuilder:
             author = pick(authors, "planted", attack)
             editor = pick(authors, "planted-editor", attack)
             date = self.next_date()
-            spec = ArticleSpec("hans", section, title, paras, date, author, editor,
-                               self.hot_titles("hans", ("planted", attack), title, cs))
-            spec.inner = article_inner("hans", title, byline_html("hans", date, site.name, author), paras,
-                                       indent=site.layout == "legacy", editor=editor)
+            spec = ArticleSpec(
+                "hans",
+                section,
+                title,
+                paras,
+                date,
+                author,
+                editor,
+                self.hot_titles("hans", ("planted", attack), title, cs),
+            )
+            spec.inner = article_inner(
+                "hans",
+                title,
+                byline_html("hans", date, site.name, author),
+                paras,
+                indent=site.layout == "legacy",
+                editor=editor,
+            )
             spec.inner = spec.inner.replace("\n</div>", extra + "\n</div>") if extra else spec.inner
-            self.add(Page(f"planted_{attack}", "zh-Hans", self.article_url(site, section), cs,
-                          render_article(site, spec, cs), note=f"screen.{attack}"))
+            self.add(
+                Page(
+                    f"planted_{attack}",
+                    "zh-Hans",
+                    self.article_url(site, section),
+                    cs,
+                    render_article(site, spec, cs),
+                    note=f"screen.{attack}",
+                )
+            )
 
         domain, cs = PLANTED_PII_PLAN
         site = SITES[domain]
         art = T.PLANTED_PII_ARTICLE
         title = str(art["title"])
         paras = [str(p) for p in art["paragraphs"]]  # type: ignore[union-attr]
-        author, editor, date = pick(authors, "planted", "pii"), pick(authors, "planted-editor", "pii"), self.next_date()
-        spec = ArticleSpec("hans", "society", title, paras, date, author, editor,
-                           self.hot_titles("hans", ("planted", "pii"), title, cs))
-        spec.inner = article_inner("hans", title, byline_html("hans", date, site.name, author), paras,
-                                   indent=site.layout == "legacy", editor=editor)
-        self.add(Page("planted_pii", "zh-Hans", self.article_url(site, "society"), cs,
-                      render_article(site, spec, cs), note="screen.pii_email, screen.pii_mobile (kept, redacted)"))
+        author, editor, date = (
+            pick(authors, "planted", "pii"),
+            pick(authors, "planted-editor", "pii"),
+            self.next_date(),
+        )
+        spec = ArticleSpec(
+            "hans",
+            "society",
+            title,
+            paras,
+            date,
+            author,
+            editor,
+            self.hot_titles("hans", ("planted", "pii"), title, cs),
+        )
+        spec.inner = article_inner(
+            "hans",
+            title,
+            byline_html("hans", date, site.name, author),
+            paras,
+            indent=site.layout == "legacy",
+            editor=editor,
+        )
+        self.add(
+            Page(
+                "planted_pii",
+                "zh-Hans",
+                self.article_url(site, "society"),
+                cs,
+                render_article(site, spec, cs),
+                note="screen.pii_email, screen.pii_mobile (kept, redacted)",
+            )
+        )
 
         # WET text (a conversion record, as in Common Crawl's .wet files): extraction is
         # skipped, so the invisible characters reach screen_invisible.
@@ -1410,20 +1762,58 @@ class SampleBuilder:
         paras[1] = zero_width_padded(paras[1], 24)
         title = str(group["articles"][0]["title"])  # type: ignore[index]
         text = "\n".join([f"{title} | {site.name}", title, *paras])
-        self.add(Page("planted_wet_invisible", "zh-Hans", self.article_url(site, str(group["section"])), None,
-                      content_type="text/plain", body=text.encode("utf-8"), record="conversion",
-                      note="screen.tag_characters, screen.zero_width"))
+        self.add(
+            Page(
+                "planted_wet_invisible",
+                "zh-Hans",
+                self.article_url(site, str(group["section"])),
+                None,
+                content_type="text/plain",
+                body=text.encode("utf-8"),
+                record="conversion",
+                note="screen.tag_characters, screen.zero_width",
+            )
+        )
 
     def build_non_html(self) -> None:
         """PNG, PDF and JSON responses that an HTML pipeline should skip."""
-        self.add(Page("non_html", "-", "https://static.example-zh.cn/images/logo.png", None,
-                      content_type="image/png", body=tiny_png()))
-        self.add(Page("non_html", "-", "https://files.example-zh.cn/docs/annual-report-2023.pdf", None,
-                      content_type="application/pdf", body=tiny_pdf()))
-        payload = ('{"code":0,"data":[{"id":101,"title":"' + self.hans_titles[0] + '"},{"id":102,"title":"'
-                   + self.hans_titles[3] + '"}],"msg":"ok"}')
-        self.add(Page("non_html", "-", "https://api.example-zh.cn/v1/news/list?page=1", None,
-                      content_type="application/json", body=payload.encode("utf-8")))
+        self.add(
+            Page(
+                "non_html",
+                "-",
+                "https://static.example-zh.cn/images/logo.png",
+                None,
+                content_type="image/png",
+                body=tiny_png(),
+            )
+        )
+        self.add(
+            Page(
+                "non_html",
+                "-",
+                "https://files.example-zh.cn/docs/annual-report-2023.pdf",
+                None,
+                content_type="application/pdf",
+                body=tiny_pdf(),
+            )
+        )
+        payload = (
+            '{"code":0,"data":[{"id":101,"title":"'
+            + self.hans_titles[0]
+            + '"},{"id":102,"title":"'
+            + self.hans_titles[3]
+            + '"}],"msg":"ok"}'
+        )
+        self.add(
+            Page(
+                "non_html",
+                "-",
+                "https://api.example-zh.cn/v1/news/list?page=1",
+                None,
+                content_type="application/json",
+                body=payload.encode("utf-8"),
+            )
+        )
 
     def build(self) -> list[Page]:
         """Build every page; the final order mixes hosts like a crawl segment does."""
@@ -1516,19 +1906,29 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
     counts: Counter[str] = Counter()
     info_id = record_id("warcinfo", filename)
     info = (
-        "isPartOf: curate-zh-web-sample\r\n"
-        "publisher: curate project\r\n"
-        "description: Synthetic sample crawl for the curate pipeline. All page text is original to the "
-        "curate project; all hosts are fictional.\r\n"
-        "operator: curate project\r\n"
-        "software: build_sample_warc.py (Python standard library)\r\n"
-        "format: WARC File Format 1.1\r\n"
-        "conformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n"
-    ).encode("utf-8")
-    out.append(gzip_member(serialize_record([
-        ("WARC-Type", "warcinfo"), ("WARC-Date", warc_date(BASE_TIME)), ("WARC-Filename", filename),
-        ("WARC-Record-ID", info_id), ("Content-Type", "application/warc-fields"),
-    ], info)))
+        b"isPartOf: curate-zh-web-sample\r\n"
+        b"publisher: curate project\r\n"
+        b"description: Synthetic sample crawl for the curate pipeline. All page text is original to the "
+        b"curate project; all hosts are fictional.\r\n"
+        b"operator: curate project\r\n"
+        b"software: build_sample_warc.py (Python standard library)\r\n"
+        b"format: WARC File Format 1.1\r\n"
+        b"conformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n"
+    )
+    out.append(
+        gzip_member(
+            serialize_record(
+                [
+                    ("WARC-Type", "warcinfo"),
+                    ("WARC-Date", warc_date(BASE_TIME)),
+                    ("WARC-Filename", filename),
+                    ("WARC-Record-ID", info_id),
+                    ("Content-Type", "application/warc-fields"),
+                ],
+                info,
+            )
+        )
+    )
     counts["warcinfo"] += 1
 
     revisit_source: tuple[Page, str, datetime.datetime, str] | None = None
@@ -1536,13 +1936,23 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
         moment = BASE_TIME + datetime.timedelta(minutes=i + 1)
         if page.record == "conversion":
             text = page.payload()
-            out.append(gzip_member(serialize_record([
-                ("WARC-Type", "conversion"), ("WARC-Target-URI", page.uri), ("WARC-Date", warc_date(moment)),
-                ("WARC-Record-ID", record_id("conversion", page.uri, i)),
-                ("WARC-Refers-To", record_id("response", page.uri, "wet")),
-                ("WARC-Block-Digest", sha1_b32(text)), ("WARC-Identified-Content-Language", "zho"),
-                ("Content-Type", "text/plain"),
-            ], text)))
+            out.append(
+                gzip_member(
+                    serialize_record(
+                        [
+                            ("WARC-Type", "conversion"),
+                            ("WARC-Target-URI", page.uri),
+                            ("WARC-Date", warc_date(moment)),
+                            ("WARC-Record-ID", record_id("conversion", page.uri, i)),
+                            ("WARC-Refers-To", record_id("response", page.uri, "wet")),
+                            ("WARC-Block-Digest", sha1_b32(text)),
+                            ("WARC-Identified-Content-Language", "zho"),
+                            ("Content-Type", "text/plain"),
+                        ],
+                        text,
+                    )
+                )
+            )
             counts["conversion"] += 1
             continue
         host = page.uri.split("://", 1)[1].split("/", 1)[0]
@@ -1551,31 +1961,66 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
         resp_id = record_id("response", page.uri, i)
         meta_id = record_id("metadata", page.uri, i)
         req = request_block(page.uri)
-        out.append(gzip_member(serialize_record([
-            ("WARC-Type", "request"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", req_id),
-            ("Content-Type", "application/http; msgtype=request"), ("WARC-Warcinfo-ID", info_id),
-            ("WARC-IP-Address", ip), ("WARC-Target-URI", page.uri),
-        ], req)))
+        out.append(
+            gzip_member(
+                serialize_record(
+                    [
+                        ("WARC-Type", "request"),
+                        ("WARC-Date", warc_date(moment)),
+                        ("WARC-Record-ID", req_id),
+                        ("Content-Type", "application/http; msgtype=request"),
+                        ("WARC-Warcinfo-ID", info_id),
+                        ("WARC-IP-Address", ip),
+                        ("WARC-Target-URI", page.uri),
+                    ],
+                    req,
+                )
+            )
+        )
         counts["request"] += 1
 
         body = page.payload()
         block = response_head(page, moment, len(body)) + body
-        out.append(gzip_member(serialize_record([
-            ("WARC-Type", "response"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", resp_id),
-            ("Content-Type", "application/http; msgtype=response"), ("WARC-Warcinfo-ID", info_id),
-            ("WARC-Concurrent-To", req_id), ("WARC-IP-Address", ip), ("WARC-Target-URI", page.uri),
-            ("WARC-Payload-Digest", sha1_b32(body)), ("WARC-Block-Digest", sha1_b32(block)),
-            ("WARC-Identified-Payload-Type", page.content_type),
-        ], block)))
+        out.append(
+            gzip_member(
+                serialize_record(
+                    [
+                        ("WARC-Type", "response"),
+                        ("WARC-Date", warc_date(moment)),
+                        ("WARC-Record-ID", resp_id),
+                        ("Content-Type", "application/http; msgtype=response"),
+                        ("WARC-Warcinfo-ID", info_id),
+                        ("WARC-Concurrent-To", req_id),
+                        ("WARC-IP-Address", ip),
+                        ("WARC-Target-URI", page.uri),
+                        ("WARC-Payload-Digest", sha1_b32(body)),
+                        ("WARC-Block-Digest", sha1_b32(block)),
+                        ("WARC-Identified-Payload-Type", page.content_type),
+                    ],
+                    block,
+                )
+            )
+        )
         counts["response"] += 1
 
         fetch_ms = stable_int("fetch", page.uri) % 1900 + 60
         meta_block = f"fetchTimeMs: {fetch_ms}\r\n".encode("ascii")
-        out.append(gzip_member(serialize_record([
-            ("WARC-Type", "metadata"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", meta_id),
-            ("Content-Type", "application/warc-fields"), ("WARC-Warcinfo-ID", info_id),
-            ("WARC-Concurrent-To", resp_id), ("WARC-Target-URI", page.uri),
-        ], meta_block)))
+        out.append(
+            gzip_member(
+                serialize_record(
+                    [
+                        ("WARC-Type", "metadata"),
+                        ("WARC-Date", warc_date(moment)),
+                        ("WARC-Record-ID", meta_id),
+                        ("Content-Type", "application/warc-fields"),
+                        ("WARC-Warcinfo-ID", info_id),
+                        ("WARC-Concurrent-To", resp_id),
+                        ("WARC-Target-URI", page.uri),
+                    ],
+                    meta_block,
+                )
+            )
+        )
         counts["metadata"] += 1
 
         if revisit_source is None and page.category == "zh_hans_article" and page.charset is UTF8:
@@ -1587,30 +2032,66 @@ def build_warc(pages: list[Page], filename: str) -> tuple[bytes, Counter[str]]:
     moment = BASE_TIME + datetime.timedelta(days=1, minutes=len(pages) + 1)
     host = page.uri.split("://", 1)[1].split("/", 1)[0]
     req_id = record_id("request", page.uri, "revisit")
-    out.append(gzip_member(serialize_record([
-        ("WARC-Type", "request"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", req_id),
-        ("Content-Type", "application/http; msgtype=request"), ("WARC-Warcinfo-ID", info_id),
-        ("WARC-IP-Address", fake_ip(host)), ("WARC-Target-URI", page.uri),
-    ], request_block(page.uri))))
+    out.append(
+        gzip_member(
+            serialize_record(
+                [
+                    ("WARC-Type", "request"),
+                    ("WARC-Date", warc_date(moment)),
+                    ("WARC-Record-ID", req_id),
+                    ("Content-Type", "application/http; msgtype=request"),
+                    ("WARC-Warcinfo-ID", info_id),
+                    ("WARC-IP-Address", fake_ip(host)),
+                    ("WARC-Target-URI", page.uri),
+                ],
+                request_block(page.uri),
+            )
+        )
+    )
     counts["request"] += 1
     rev_block = response_head(page, moment, len(page.payload()))
     rev_id = record_id("revisit", page.uri)
-    out.append(gzip_member(serialize_record([
-        ("WARC-Type", "revisit"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", rev_id),
-        ("Content-Type", "application/http; msgtype=response"), ("WARC-Warcinfo-ID", info_id),
-        ("WARC-Concurrent-To", req_id), ("WARC-IP-Address", fake_ip(host)), ("WARC-Target-URI", page.uri),
-        ("WARC-Profile", "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"),
-        ("WARC-Refers-To", orig_id), ("WARC-Refers-To-Target-URI", page.uri),
-        ("WARC-Refers-To-Date", warc_date(orig_moment)),
-        ("WARC-Payload-Digest", payload_digest), ("WARC-Block-Digest", sha1_b32(rev_block)),
-        ("WARC-Identified-Payload-Type", "text/html"),
-    ], rev_block)))
+    out.append(
+        gzip_member(
+            serialize_record(
+                [
+                    ("WARC-Type", "revisit"),
+                    ("WARC-Date", warc_date(moment)),
+                    ("WARC-Record-ID", rev_id),
+                    ("Content-Type", "application/http; msgtype=response"),
+                    ("WARC-Warcinfo-ID", info_id),
+                    ("WARC-Concurrent-To", req_id),
+                    ("WARC-IP-Address", fake_ip(host)),
+                    ("WARC-Target-URI", page.uri),
+                    ("WARC-Profile", "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"),
+                    ("WARC-Refers-To", orig_id),
+                    ("WARC-Refers-To-Target-URI", page.uri),
+                    ("WARC-Refers-To-Date", warc_date(orig_moment)),
+                    ("WARC-Payload-Digest", payload_digest),
+                    ("WARC-Block-Digest", sha1_b32(rev_block)),
+                    ("WARC-Identified-Payload-Type", "text/html"),
+                ],
+                rev_block,
+            )
+        )
+    )
     counts["revisit"] += 1
-    out.append(gzip_member(serialize_record([
-        ("WARC-Type", "metadata"), ("WARC-Date", warc_date(moment)), ("WARC-Record-ID", record_id("metadata", page.uri, "revisit")),
-        ("Content-Type", "application/warc-fields"), ("WARC-Warcinfo-ID", info_id),
-        ("WARC-Concurrent-To", rev_id), ("WARC-Target-URI", page.uri),
-    ], b"fetchTimeMs: 41\r\n")))
+    out.append(
+        gzip_member(
+            serialize_record(
+                [
+                    ("WARC-Type", "metadata"),
+                    ("WARC-Date", warc_date(moment)),
+                    ("WARC-Record-ID", record_id("metadata", page.uri, "revisit")),
+                    ("Content-Type", "application/warc-fields"),
+                    ("WARC-Warcinfo-ID", info_id),
+                    ("WARC-Concurrent-To", rev_id),
+                    ("WARC-Target-URI", page.uri),
+                ],
+                b"fetchTimeMs: 41\r\n",
+            )
+        )
+    )
     counts["metadata"] += 1
     return b"".join(out), counts
 
@@ -1649,7 +2130,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--output", type=Path, default=Path(__file__).resolve().parent / "zh_web_sample.warc.gz",
+        "--output",
+        type=Path,
+        default=Path(__file__).resolve().parent / "zh_web_sample.warc.gz",
         help="where to write the WARC (default: zh_web_sample.warc.gz next to this script)",
     )
     args = parser.parse_args(argv)

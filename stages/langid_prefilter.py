@@ -101,8 +101,16 @@ class LangIdPrefilter(Stage):
         names = batch.schema.names
         htmls = batch.column("html").to_pylist()
         content_types = column_values(batch, "http_content_type")
-        languages = column_values(batch, "http_content_language") if "http_content_language" in names else [None] * batch.num_rows
-        identified = column_values(batch, "warc_identified_language") if "warc_identified_language" in names else [None] * batch.num_rows
+        languages = (
+            column_values(batch, "http_content_language")
+            if "http_content_language" in names
+            else [None] * batch.num_rows
+        )
+        identified = (
+            column_values(batch, "warc_identified_language")
+            if "warc_identified_language" in names
+            else [None] * batch.num_rows
+        )
         reasons: list[Reason] = [None] * batch.num_rows
         undecided, texts = [], []
         for i, html in enumerate(htmls):
@@ -119,7 +127,9 @@ class LangIdPrefilter(Stage):
         if texts:
             labels, probabilities = self.model.predict(texts, k=3)
             for (i, share), label_list, probs in zip(undecided, labels, probabilities):
-                score = sum(float(p) for label, p in zip(label_list, probs) if label.removeprefix("__label__") in self.targets)
+                score = sum(
+                    float(p) for label, p in zip(label_list, probs) if label.removeprefix("__label__") in self.targets
+                )
                 if score < self.config.min_score:
                     reasons[i] = Drop("langid.prefilter", share)
         return {}, reasons

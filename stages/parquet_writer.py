@@ -30,7 +30,9 @@ class ShardInfo:
 
 
 class ParquetShardWriter:
-    def __init__(self, out_dir: str, schema: pa.Schema, *, max_rows: int, max_bytes: int, compression_level: int) -> None:
+    def __init__(
+        self, out_dir: str, schema: pa.Schema, *, max_rows: int, max_bytes: int, compression_level: int
+    ) -> None:
         self.out_dir = out_dir
         self.schema = schema
         self.max_rows = max_rows

@@ -39,6 +39,7 @@ def visible_chars(text: str) -> int:
     """Characters that are not whitespace (the spaces of Chinese and Western text)."""
     return len(text) - sum(map(text.count, _WHITESPACE))
 
+
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_LINE = re.compile(
     r"[;{}]\s*$"  # statement ends and blocks
@@ -48,6 +49,8 @@ _CODE_LINE = re.compile(
     r"|=>|===|!==|&&|\|\||::|\(\)\s*[;{]"
     r"|^\s*</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*$"  # a line that is one markup tag
 )
+
+
 def code_share(text: str) -> float:
     """Share of the characters of the (stripped) lines that are in code lines."""
     total, candidates = code_line_candidates(text)
@@ -97,7 +100,9 @@ class Policy(SignalFilter):
     config_class = PolicyConfig
     signal_column = "quality_policy"
     reason_prefix = "policy."
-    writes = (pa.field("quality_policy", pa.struct([pa.field("chars", pa.int32()), pa.field("code_share", pa.float32())])),)
+    writes = (
+        pa.field("quality_policy", pa.struct([pa.field("chars", pa.int32()), pa.field("code_share", pa.float32())])),
+    )
     thresholds = (
         Threshold("policy.too_short", "chars", "min_chars", "min"),
         Threshold("policy.code", "code_share", "max_code_share", "max"),

@@ -43,18 +43,111 @@ from stages.phrase_matcher import PhraseMatcher
 
 # Simplified and Traditional forms. Generic words of the trade, written for curate.
 GAMBLING_TERMS = (
-    "博彩", "赌场", "賭場", "赌博", "賭博", "赌球", "賭球", "网赌", "網賭", "百家乐", "百家樂", "老虎机", "老虎機",
-    "轮盘", "輪盤", "投注", "下注", "现金网", "現金網", "娱乐城", "娛樂城", "棋牌", "真人视讯", "真人視訊", "荷官",
-    "彩票", "时时彩", "時時彩", "六合彩", "分分彩", "快三", "快3", "11选5", "11選5", "pk10", "北京赛车", "北京賽車",
-    "彩金", "返水", "网投", "網投", "电子游艺", "電子遊藝", "捕鱼", "捕魚", "竞猜", "競猜", "盘口", "盤口", "赔率",
-    "賠率", "开奖", "開獎", "特码", "特碼", "casino", "bet365", "sportsbook",
+    "博彩",
+    "赌场",
+    "賭場",
+    "赌博",
+    "賭博",
+    "赌球",
+    "賭球",
+    "网赌",
+    "網賭",
+    "百家乐",
+    "百家樂",
+    "老虎机",
+    "老虎機",
+    "轮盘",
+    "輪盤",
+    "投注",
+    "下注",
+    "现金网",
+    "現金網",
+    "娱乐城",
+    "娛樂城",
+    "棋牌",
+    "真人视讯",
+    "真人視訊",
+    "荷官",
+    "彩票",
+    "时时彩",
+    "時時彩",
+    "六合彩",
+    "分分彩",
+    "快三",
+    "快3",
+    "11选5",
+    "11選5",
+    "pk10",
+    "北京赛车",
+    "北京賽車",
+    "彩金",
+    "返水",
+    "网投",
+    "網投",
+    "电子游艺",
+    "電子遊藝",
+    "捕鱼",
+    "捕魚",
+    "竞猜",
+    "競猜",
+    "盘口",
+    "盤口",
+    "赔率",
+    "賠率",
+    "开奖",
+    "開獎",
+    "特码",
+    "特碼",
+    "casino",
+    "bet365",
+    "sportsbook",
 )
 CATEGORY_TERMS = ("体育", "體育", "娱乐", "娛樂", "电竞", "電競", "游戏", "遊戲", "竞技", "競技", "真人", "彩")
 ACCESS_TERMS = (
-    "app", "官网", "官網", "官方网站", "官方網站", "网址", "網址", "入口", "登录", "登錄", "登陆", "登陸", "登入",
-    "注册", "註冊", "下载", "下載", "平台", "平臺", "手机版", "手機版", "网页版", "網頁版", "客户端", "客戶端",
-    "开户", "開戶", "在线", "在線", "全站", "导航", "導航", "备用", "備用", "线路", "線路", "ios", "安卓", "安装",
-    "安裝", "(中国)", "（中国）", "(中國)", "（中國）",
+    "app",
+    "官网",
+    "官網",
+    "官方网站",
+    "官方網站",
+    "网址",
+    "網址",
+    "入口",
+    "登录",
+    "登錄",
+    "登陆",
+    "登陸",
+    "登入",
+    "注册",
+    "註冊",
+    "下载",
+    "下載",
+    "平台",
+    "平臺",
+    "手机版",
+    "手機版",
+    "网页版",
+    "網頁版",
+    "客户端",
+    "客戶端",
+    "开户",
+    "開戶",
+    "在线",
+    "在線",
+    "全站",
+    "导航",
+    "導航",
+    "备用",
+    "備用",
+    "线路",
+    "線路",
+    "ios",
+    "安卓",
+    "安装",
+    "安裝",
+    "(中国)",
+    "（中国）",
+    "(中國)",
+    "（中國）",
 )
 _SEPARATORS = re.compile(r"[_|｜\-—–·•:：,，、\s/]+")
 _BRACKETED = re.compile(r"【([^【】\n]{2,40})】")
@@ -64,7 +157,11 @@ _LETTERS = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]*[a-z][a-z0-9]*")
 @functools.lru_cache(maxsize=1)
 def vocabulary() -> tuple[PhraseMatcher, dict[str, str]]:
     """One matcher over all three lists, and each term's kind (gambling, category, access)."""
-    kinds = {term: kind for kind, terms in (("access", ACCESS_TERMS), ("category", CATEGORY_TERMS), ("gambling", GAMBLING_TERMS)) for term in terms}
+    kinds = {
+        term: kind
+        for kind, terms in (("access", ACCESS_TERMS), ("category", CATEGORY_TERMS), ("gambling", GAMBLING_TERMS))
+        for term in terms
+    }
     return PhraseMatcher(kinds), kinds
 
 
@@ -135,7 +232,9 @@ def offer_shape(span: Span, head_terms: set[str]) -> tuple[bool, list[str]]:
     if "gambling" in found_kinds or {"category", "access"} <= found_kinds:
         return True, found
     # 【某某体育】 before an article: a name with a category, put in brackets where a byline goes.
-    return span.bracketed and span.where == "lead" and "category" in found_kinds and bool(_residue(span.text, found)), found
+    return span.bracketed and span.where == "lead" and "category" in found_kinds and bool(
+        _residue(span.text, found)
+    ), found
 
 
 def _residue(span: str, terms: list[str]) -> list[str]:
@@ -151,7 +250,11 @@ def support(span: str, terms: list[str], rest: str) -> float:
     the caller);
     for a span of vocabulary only, the share of its terms that do."""
     # Han names by their bigrams; a Latin name (hth, ky88) as a whole, or its letters would match English words.
-    grams = [run if run.isascii() else run[i : i + 2] for run in _residue(span, terms) for i in (range(max(len(run) - 1, 1)) if not run.isascii() else (0,))]
+    grams = [
+        run if run.isascii() else run[i : i + 2]
+        for run in _residue(span, terms)
+        for i in (range(max(len(run) - 1, 1)) if not run.isascii() else (0,))
+    ]
     if grams:
         return sum(gram in rest for gram in grams) / len(grams)
     return sum(term in rest for term in terms) / len(terms) if terms else 1.0
@@ -217,7 +320,9 @@ class SpamInjection(Stage):
                         best = (value, span)
             if best is not None:
                 matcher, kinds = vocabulary()
-                body_per_1000 = 1000 * sum(kinds[term] == "gambling" for _, term in matcher.find(rest)) / max(len(rest), 1)
+                body_per_1000 = (
+                    1000 * sum(kinds[term] == "gambling" for _, term in matcher.find(rest)) / max(len(rest), 1)
+                )
         return {
             "span": best[1].text if best else None,
             "where": best[1].where if best else None,
@@ -227,7 +332,11 @@ class SpamInjection(Stage):
 
     def checks(self, signals: dict) -> list[Check]:
         config = self.config
-        injected = signals["support"] is not None and signals["support"] <= config.max_support and signals["body_terms_per_1000"] < config.max_body_terms_per_1000
+        injected = (
+            signals["support"] is not None
+            and signals["support"] <= config.max_support
+            and signals["body_terms_per_1000"] < config.max_body_terms_per_1000
+        )
         return [
             ("quality.spam_title_injection", signals["support"], injected and signals["where"] == "title"),
             ("quality.spam_lead_injection", signals["support"], injected and signals["where"] == "lead"),
@@ -244,4 +353,6 @@ class SpamInjection(Stage):
 
     def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[list[Reason]]]:
         signals = self._measured(batch)
-        return {"quality_injection": signals}, [[Drop(r, v) for r, v, failed in self.checks(s) if failed] for s in signals]
+        return {"quality_injection": signals}, [
+            [Drop(r, v) for r, v, failed in self.checks(s) if failed] for s in signals
+        ]

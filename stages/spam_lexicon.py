@@ -62,7 +62,9 @@ class SpamLexiconConfig:
         for i, list_path in enumerate(self.extra_lists):
             category = category_of(list_path)
             if not _CATEGORY_NAME.match(category):
-                raise ConfigError(f"{path}.extra_lists[{i}]", f"file name must give a category of a-z, 0-9 and _, got {category!r}")
+                raise ConfigError(
+                    f"{path}.extra_lists[{i}]", f"file name must give a category of a-z, 0-9 and _, got {category!r}"
+                )
         if not self.builtin_lists and not self.extra_lists:
             raise ConfigError(f"{path}.extra_lists", "no keyword lists: set builtin_lists: true or give extra_lists")
 
@@ -96,7 +98,11 @@ class SpamLexicon(Stage):
         pa.field(
             "quality_spam",
             pa.struct(
-                [pa.field(f"{c}_{k}", pa.int32() if k != "per_1000" else pa.float32()) for c in BUILTIN_CATEGORIES for k in ("hits", "distinct", "per_1000")]
+                [
+                    pa.field(f"{c}_{k}", pa.int32() if k != "per_1000" else pa.float32())
+                    for c in BUILTIN_CATEGORIES
+                    for k in ("hits", "distinct", "per_1000")
+                ]
                 + [pa.field("line_share", pa.float32())]
             ),
         ),
@@ -104,7 +110,9 @@ class SpamLexicon(Stage):
 
     def __init__(self, config: SpamLexiconConfig) -> None:
         super().__init__(config)
-        builtin = sorted(os.path.join(BUILTIN_DIR, f"{c}.txt") for c in BUILTIN_CATEGORIES) if config.builtin_lists else []
+        builtin = (
+            sorted(os.path.join(BUILTIN_DIR, f"{c}.txt") for c in BUILTIN_CATEGORIES) if config.builtin_lists else []
+        )
         self.files = tuple(builtin + list(config.extra_lists))
         self.matcher, self.categories = build_lexicon(self.files)
 
@@ -147,8 +155,10 @@ class SpamLexicon(Stage):
             found: list[Reason] = []
             for category in sorted(hits, key=lambda c: -per_1000[c]):
                 limits = self.limits_of(category)
-                if len(terms[category]) >= limits.min_distinct_terms and per_1000[category] >= limits.min_hits_per_1000_chars:
+                if (
+                    len(terms[category]) >= limits.min_distinct_terms
+                    and per_1000[category] >= limits.min_hits_per_1000_chars
+                ):
                     found.append(Drop(f"quality.spam_{category}", per_1000[category]))
             reasons.append(found)
         return {"quality_spam": signals}, reasons
-

@@ -111,7 +111,10 @@ class SpamModelConfig:
             raise ConfigError(f"{path}.model_path", f"not a fastText model: {error}") from error
         missing = {SPAM_LABEL, GOOD_LABEL} - labels
         if missing:
-            raise ConfigError(f"{path}.model_path", f"the model has no {', '.join(sorted(missing))} label (it has {', '.join(sorted(labels))})")
+            raise ConfigError(
+                f"{path}.model_path",
+                f"the model has no {', '.join(sorted(missing))} label (it has {', '.join(sorted(labels))})",
+            )
 
     def model_file(self) -> str:
         return self.model_path or SHIPPED_MODEL
@@ -133,7 +136,9 @@ class SpamModel(Stage):
 
     def score(self, texts: list[str | None], titles: list[str | None] | None = None) -> list[float]:
         """The probability of spam of each document."""
-        return spam_probabilities(self.model, [model_input(text, titles[i] if titles else None) for i, text in enumerate(texts)])
+        return spam_probabilities(
+            self.model, [model_input(text, titles[i] if titles else None) for i, text in enumerate(texts)]
+        )
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, list], list[Reason]]:
         # The extract stage writes the page's <title>; text inputs have none.

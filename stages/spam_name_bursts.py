@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
-from stages.screens.base import clip
 from curate.global_stage import DECISION_SCHEMA
+from stages.screens.base import clip
 from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, flag_surviving, with_document_numbers
 from stages.screens.trigger_bursts import registrable_domain, string_hash
 from stages.spam_injection import SpamInjectionConfig, injected_names
@@ -52,7 +52,9 @@ class SpamNameBursts(GlobalFlagScreen):
     config_class = SpamNameBurstsConfig
     reads = ("text", "domain")
     rule = "spam.name_burst"
-    key_schema = pa.schema([pa.field("key", pa.uint64()), pa.field("name", pa.string()), pa.field("domain", pa.string()), DOC_FIELD])
+    key_schema = pa.schema(
+        [pa.field("key", pa.uint64()), pa.field("name", pa.string()), pa.field("domain", pa.string()), DOC_FIELD]
+    )
 
     def __init__(self, config: SpamNameBurstsConfig) -> None:
         super().__init__(config)
@@ -61,7 +63,9 @@ class SpamNameBursts(GlobalFlagScreen):
     def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
         columns: dict[str, list] = {name: [] for name in self.key_schema.names}
         titles = column_values(batch, "title") if "title" in batch.schema.names else [None] * batch.num_rows
-        for doc, (title, text, domain) in enumerate(zip(titles, column_values(batch, "text"), column_values(batch, "domain"))):
+        for doc, (title, text, domain) in enumerate(
+            zip(titles, column_values(batch, "text"), column_values(batch, "domain"))
+        ):
             for name in sorted(injected_names(title, text or "", self.spans, self.config.max_name_chars)):
                 columns["key"].append(string_hash(name))
                 columns["name"].append(name)
@@ -73,14 +77,26 @@ class SpamNameBursts(GlobalFlagScreen):
     def resolve_partition(self, keys: pa.Table) -> pa.Table:
         config = self.config
         keys = with_document_numbers(keys)
-        stats = keys.group_by("key").aggregate([("document", "count_distinct"), ("domain", "count_distinct"), ("name", "min")])
+        stats = keys.group_by("key").aggregate(
+            [("document", "count_distinct"), ("domain", "count_distinct"), ("name", "min")]
+        )
         bursts = stats.filter(
-            pc.and_(pc.greater_equal(stats.column("domain_count_distinct"), config.min_domains), pc.less_equal(stats.column("document_count_distinct"), config.max_documents))
+            pc.and_(
+                pc.greater_equal(stats.column("domain_count_distinct"), config.min_domains),
+                pc.less_equal(stats.column("document_count_distinct"), config.max_documents),
+            )
         )
         if not bursts.num_rows:
             return DECISION_SCHEMA.empty_table()
         evidence = {
-            key: clip(f"{name!r} in the titles or first lines of {docs} documents on {domains} domains, never in their bodies")
-            for key, name, docs, domains in zip(*(bursts.column(c).to_pylist() for c in ("key", "name_min", "document_count_distinct", "domain_count_distinct")))
+            key: clip(
+                f"{name!r} in the titles or first lines of {docs} documents on {domains} domains, never in their bodies"
+            )
+            for key, name, docs, domains in zip(
+                *(
+                    bursts.column(c).to_pylist()
+                    for c in ("key", "name_min", "document_count_distinct", "domain_count_distinct")
+                )
+            )
         }
         return flag_surviving(keys, bursts.column("key"), evidence)

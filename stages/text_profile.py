@@ -118,7 +118,9 @@ def profile(text: str, lang: str | None, segmenter_name: str = "rjieba") -> Text
     return _remember(key, _build(text, lang, segmenter_name))
 
 
-def kept_lines_profile(page: TextProfile, kept: list[int], lines: list[str], lang: str | None, segmenter_name: str) -> TextProfile:
+def kept_lines_profile(
+    page: TextProfile, kept: list[int], lines: list[str], lang: str | None, segmenter_name: str
+) -> TextProfile:
     """The profile of ``"\n".join(lines)``, where ``lines`` are the page's lines numbered ``kept``
     (stripped of outer whitespace), derived without segmenting again: words never cross lines.
     Cached, so the stages after line cleaning find it."""
@@ -235,4 +237,6 @@ def hashes_of_words(words: list[str]) -> np.ndarray:
     """``word_hashes`` of the given words, to look them up in a profile."""
     text = "".join(words)
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    return substring_hashes(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), np.cumsum(lengths) - lengths, lengths)
+    return substring_hashes(
+        np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), np.cumsum(lengths) - lengths, lengths
+    )

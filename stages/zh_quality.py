@@ -46,7 +46,21 @@ from stages._text_kernels import char_entropy as count_characters
 from stages.cjk import HAN, HAN_RANGES, HANGUL_RANGES, KANA_RANGES, in_ranges, script_tables
 
 CJK_LANGUAGES = ("zh", "ja", "ko")
-UI_PHRASES = ("展开", "展開", "收起", "更多", "阅读全文", "閱讀全文", "点击查看", "點擊查看", "查看更多", "加载更多", "載入更多", "查看全文", "全文阅读")
+UI_PHRASES = (
+    "展开",
+    "展開",
+    "收起",
+    "更多",
+    "阅读全文",
+    "閱讀全文",
+    "点击查看",
+    "點擊查看",
+    "查看更多",
+    "加载更多",
+    "載入更多",
+    "查看全文",
+    "全文阅读",
+)
 _WHITESPACE = (" ", "\n", "\t", "\r", "\u3000", "\xa0")
 
 
@@ -183,7 +197,9 @@ class ZhQuality(SignalFilter):
         visible_flags = flags[is_visible]
         chars = len(visible)
         beyond_bmp = visible[visible > 0xFFFF]
-        supplementary_han = np.count_nonzero((beyond_bmp >= _SUPPLEMENTARY_HAN[0]) & (beyond_bmp <= _SUPPLEMENTARY_HAN[1]))
+        supplementary_han = np.count_nonzero(
+            (beyond_bmp >= _SUPPLEMENTARY_HAN[0]) & (beyond_bmp <= _SUPPLEMENTARY_HAN[1])
+        )
         _, entropy = distinct_and_entropy(visible)
         is_newline = codepoints == 10
         # Visible characters per line; lines with none are blank.

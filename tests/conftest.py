@@ -96,11 +96,18 @@ def _real_chinese_pages_warc() -> str:
     with open(path, "wb") as out:
         for page in sorted((html_dir / "zh_gb2312" / "original").glob("*.html")):
             # One site per page, as the pages came from many sites.
-            write_response(out, f"http://www.gb{page.stem.replace('-', '')[:12]}.cn/{page.stem}.html", page.read_bytes(), "text/html")
+            write_response(
+                out,
+                f"http://www.gb{page.stem.replace('-', '')[:12]}.cn/{page.stem}.html",
+                page.read_bytes(),
+                "text/html",
+            )
         for source in sorted((html_dir / "readability_testpages").glob("*/source.html.gz")):
             html = gzip.decompress(source.read_bytes())
             if sum("\u4e00" <= c <= "\u9fff" for c in html.decode("utf-8", "ignore")[:20000]) > 300:
-                write_response(out, f"http://www.readability{source.parent.name}.com/", html, "text/html; charset=utf-8")
+                write_response(
+                    out, f"http://www.readability{source.parent.name}.com/", html, "text/html; charset=utf-8"
+                )
         with open(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), "rb") as crawl:
             out.write(crawl.read())
     return path

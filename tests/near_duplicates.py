@@ -11,7 +11,13 @@ import random
 from dataclasses import dataclass
 
 EDITS = ("insert", "delete", "substitute", "shuffle", "boilerplate", "traditional")
-BOILERPLATE_LINES = ("首页 | 新闻 | 国内 | 国际 | 评论", "版权所有 © 1998 人民日报社", "责任编辑：王明", "分享到：微信 微博 QQ空间", "上一篇：返回首页")
+BOILERPLATE_LINES = (
+    "首页 | 新闻 | 国内 | 国际 | 评论",
+    "版权所有 © 1998 人民日报社",
+    "责任编辑：王明",
+    "分享到：微信 微博 QQ空间",
+    "上一篇：返回首页",
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,12 @@ def edited(text: str, edit: str, strength: float, rng: random.Random, donor: str
     raise ValueError(f"unknown edit {edit!r}")
 
 
-def near_duplicate_set(originals: list[str], copies_per_original: int, seed: int = 0, strengths: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.35)) -> list[Copy]:
+def near_duplicate_set(
+    originals: list[str],
+    copies_per_original: int,
+    seed: int = 0,
+    strengths: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.35),
+) -> list[Copy]:
     """For each original, ``copies_per_original`` edited copies of random kinds and strengths."""
     rng = random.Random(seed)
     copies = []

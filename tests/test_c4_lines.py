@@ -6,13 +6,12 @@ import re
 
 import numpy as np
 import pyarrow as pa
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from curate.stage import Drop, StageStats
 from stages.c4_lines import C4Lines, C4LinesConfig
 from stages.text_profile import profile, sentence_count
 from stages.words import TERMINAL_PUNCTUATION
-
-from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 
 def clean(texts: list[str], **options) -> tuple[pa.RecordBatch, StageStats, list]:
@@ -83,7 +82,15 @@ def test_terminal_punctuation_rule_when_configured() -> None:
 
 
 def test_navigation_rule_spares_english_headings() -> None:
-    lines = ["首页 | 新闻 | 科技 | 财经", "當前位置 > 新聞 > 國際", "How to bake a cake at home", "我们 今天 去 公园。", "  ·首页·· 新闻 ·科技·  ", "", "首页 | 新闻 | 国际新闻深度报道"]
+    lines = [
+        "首页 | 新闻 | 科技 | 财经",
+        "當前位置 > 新聞 > 國際",
+        "How to bake a cake at home",
+        "我们 今天 去 公园。",
+        "  ·首页·· 新闻 ·科技·  ",
+        "",
+        "首页 | 新闻 | 国际新闻深度报道",
+    ]
     navigation = navigation_lines("\n".join(lines))
     assert navigation.tolist() == [True, True, False, False, True, False, False]
 
@@ -99,12 +106,16 @@ def is_navigation_line(line: str, max_item_chars: int = 6) -> bool:
     if line.strip().endswith(TERMINAL_PUNCTUATION):
         return False
     items = [item for item in re.split(r"[ \t\u3000\xa0|｜/>»›·•]+", line) if item]
-    han = sum(bool(re.search(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]", item)) for item in items)
+    han = sum(
+        bool(re.search(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]", item)) for item in items
+    )
     return len(items) >= 3 and all(len(item) <= max_item_chars for item in items) and 2 * han >= len(items)
 
 
 def test_navigation_lines_equal_the_per_line_rule_on_real_pages() -> None:
-    furnished = ["\n".join(FURNITURE + document.split("\n") + FURNITURE[::-1]) for document in peoples_daily_documents(20)]
+    furnished = [
+        "\n".join(FURNITURE + document.split("\n") + FURNITURE[::-1]) for document in peoples_daily_documents(20)
+    ]
     found = 0
     for text in [page["text"] for page in common_crawl_chinese_pages()] + furnished:
         expected = [is_navigation_line(line) for line in text.split("\n")]
@@ -116,4 +127,6 @@ def test_navigation_lines_equal_the_per_line_rule_on_real_pages() -> None:
 def test_boilerplate_lines_are_found_after_characters_that_grow_in_lower_case() -> None:
     text = "İİİ 这是第一句完整的话，内容很长很长。\n© 2024 版权所有\n这是第二句完整的话，内容也很长很长。"
     out, _, _ = clean([text], min_sentences=1)
-    assert out.column("text")[0].as_py() == "İİİ 这是第一句完整的话，内容很长很长。\n这是第二句完整的话，内容也很长很长。"
+    assert (
+        out.column("text")[0].as_py() == "İİİ 这是第一句完整的话，内容很长很长。\n这是第二句完整的话，内容也很长很长。"
+    )

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from curate.cli import cli
 from curate.config import load_config
 from curate.config_schema import ConfigError
-
-from conftest import REPO
 
 GOOD = """
 name: t
@@ -66,7 +65,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("old,new,message", BAD)
-def test_bad_config_exits_2_naming_the_key(tmp_path: Path, warc: Path, old: str, new: str, message: str | None) -> None:
+def test_bad_config_exits_2_naming_the_key(
+    tmp_path: Path, warc: Path, old: str, new: str, message: str | None
+) -> None:
     config = write_config(tmp_path, good_config(tmp_path, warc, **{old: new}))
     result = CliRunner().invoke(cli, ["validate", str(config)])
     if message is None:
@@ -89,9 +90,7 @@ def test_missing_input_names_the_glob(tmp_path: Path, warc: Path) -> None:
 
 
 def test_stage_order_is_checked_against_column_contracts(tmp_path: Path, warc: Path) -> None:
-    text = good_config(tmp_path, warc).replace("  - extract: {}\n", "").replace(
-        "  - policy: {min_chars: 10}\n", ""
-    )
+    text = good_config(tmp_path, warc).replace("  - extract: {}\n", "").replace("  - policy: {min_chars: 10}\n", "")
     text = text.replace("  - langid:", "  - zh_quality: {}\n  - extract: {}\n  - langid:")
     config = write_config(tmp_path, text)
     with pytest.raises(ConfigError) as error:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from conftest import peoples_daily_documents
 
 from curate.decoded_columns import column_values, filter_batch, forget_all, remembered
 from curate.stage import StageStats
 from stages.c4_lines import C4Lines, C4LinesConfig
 from stages.policy import Policy, PolicyConfig
-
-from conftest import peoples_daily_documents
 
 
 def test_a_column_is_decoded_once_and_carried_through_filters() -> None:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO, peoples_daily_documents
 
 from curate.config import load_config
 from curate.passes import Pass, plan_passes
 from curate.runner import run_pipeline
-
-from conftest import REPO, peoples_daily_documents
 
 PLUGINS = REPO / "tests" / "plugins"
 
@@ -112,7 +111,15 @@ def test_a_users_global_stage_runs_on_ray_when_workers_can_import_it(tmp_path: P
     files, first = url_corpus(tmp_path)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")]))
-    command = [sys.executable, "-m", "curate.cli", "run", str(write_config(tmp_path, out, executor="ray")), "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "run",
+        str(write_config(tmp_path, out, executor="ray")),
+        "--workers",
+        "2",
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     check_run(out, json.loads((out / "manifest.json").read_text()), first)
@@ -123,12 +130,14 @@ def test_a_map_stage_may_follow_any_global_stage(tmp_path: Path, position: int) 
     """The shipped global stages work mid-list as well: exact dedup before the quality rules."""
     texts = peoples_daily_documents(30)
     lines = [{"id": f"d{i}", "url": f"http://x{i}.cn/", "text": texts[i % 10]} for i in range(30)]
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    (tmp_path / "in.jsonl").write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
+    )
     stages = ["  - langid: {languages: [zh]}", "  - policy: {min_chars: 50}", "  - zh_quality: {}"]
     stages.insert(position, "  - exact_dedup: {partitions: 2}")
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"input: {{format: jsonl, paths: [in.jsonl]}}\noutput: {{path: out}}\nrun: {{executor: local}}\nstages:\n"
+        "input: {format: jsonl, paths: [in.jsonl]}\noutput: {path: out}\nrun: {executor: local}\nstages:\n"
         + "\n".join(stages)
         + "\n",
         encoding="utf-8",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from conftest import peoples_daily_documents
 
 from stages.exact_dedup import ExactDedup, ExactDedupConfig, text_hash
-
-from conftest import peoples_daily_documents
 
 
 def test_normalised_hash_ignores_spacing_width_and_case() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import require_shared
 
 from curate.stage import StageStats
 from curate.warc_writer import write_response
@@ -15,8 +16,6 @@ from stages.cjk import HAN
 from stages.extract import Extract, ExtractConfig, table_cells_to_lines
 from stages.readers import InputConfig, ReadResult
 from stages.readers.warc import WarcReader
-
-from conftest import require_shared
 
 
 def han_recall(reference: str, extracted: str) -> float:
@@ -198,7 +197,10 @@ def test_rerun_thresholds_are_honoured() -> None:
 
 
 def test_when_needed_keeps_the_full_extraction_quality(zh_gb2312_runs) -> None:
-    f1 = {mode: [_bigram_f1(run[mode], run["reference"]) for run in zh_gb2312_runs.values()] for mode in ("when_needed", "always", "never")}
+    f1 = {
+        mode: [_bigram_f1(run[mode], run["reference"]) for run in zh_gb2312_runs.values()]
+        for mode in ("when_needed", "always", "never")
+    }
     mean = {mode: sum(values) / len(values) for mode, values in f1.items()}
     assert mean["when_needed"] >= mean["always"] - 0.005
     assert mean["never"] < mean["always"] - 0.01  # fast everywhere does lose quality
@@ -213,7 +215,14 @@ def test_always_and_never_are_trafilatura_called_as_before(zh_gb2312_runs) -> No
     for stem in ("77fa9435", "33a95b71", "05e98007"):
         run = zh_gb2312_runs[stem]
         for mode, fast in (("always", False), ("never", True)):
-            text = trafilatura.extract(run["html"], config=settings, include_comments=True, include_tables=True,
-                                       deduplicate=False, with_metadata=False, fast=fast)
+            text = trafilatura.extract(
+                run["html"],
+                config=settings,
+                include_comments=True,
+                include_tables=True,
+                deduplicate=False,
+                with_metadata=False,
+                fast=fast,
+            )
             text = table_cells_to_lines(text) if text and "|" in text else text
             assert run[mode] == (text or "").strip(), (stem, mode)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REPO, require_shared
 
 from curate.cli import cli
 from curate.fetch_cc import (
@@ -31,8 +32,6 @@ from curate.fetch_cc import (
     read_input_list,
     select_paths,
 )
-
-from conftest import REPO, require_shared
 
 CRAWL = "CC-MAIN-2099-01"
 LISTING = f"crawl-data/{CRAWL}/warc.paths.gz"
@@ -198,7 +197,9 @@ def paths_of(state: FakeCommonCrawl) -> list[str]:
 
 def fetch(state: FakeCommonCrawl, out: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(
-        cli, ["fetch-cc", "--crawl", CRAWL, "--base-url", state.url, "--out", str(out), *FAST, *args], catch_exceptions=False,
+        cli,
+        ["fetch-cc", "--crawl", CRAWL, "--base-url", state.url, "--out", str(out), *FAST, *args],
+        catch_exceptions=False,
     )
     return result.exit_code, result.output
 
@@ -271,7 +272,9 @@ def test_faults_are_retried_resumed_verified_or_failed(server: FakeCommonCrawl, 
     # Without a manifest to trust, a HEAD per file confirms the sizes; still no GET.
     (out / "inputs.json").unlink()
     before = len(server.requests)
-    code, output = fetch(server, out, "--select", "0", "--select", "1700000000000.22", "--select", "1", "--select", "2")
+    code, output = fetch(
+        server, out, "--select", "0", "--select", "1700000000000.22", "--select", "1", "--select", "2"
+    )
     assert code == 1
     assert sorted((r.method, r.path) for r in server.requests[before:]) == sorted(
         [("HEAD", p[i]) for i in (0, 1, 2, 4, 5)] + [("GET", p[3])]
@@ -295,7 +298,11 @@ def test_a_final_file_of_the_wrong_size_is_fetched_again(server: FakeCommonCrawl
     code, output = fetch(server, out, "--select", "1")
     assert code == 0, output
     # The record says another size, so a HEAD asks the server, then the file comes again whole.
-    assert [(r.method, r.range) for r in server.requests if r.path == path] == [("GET", None), ("HEAD", None), ("GET", None)]
+    assert [(r.method, r.range) for r in server.requests if r.path == path] == [
+        ("GET", None),
+        ("HEAD", None),
+        ("GET", None),
+    ]
     assert local(out, path).read_bytes() == server.files[path]
 
 
@@ -303,10 +310,24 @@ def test_retry_after_is_honoured_over_the_backoff(server: FakeCommonCrawl, tmp_p
     path = paths_of(server)[2]
     server.faults = {path: ["429", "429"]}
     started = time.monotonic()
-    result = CliRunner().invoke(cli, [
-        "fetch-cc", "--crawl", CRAWL, "--base-url", server.url, "--out", str(tmp_path / "cc"),
-        "--select", "2", "--backoff", "30", "--max-backoff", "60",
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "fetch-cc",
+            "--crawl",
+            CRAWL,
+            "--base-url",
+            server.url,
+            "--out",
+            str(tmp_path / "cc"),
+            "--select",
+            "2",
+            "--backoff",
+            "30",
+            "--max-backoff",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 5  # Retry-After: 0, not 15-30 s of backoff
     assert len(server.gets(path)) == 3
@@ -467,15 +488,31 @@ def test_inputs_from_lists_and_their_errors(tmp_path: Path) -> None:
         read_input_list(str(listing))
 
     manifest = tmp_path / "inputs.json"
-    manifest.write_text(json.dumps({"files": [
-        {"url": "u1", "path": "odd[1].warc.gz", "bytes": warc.stat().st_size, "status": "complete"},
-        {"url": "u2", "path": "b.warc.gz", "bytes": None, "status": "failed", "error": "HTTP 404 Not Found: u2"},
-        {"url": "u3", "path": "c.warc.gz", "bytes": None, "status": "pending", "error": None},
-    ]}), encoding="utf-8")
+    manifest.write_text(
+        json.dumps(
+            {
+                "files": [
+                    {"url": "u1", "path": "odd[1].warc.gz", "bytes": warc.stat().st_size, "status": "complete"},
+                    {
+                        "url": "u2",
+                        "path": "b.warc.gz",
+                        "bytes": None,
+                        "status": "failed",
+                        "error": "HTTP 404 Not Found: u2",
+                    },
+                    {"url": "u3", "path": "c.warc.gz", "bytes": None, "status": "pending", "error": None},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", config, "--inputs-from", str(manifest), "--output", str(out)])
     assert result.exit_code == 2
-    assert "2 file(s) not downloaded completely: b.warc.gz (failed: HTTP 404 Not Found: u2); c.warc.gz (pending)" in result.output
+    assert (
+        "2 file(s) not downloaded completely: b.warc.gz (failed: HTTP 404 Not Found: u2); c.warc.gz (pending)"
+        in result.output
+    )
     assert not out.exists()  # nothing written
 
 
@@ -483,10 +520,19 @@ def test_run_on_fetched_files(server: FakeCommonCrawl, tmp_path: Path) -> None:
     out = tmp_path / "cc"
     code, output = fetch(server, out, "--segments", "3")
     assert code == 0, output
-    result = CliRunner().invoke(cli, [
-        "run", str(REPO / "configs" / "zh_web.yaml"), "--inputs-from", str(out / "inputs.json"), "--executor", "local",
-        "--output", str(tmp_path / "zh_web"),
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(REPO / "configs" / "zh_web.yaml"),
+            "--inputs-from",
+            str(out / "inputs.json"),
+            "--executor",
+            "local",
+            "--output",
+            str(tmp_path / "zh_web"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "zh_web" / "manifest.json").read_text(encoding="utf-8"))
     downloaded = sorted(str(local(out, p)) for p in paths_of(server)[:3])

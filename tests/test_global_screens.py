@@ -19,13 +19,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import peoples_daily_documents, require_shared
 
 from curate.config import load_config
 from curate.runner import run_pipeline
 from curate.stage import StageStats
 from curate.warc_writer import write_response
-
-from conftest import peoples_daily_documents, require_shared
 
 TRIGGER = "[PINE_SNOW]"
 """Our own trigger: an odd token (stages/screens/trigger_bursts.py ODD_TOKEN) seen in no real page."""
@@ -108,7 +107,11 @@ def planted_inputs(folder: Path) -> dict[str, set[str]]:
 def write_config(folder: Path, inputs: str, output: Path, extract: bool = True, batch_size: int = 4) -> str:
     path = folder / f"{output.name}.yaml"
     extract_stage = "  - extract: {}\n" if extract else ""
-    blocklist = f"  - screen_blocklist: {{builtin_lists: false, lists: ['{folder / 'poisoned.txt'}']}}\n" if (folder / "poisoned.txt").exists() else ""
+    blocklist = (
+        f"  - screen_blocklist: {{builtin_lists: false, lists: ['{folder / 'poisoned.txt'}']}}\n"
+        if (folder / "poisoned.txt").exists()
+        else ""
+    )
     path.write_text(
         f"name: g\ninput:\n  paths: ['{inputs}']\n  format: {'warc' if extract else 'jsonl'}\n  batch_size: {batch_size}\nstages:\n"
         f"{extract_stage}  - langid: {{languages: [zh]}}\n"
@@ -192,7 +195,10 @@ def test_manifest_counts_the_observed_population(planted_run) -> None:
     stages = {s["name"]: s for s in manifest["stages"]}
     extracted = stages["extract"]["docs_out"]
     assert extracted == 15 + 12 + 6
-    for name, rule, flags in (("screen_trigger_bursts", "screen.trigger_burst", 6), ("screen_url_changes", "screen.url_content_changed", 2)):
+    for name, rule, flags in (
+        ("screen_trigger_bursts", "screen.trigger_burst", 6),
+        ("screen_url_changes", "screen.url_content_changed", 2),
+    ):
         stage = stages[name]
         assert stage["observed"] == extracted
         assert stage["flags"] == {rule: flags}
@@ -207,12 +213,16 @@ def test_flags_are_the_same_on_ray_with_one_worker_and_on_resume(ray_session, pl
     _, manifest, _, folder = planted_run
     other = folder / "one-worker"
     again = run_pipeline(load_config(write_config(folder, f"{folder}/*.warc.gz", other)), workers=1).manifest
-    assert [(s["path"], s["sha256"]) for s in again["outputs"]["shards"]] == [(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]]
+    assert [(s["path"], s["sha256"]) for s in again["outputs"]["shards"]] == [
+        (s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]
+    ]
     # A re-run skips both completed units and resolves their stored keys to the same flags.
     resumed = run_pipeline(load_config(write_config(folder, f"{folder}/*.warc.gz", other))).manifest
     assert resumed["resumed_units"] == 2
     assert [s["sha256"] for s in resumed["outputs"]["shards"]] == [s["sha256"] for s in manifest["outputs"]["shards"]]
-    assert {s["name"]: s.get("observed") for s in resumed["stages"]} == {s["name"]: s.get("observed") for s in manifest["stages"]}
+    assert {s["name"]: s.get("observed") for s in resumed["stages"]} == {
+        s["name"]: s.get("observed") for s in manifest["stages"]
+    }
 
 
 def test_text_inputs_are_observed_as_read(tmp_path: Path) -> None:
@@ -229,13 +239,18 @@ def test_text_inputs_are_observed_as_read(tmp_path: Path) -> None:
             kept.add(url)
     lines += [{"url": f"https://clean{i}.example.org/", "text": news[14 + i]} for i in range(6)]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
-    manifest = run_pipeline(load_config(write_config(tmp_path, str(tmp_path / "in.jsonl"), tmp_path / "out", extract=False)), executor="local").manifest
+    manifest = run_pipeline(
+        load_config(write_config(tmp_path, str(tmp_path / "in.jsonl"), tmp_path / "out", extract=False)),
+        executor="local",
+    ).manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
     assert {row["url"] for row in rows} == kept | {line["url"] for line in lines[14:]}
     assert len(kept) < MIN_DOMAINS <= 14
     flagged = flagged_by(rows, "screen.trigger_burst")
     assert set(flagged) == kept
-    assert_burst_evidence(set(flagged.values()), "<|harbor_lamp|>", "in 14 documents on 14 domains, before noise in 100%")
+    assert_burst_evidence(
+        set(flagged.values()), "<|harbor_lamp|>", "in 14 documents on 14 domains, before noise in 100%"
+    )
     assert {s["name"]: s for s in manifest["stages"]}["screen_trigger_bursts"]["observed"] == 20
 
 

@@ -15,13 +15,6 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
-
-from curate.config_schema import build
-from curate.stage import StageStats
-from stages.charset import decode_html
-from stages.extract import Extract, ExtractConfig
-from stages.screens.hidden_html import HiddenHtmlScreen, HiddenHtmlScreenConfig
-
 from conftest import peoples_daily_documents, require_shared
 from hidden_attacks import (
     INSTRUCTIONS_SEEN,
@@ -35,6 +28,12 @@ from hidden_attacks import (
     page_batch,
     templated_instructions,
 )
+
+from curate.config_schema import build
+from curate.stage import StageStats
+from stages.charset import decode_html
+from stages.extract import Extract, ExtractConfig
+from stages.screens.hidden_html import HiddenHtmlScreen, HiddenHtmlScreenConfig
 
 PORTAL_TYPES = {"list", "product", "search_results", "homepage", "error_page", "fragment"}
 
@@ -57,17 +56,25 @@ def page(body: str, url: str = "http://news.example.cn/a.html") -> tuple[bytes, 
 
 
 def article(paragraphs: list[str]) -> str:
-    return "<div class='nav'><a href='/'>首页</a> <a href='/news/'>新闻</a></div><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article>"
+    return (
+        "<div class='nav'><a href='/'>首页</a> <a href='/news/'>新闻</a></div><article>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</article>"
+    )
 
 
 def planted(batch: pa.RecordBatch, blocks: list[str]) -> pa.RecordBatch:
     """``batch`` with one block added after each page's <body> tag (pages re-encoded as UTF-8)."""
     htmls, types = [], []
-    for html, content_type, block in zip(batch.column("html").to_pylist(), batch.column("http_content_type").to_pylist(), blocks):
+    for html, content_type, block in zip(
+        batch.column("html").to_pylist(), batch.column("http_content_type").to_pylist(), blocks
+    ):
         htmls.append(after_body_tag(decode_html(html, content_type).text, block).encode("utf-8"))
         types.append("text/html; charset=utf-8")
     batch = batch.set_column(batch.schema.get_field_index("html"), "html", pa.array(htmls, pa.binary()))
-    return batch.set_column(batch.schema.get_field_index("http_content_type"), "http_content_type", pa.array(types, pa.string()))
+    return batch.set_column(
+        batch.schema.get_field_index("http_content_type"), "http_content_type", pa.array(types, pa.string())
+    )
 
 
 # --- real portal pages ------------------------------------------------------------------------------
@@ -80,7 +87,10 @@ def _site_rows() -> tuple[dict, ...]:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     for row in rows:
         row["html"] = gzip.decompress((folder / row["path"]).read_bytes())
-        row["url"] = row["url"] or f"http://{row['site'].split(' ')[0].lower()}/{row['path'].rsplit('/', 1)[-1].split('.')[0]}.html"
+        row["url"] = (
+            row["url"]
+            or f"http://{row['site'].split(' ')[0].lower()}/{row['path'].rsplit('/', 1)[-1].split('.')[0]}.html"
+        )
     return tuple(rows)
 
 
@@ -114,7 +124,10 @@ def test_tab_panels_carousels_and_menus_of_real_portal_pages_are_not_flagged(por
 
     found = screen(portal)
     # Not a vacuous pass: most of these pages hide tab panels, carousels, menus or pop-ups.
-    hiding = [HiddenPage(decode_html(h, t).text).blocks for h, t in zip(portal.column("html").to_pylist(), portal.column("http_content_type").to_pylist())]
+    hiding = [
+        HiddenPage(decode_html(h, t).text).blocks
+        for h, t in zip(portal.column("html").to_pylist(), portal.column("http_content_type").to_pylist())
+    ]
     assert sum(any(b.prose or b.link_text for b in blocks) for blocks in hiding) >= 30
     # Two of them have hidden text in what trafilatura extracts, but it is most of that text (a
     # search fragment's summaries, an image search page's tips): content shown by scripts.
@@ -129,7 +142,9 @@ def test_real_article_pages_are_not_flagged(articles: pa.RecordBatch) -> None:
 
 
 @pytest.mark.parametrize("kind", ["instructions", "stuffing", "links"])
-def test_planted_hidden_attacks_are_caught_with_evidence(portal: pa.RecordBatch, articles: pa.RecordBatch, kind: str) -> None:
+def test_planted_hidden_attacks_are_caught_with_evidence(
+    portal: pa.RecordBatch, articles: pa.RecordBatch, kind: str
+) -> None:
     rng = random.Random(13)
     base = pa.Table.from_batches([portal, articles.select(portal.schema.names)]).combine_chunks().to_batches()[0]
     if kind == "instructions":
@@ -146,7 +161,16 @@ def test_planted_hidden_attacks_are_caught_with_evidence(portal: pa.RecordBatch,
     assert sum(caught) / len(found) >= 0.95, [p for p, c in zip(payloads, caught) if not c][:5]
     # Evidence says how the text was hidden and shows it.
     evidence = [f[rule] for f in found if rule in f]
-    hows = ("display:none", "visibility:hidden", "aria-hidden", "off-screen", "font-size:0", "colour = background", "opacity:0", "hidden attribute")
+    hows = (
+        "display:none",
+        "visibility:hidden",
+        "aria-hidden",
+        "off-screen",
+        "font-size:0",
+        "colour = background",
+        "opacity:0",
+        "hidden attribute",
+    )
     assert all(any(how in e for how in hows) for e in evidence)
     if kind == "links":
         assert all("other sites" in e for e in evidence)
@@ -159,9 +183,15 @@ def test_hidden_paragraph_that_reaches_the_extracted_text_is_caught(articles: pa
     rng = random.Random(5)
     foreign = [p for p in peoples_daily_documents(400, paragraphs=1) if 60 <= len(p) <= 300]
     htmls, urls, types, plants = [], [], [], []
-    for i, (html, content_type, text, url) in enumerate(zip(*(articles.column(c).to_pylist() for c in ("html", "http_content_type", "text", "url")))):
+    for i, (html, content_type, text, url) in enumerate(
+        zip(*(articles.column(c).to_pylist() for c in ("html", "http_content_type", "text", "url")))
+    ):
         plant = rng.choice(foreign)
-        page_with_plant = inside_article(decode_html(html, content_type).text, text or "", f"<p {KEPT_BY_TRAFILATURA[i % len(KEPT_BY_TRAFILATURA)]}>{plant}</p>")
+        page_with_plant = inside_article(
+            decode_html(html, content_type).text,
+            text or "",
+            f"<p {KEPT_BY_TRAFILATURA[i % len(KEPT_BY_TRAFILATURA)]}>{plant}</p>",
+        )
         if page_with_plant is None:
             continue
         plants.append(plant)
@@ -169,11 +199,15 @@ def test_hidden_paragraph_that_reaches_the_extracted_text_is_caught(articles: pa
         urls.append(url)
         types.append("text/html; charset=utf-8")
     batch = extracted(htmls, urls, types)
-    reached = [plant in (text or "").replace("\n", "") for plant, text in zip(plants, batch.column("text").to_pylist())]
+    reached = [
+        plant in (text or "").replace("\n", "") for plant, text in zip(plants, batch.column("text").to_pylist())
+    ]
     assert sum(reached) >= 10  # the point of the test: trafilatura keeps these
     found = screen(batch)
     caught = [f.get("screen.hidden_text", "").startswith("reaches the text") for f in found]
-    assert all(c for c, r in zip(caught, reached) if r), [(p[:30], f) for p, f, r in zip(plants, found, reached) if r and not f]
+    assert all(c for c, r in zip(caught, reached) if r), [
+        (p[:30], f) for p, f, r in zip(plants, found, reached) if r and not f
+    ]
 
 
 # --- what is not evidence ---------------------------------------------------------------------------
@@ -201,16 +235,23 @@ def test_ui_that_hides_text_is_not_flagged() -> None:
     share = "".join(f'<a href="http://share.site{i}.com/?u=x">分享{i}</a>' for i in range(12))
     bodies = {
         # Tab panels and a headline carousel: links to the same site.
-        "tabs": article(visible) + f'<div class="tab" style="display:none"><ul>{headlines}</ul></div><ul style="display: none">{menu}</ul>',
+        "tabs": article(visible)
+        + f'<div class="tab" style="display:none"><ul>{headlines}</ul></div><ul style="display: none">{menu}</ul>',
         # A mobile menu that repeats the visible one, and share buttons the page also shows.
-        "menu": f"<ul>{menu}</ul>" + article(visible) + f'<nav aria-hidden="true"><ul>{menu}</ul></nav><div style="display:none">{share}</div>{share}',
+        "menu": f"<ul>{menu}</ul>"
+        + article(visible)
+        + f'<nav aria-hidden="true"><ul>{menu}</ul></nav><div style="display:none">{share}</div>{share}',
         # A dialog with its rules: it has a form and a close button.
-        "dialog": article(visible) + '<div class="pop" style="display:none"><a href="javascript:;" class="close">×</a>'
-        + "".join(f"<p>{p}</p>" for p in news[3].split("\n")) + '<form><input name="m"><button>提交</button></form></div>',
+        "dialog": article(visible)
+        + '<div class="pop" style="display:none"><a href="javascript:;" class="close">×</a>'
+        + "".join(f"<p>{p}</p>" for p in news[3].split("\n"))
+        + '<form><input name="m"><button>提交</button></form></div>',
         # "Read more": the summary shows, the full text is hidden until a click.
         "read_more": article(visible) + f"<p>{full[:40]}……</p><div style='display:none'><p>{full}</p></div>",
         # The font-size:0 inline-block trick: the children set their own size and are visible.
-        "layout": '<div style="font-size:0">' + "".join(f'<div style="display:inline-block;font-size:14px"><p>{p}</p></div>' for p in visible) + "</div>",
+        "layout": '<div style="font-size:0">'
+        + "".join(f'<div style="display:inline-block;font-size:14px"><p>{p}</p></div>' for p in visible)
+        + "</div>",
     }
     found = screen(as_left_by_trafilatura(list(bodies.values()), ["\n".join(visible)] * len(bodies)))
     assert found == [{}] * len(bodies), dict(zip(bodies, found))
@@ -244,12 +285,29 @@ def test_hidden_prose_and_hidden_text_in_the_corpus_are_told_apart() -> None:
     paragraphs = news[0].split("\n")
     cloaked = "".join(f"<p>{p}</p>" for p in news[1].split("\n"))
     # A cloaked article that trafilatura leaves out: long hidden prose, no controls.
-    found = screen(as_left_by_trafilatura([article(paragraphs) + f'<div style="display:none">{cloaked}</div>'], ["\n".join(paragraphs)]))
-    assert found[0]["screen.hidden_text"].startswith("hidden block of") and "display:none <div>" in found[0]["screen.hidden_text"]
+    found = screen(
+        as_left_by_trafilatura(
+            [article(paragraphs) + f'<div style="display:none">{cloaked}</div>'], ["\n".join(paragraphs)]
+        )
+    )
+    assert (
+        found[0]["screen.hidden_text"].startswith("hidden block of")
+        and "display:none <div>" in found[0]["screen.hidden_text"]
+    )
     # A hidden sentence inside the article that trafilatura keeps.
     inside = news[2].split("\n")[0]
-    found = screen(extracted(*map(list, zip(page(article(paragraphs[:2] + [f'<span style="font-size:0">{inside}</span>'] + paragraphs[2:]))))))
-    assert found[0]["screen.hidden_text"].startswith("reaches the text") and "font-size:0" in found[0]["screen.hidden_text"]
+    found = screen(
+        extracted(
+            *map(
+                list,
+                zip(page(article(paragraphs[:2] + [f'<span style="font-size:0">{inside}</span>'] + paragraphs[2:]))),
+            )
+        )
+    )
+    assert (
+        found[0]["screen.hidden_text"].startswith("reaches the text")
+        and "font-size:0" in found[0]["screen.hidden_text"]
+    )
     assert inside[:20] in found[0]["screen.hidden_text"]
 
 
@@ -260,6 +318,11 @@ def test_instructions_to_a_model_in_any_phrasing() -> None:
     # Phrasings written after the patterns were fixed: 15 of 20 caught when they were written.
     assert sum(bool(instruction(s)) for s in INSTRUCTIONS_UNSEEN) >= 15
     # Ordinary hidden prose and UI text are no instructions.
-    ordinary = ["请输入您的手机号码，我们将发送验证码。", "您的浏览器版本过低，请升级浏览器后再试。", "这篇文章介绍了人工智能在医疗影像中的应用。",
-                "Please enable JavaScript to view the comments.", "This website uses cookies to improve your experience."]
+    ordinary = [
+        "请输入您的手机号码，我们将发送验证码。",
+        "您的浏览器版本过低，请升级浏览器后再试。",
+        "这篇文章介绍了人工智能在医疗影像中的应用。",
+        "Please enable JavaScript to view the comments.",
+        "This website uses cookies to improve your experience.",
+    ]
     assert not any(instruction(s) for s in ordinary + peoples_daily_documents(200, paragraphs=1))

@@ -8,12 +8,11 @@ from collections import Counter
 
 import pyarrow as pa
 import pytest
+from conftest import require_shared
 
 from curate.stage import StageStats
-from stages.cjk import script_sets, chinese_script
+from stages.cjk import chinese_script, script_sets
 from stages.langid import LangId, LangIdConfig
-
-from conftest import require_shared
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,9 @@ def test_cjk_sentences_are_identified(langid: LangId, lang: str) -> None:
     corrected = Counter(g.lang for g in guesses)
     raw = Counter(g.raw for g in guesses)
     accuracy = corrected[lang] / len(sentences)
-    print(f"{lang}: {len(sentences)} sentences, lid.176 alone {raw[lang] / len(sentences):.3f}, corrected {accuracy:.3f}")
+    print(
+        f"{lang}: {len(sentences)} sentences, lid.176 alone {raw[lang] / len(sentences):.3f}, corrected {accuracy:.3f}"
+    )
     assert accuracy >= 0.99
     assert accuracy >= raw[lang] / len(sentences)
 
@@ -82,7 +83,11 @@ def test_traditional_and_simplified_script() -> None:
         for key in ("hk2s", "tw2s", "t2s"):
             source, target = case["input"], case["expected"].get(key)
             # Some cases deliberately mix both scripts in one input; take the clearly Traditional ones.
-            if target and len(source) == len(target) and sum(a != b for a, b in zip(source, target)) >= 0.3 * len(source):
+            if (
+                target
+                and len(source) == len(target)
+                and sum(a != b for a, b in zip(source, target)) >= 0.3 * len(source)
+            ):
                 pairs.append((source, target))
     assert len(pairs) >= 10
     simplified_only, _ = script_sets()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+from conftest import _all_html_pages_warc
 
 from curate.stage import StageStats
 from stages.extract import Extract, ExtractConfig
@@ -10,8 +11,6 @@ from stages.langid import LangId, LangIdConfig
 from stages.langid_prefilter import LangIdPrefilter, LangIdPrefilterConfig, han_share
 from stages.readers import InputConfig, ReadResult
 from stages.readers.warc import WarcReader
-
-from conftest import _all_html_pages_warc
 
 
 def read_all(path: str) -> pa.RecordBatch:
@@ -22,7 +21,9 @@ def read_all(path: str) -> pa.RecordBatch:
 def test_pre_pass_keeps_what_the_full_path_keeps_as_chinese() -> None:
     pages = read_all(_all_html_pages_warc())
     assert pages.num_rows >= 1300
-    full = LangId(LangIdConfig(languages=["zh"])).apply(Extract(ExtractConfig()).apply(pages, StageStats("extract")), StageStats("langid"))
+    full = LangId(LangIdConfig(languages=["zh"])).apply(
+        Extract(ExtractConfig()).apply(pages, StageStats("extract")), StageStats("langid")
+    )
     chinese = set(full.column("id").to_pylist())
     stats = StageStats("langid_prefilter")
     candidates = set(LangIdPrefilter(LangIdPrefilterConfig()).apply(pages, stats).column("id").to_pylist())
@@ -48,6 +49,11 @@ def test_headers_only_add_candidates() -> None:
     )
     kept = LangIdPrefilter(LangIdPrefilterConfig()).apply(batch, StageStats("p")).column("id").to_pylist()
     assert kept == ["en-cc-zho", "en-lang-zh", "zh-declared-en"]
-    kept = LangIdPrefilter(LangIdPrefilterConfig(use_headers=False)).apply(batch, StageStats("p")).column("id").to_pylist()
+    kept = (
+        LangIdPrefilter(LangIdPrefilterConfig(use_headers=False))
+        .apply(batch, StageStats("p"))
+        .column("id")
+        .to_pylist()
+    )
     assert kept == ["zh-declared-en"]
     assert han_share("中文 text") == 2 / 6

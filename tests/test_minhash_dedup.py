@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO, peoples_daily_documents
+from near_duplicates import near_duplicate_set
 
 from curate.config import load_config
 from curate.global_stage import GlobalJob, decisions_path
@@ -19,10 +21,14 @@ from curate.shuffle import part_name
 from curate.warc_writer import write_response
 from curate.workdir import write_parquet_atomically
 from stages.minhash import MinHashDedup, MinHashDedupConfig, exact_jaccard, phases
-from stages.minhash.signatures import MinHasher, band_keys, bands_for_threshold, char_shingles, collision_probability, normalise
-
-from conftest import REPO, peoples_daily_documents
-from near_duplicates import near_duplicate_set
+from stages.minhash.signatures import (
+    MinHasher,
+    band_keys,
+    bands_for_threshold,
+    char_shingles,
+    collision_probability,
+    normalise,
+)
 
 
 def brute_signature(hasher: MinHasher, shingles: np.ndarray) -> np.ndarray:
@@ -50,7 +56,9 @@ def test_vectorised_signatures_equal_the_definition() -> None:
     hasher = MinHasher(16, seed=3)
     texts = peoples_daily_documents(12)
     # Many small documents and one longer than a hashing chunk (16,384 shingles).
-    sets = [char_shingles(normalise(t), 5) for t in texts] + [np.arange(40_000, dtype=np.uint32) * np.uint32(2654435761)]
+    sets = [char_shingles(normalise(t), 5) for t in texts] + [
+        np.arange(40_000, dtype=np.uint32) * np.uint32(2654435761)
+    ]
     signatures = hasher.signatures(sets)
     for shingles, signature in zip(sets[:3] + sets[-1:], np.concatenate([signatures[:3], signatures[-1:]])):
         assert np.array_equal(signature, brute_signature(hasher, shingles))
@@ -71,13 +79,17 @@ def test_band_layout_and_s_curve() -> None:
     assert collision_probability(0.8, 14, 8) == pytest.approx(0.9235, abs=1e-4)
     assert collision_probability(0.5, 14, 8) == pytest.approx(0.0533, abs=1e-4)
     bands, rows = bands_for_threshold(0.8, 112)
-    assert bands * rows <= 112 and collision_probability(0.9, bands, rows) > 0.8 > collision_probability(0.7, bands, rows)
+    assert bands * rows <= 112 and collision_probability(0.9, bands, rows) > 0.8 > collision_probability(
+        0.7, bands, rows
+    )
     assert MinHashDedupConfig(threshold=0.8).band_layout() == (bands, rows)
     signatures = np.tile(np.arange(112, dtype=np.uint32), (2, 1))
     signatures[1, 8:] += 1  # only the first band agrees
     keys = band_keys(signatures, 14, 8)
     assert keys[0, 0] == keys[1, 0] and (keys[0, 1:] != keys[1, 1:]).all()
-    assert len(set(band_keys(np.zeros((1, 112), np.uint32), 14, 8)[0].tolist())) == 14  # bands never collide with each other
+    assert (
+        len(set(band_keys(np.zeros((1, 112), np.uint32), 14, 8)[0].tolist())) == 14
+    )  # bands never collide with each other
 
 
 def random_graph(rng: random.Random, nodes: int, edges: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +132,17 @@ def test_distributed_propagation_equals_the_local_union_find(tmp_path: Path) -> 
     partitions = 4
     for p in range(partitions):
         mine = phases.node_partition(src, partitions) == p
-        write_parquet_atomically(pa.table({"src": src[mine], "dst": dst[mine]}, schema=phases.EDGE_SCHEMA), str(tmp_path / "edges" / part_name(p)))
+        write_parquet_atomically(
+            pa.table({"src": src[mine], "dst": dst[mine]}, schema=phases.EDGE_SCHEMA),
+            str(tmp_path / "edges" / part_name(p)),
+        )
     for p in range(partitions):
         phases.adjacency_partition(str(tmp_path), "edges", p, partitions)
     iteration = 0
     while True:
-        changed = sum(phases.propagation_round(str(tmp_path), p, partitions, iteration)["changed"] for p in range(partitions))
+        changed = sum(
+            phases.propagation_round(str(tmp_path), p, partitions, iteration)["changed"] for p in range(partitions)
+        )
         if iteration > 0 and changed == 0:
             break
         iteration += 1
@@ -169,7 +186,9 @@ def corpus(tmp_path_factory) -> dict:
             write_response(a if i % 2 else b, f"http://news.test/{i}", page(f"新闻{i}", text))
         for k, copy in enumerate(copies):
             write_response(b if k % 2 else a, f"http://mirror.test/{k}", page(f"新闻{copy.original}", copy.text))
-            truth.append((copy.original, k, exact_jaccard(stage.shingles(originals[copy.original]), stage.shingles(copy.text))))
+            truth.append(
+                (copy.original, k, exact_jaccard(stage.shingles(originals[copy.original]), stage.shingles(copy.text)))
+            )
     return {"folder": folder, "originals": originals, "copies": copies, "truth": truth}
 
 
@@ -177,7 +196,7 @@ def config_for(corpus: dict, out: Path, local_phases_max_documents: int = 100_00
     text = f"""
 name: near
 input:
-  paths: ["{corpus['folder']}/*.warc.gz"]
+  paths: ["{corpus["folder"]}/*.warc.gz"]
 stages:
   - extract: {{}}
   - langid: {{}}
@@ -196,7 +215,11 @@ def kept_urls(out: Path) -> dict[str, tuple]:
     table = pq.read_table(out / "data")
     return {
         url: (cluster, size)
-        for url, cluster, size in zip(table.column("url").to_pylist(), table.column("dup_cluster_id").to_pylist(), table.column("dup_cluster_size").to_pylist())
+        for url, cluster, size in zip(
+            table.column("url").to_pylist(),
+            table.column("dup_cluster_id").to_pylist(),
+            table.column("dup_cluster_size").to_pylist(),
+        )
     }
 
 
@@ -210,7 +233,9 @@ def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dic
     # boilerplate), and then the copy is the one kept: exactly one of each cluster stays.
     originals_kept = {int(u.rsplit("/", 1)[1]) for u in kept if u.startswith("http://news.test/")}
     assert set(range(20, 80)) <= originals_kept  # originals without copies are never merged
-    found = [(o, k, j) for o, k, j in corpus["truth"] if not (o in originals_kept and f"http://mirror.test/{k}" in kept)]
+    found = [
+        (o, k, j) for o, k, j in corpus["truth"] if not (o in originals_kept and f"http://mirror.test/{k}" in kept)
+    ]
     missed = [(o, k, j) for o, k, j in corpus["truth"] if (o, k, j) not in found]
     assert all(j < 0.8 for _, _, j in missed), missed  # every copy at Jaccard >= 0.8 is caught
     assert len(found) >= 0.9 * len(corpus["truth"])
@@ -227,7 +252,10 @@ def test_near_copies_are_removed_and_distinct_news_kept(ray_session, corpus: dic
     stages = {s["name"]: s for s in summary.manifest["stages"]}
     assert stages["minhash_dedup"]["drops"]["dedup.minhash"] == report["documents_removed"]
     shown = render(summary.manifest)
-    assert "Near-duplicates (MinHash)" in shown and "14 bands x 8 rows of 112 permutations; P(candidate) J=0.5 0.053" in shown
+    assert (
+        "Near-duplicates (MinHash)" in shown
+        and "14 bands x 8 rows of 112 permutations; P(candidate) J=0.5 0.053" in shown
+    )
 
 
 def test_validate_prints_the_band_layout_and_s_curve(tmp_path: Path) -> None:
@@ -236,7 +264,9 @@ def test_validate_prints_the_band_layout_and_s_curve(tmp_path: Path) -> None:
     from curate.cli import cli
 
     config = tmp_path / "c.yaml"
-    config.write_text(f"name: c\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\nstages:\n  - extract: {{}}\n  - minhash_dedup: {{threshold: 0.8}}\noutput:\n  path: {tmp_path / 'out'}\n")
+    config.write_text(
+        f"name: c\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\nstages:\n  - extract: {{}}\n  - minhash_dedup: {{threshold: 0.8}}\noutput:\n  path: {tmp_path / 'out'}\n"
+    )
     result = CliRunner().invoke(cli, ["validate", str(config)])
     assert result.exit_code == 0
     bands, rows = bands_for_threshold(0.8, 112)
@@ -268,7 +298,9 @@ def test_keep_policy_longest_keeps_the_longer_copy(corpus: dict, tmp_path: Path)
         if cluster:
             by_cluster.setdefault(cluster, []).append(len(text))
     assert by_cluster and all(len(lengths) == 1 for lengths in by_cluster.values())  # one survivor per cluster
-    samples = pq.read_table(out / "samples" / "samples.parquet", filters=[("reason", "=", "dedup.minhash")]).to_pylist()
+    samples = pq.read_table(
+        out / "samples" / "samples.parquet", filters=[("reason", "=", "dedup.minhash")]
+    ).to_pylist()
     kept_text = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     assert all(len(kept_text[s["kept_id"]]) >= len(s["text"]) for s in samples)
 

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from curate.cli import cli
-
-from conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("verify") / "out"
-    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"])
+    result = CliRunner().invoke(
+        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -49,7 +50,10 @@ def test_a_flipped_byte_a_deleted_shard_and_a_stray_file_are_reported(output: Pa
     shutil.copy(shard, copy / "data" / "extra.parquet")
     code, text = verify(copy)
     assert code == 1
-    assert f"{manifest['quarantine']['files'][0]['path']}: missing" in text and "data/extra.parquet: not in the manifest" in text
+    assert (
+        f"{manifest['quarantine']['files'][0]['path']}: missing" in text
+        and "data/extra.parquet: not in the manifest" in text
+    )
     shard.unlink()
     code, text = verify(copy)
     assert f"{manifest['outputs']['shards'][0]['path']}: missing" in text
@@ -98,7 +102,9 @@ def test_draws_are_reproducible_by_seed_and_stratified(output: Path) -> None:
 def test_bottom_k_samples_merge_like_one_pass() -> None:
     from curate.samples import Sampler, merge
 
-    documents = [{"id": f"d{i}", "url": None, "domain": f"s{i % 7}", "source": f"f{i % 3}", "text": "x"} for i in range(500)]
+    documents = [
+        {"id": f"d{i}", "url": None, "domain": f"s{i % 7}", "source": f"f{i % 3}", "text": "x"} for i in range(500)
+    ]
     one = Sampler(10, seed=5)
     one.offer("s", "r", documents)
     parts = [Sampler(10, seed=5) for _ in range(3)]
@@ -110,7 +116,10 @@ def test_bottom_k_samples_merge_like_one_pass() -> None:
 
 
 def test_profile_writes_a_per_stage_breakdown(output: Path) -> None:
-    result = CliRunner().invoke(cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(output), "--profile", "--executor", "local"])
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(output), "--profile", "--executor", "local"],
+    )
     assert result.exit_code == 0, result.output
     text = (output / "profile.txt").read_text()
     manifest = json.loads((output / "manifest.json").read_text())

@@ -36,13 +36,17 @@ def test_shards_roll_over_by_rows(tmp_path: Path) -> None:
 
 def test_shards_roll_over_by_bytes(tmp_path: Path) -> None:
     data = batches(10, 10)
-    writer = ParquetShardWriter(str(tmp_path), data[0].schema, max_rows=10**6, max_bytes=data[0].nbytes * 3, compression_level=3)
+    writer = ParquetShardWriter(
+        str(tmp_path), data[0].schema, max_rows=10**6, max_bytes=data[0].nbytes * 3, compression_level=3
+    )
     shards = writer.write(data, "u")
     assert [s.rows for s in shards] == [30, 30, 30, 10]
 
 
 def test_no_rows_no_shards(tmp_path: Path) -> None:
-    writer = ParquetShardWriter(str(tmp_path), batches(1, 1)[0].schema, max_rows=5, max_bytes=1 << 20, compression_level=3)
+    writer = ParquetShardWriter(
+        str(tmp_path), batches(1, 1)[0].schema, max_rows=5, max_bytes=1 << 20, compression_level=3
+    )
     assert writer.write([], "u") == []
 
 

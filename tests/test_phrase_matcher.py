@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from stages.phrase_matcher import PhraseMatcher
 from stages.spam_lexicon import BUILTIN_CATEGORIES, BUILTIN_DIR, read_terms
-
-from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 
 def brute_force(phrases: list[str], text: str) -> list[tuple[int, str]]:

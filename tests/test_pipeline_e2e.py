@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import REPO, require_shared
 
 from curate.cli import cli
 from curate.warc_writer import write_response
-
-from conftest import REPO, require_shared
 
 CONFIG = REPO / "configs" / "zh_web.yaml"
 
@@ -86,10 +85,29 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
     table = read_shards(out, manifest)
     sources = Counter(Path(source).name for source in table.column("source").to_pylist())
     # Every page kept from c-gb had its copy in d-mirror removed: the first input wins each duplicate.
-    assert "d-mirror.warc.gz" not in sources and stages["exact_dedup"]["drops"]["dedup.exact"] == sources["c-gb.warc.gz"] >= 60
-    assert table.num_rows == manifest["outputs"]["rows"] == stages["exact_dedup"]["docs_out"] - stages["minhash_dedup"]["drops"].get("dedup.minhash", 0)
+    assert (
+        "d-mirror.warc.gz" not in sources
+        and stages["exact_dedup"]["drops"]["dedup.exact"] == sources["c-gb.warc.gz"] >= 60
+    )
+    assert (
+        table.num_rows
+        == manifest["outputs"]["rows"]
+        == stages["exact_dedup"]["docs_out"] - stages["minhash_dedup"]["drops"].get("dedup.minhash", 0)
+    )
     assert [f["name"] for f in manifest["outputs"]["schema"]] == table.schema.names
-    for column in ("id", "text", "url", "domain", "source", "source_offset", "fetch_time", "lang", "lang_score", "script", "charset"):
+    for column in (
+        "id",
+        "text",
+        "url",
+        "domain",
+        "source",
+        "source_offset",
+        "fetch_time",
+        "lang",
+        "lang_score",
+        "script",
+        "charset",
+    ):
         assert column in table.schema.names
     assert "html" not in table.schema.names
     rows = table.to_pylist()
@@ -108,7 +126,9 @@ def test_run_on_real_warc_reads_back_and_adds_up(ray_session, real_inputs: Path,
 def test_ray_and_in_process_runs_give_identical_shards(ray_session, real_inputs: Path, tmp_path: Path) -> None:
     checksums = []
     for name in ("ray", "local"):
-        code, output = run_cli("--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(tmp_path / name), "--executor", name)
+        code, output = run_cli(
+            "--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(tmp_path / name), "--executor", name
+        )
         assert code == 0, output
         manifest = json.loads((tmp_path / name / "manifest.json").read_text())
         checksums.append([(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]])
@@ -117,7 +137,16 @@ def test_ray_and_in_process_runs_give_identical_shards(ray_session, real_inputs:
 
 def test_rerun_skips_completed_units(real_inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = ("--input", str(real_inputs / "a-cc.warc.gz"), "--input", str(real_inputs / "c-gb.warc.gz"), "--output", str(out), "--executor", "local")
+    args = (
+        "--input",
+        str(real_inputs / "a-cc.warc.gz"),
+        "--input",
+        str(real_inputs / "c-gb.warc.gz"),
+        "--output",
+        str(out),
+        "--executor",
+        "local",
+    )
     assert run_cli(*args)[0] == 0
     first = json.loads((out / "manifest.json").read_text())
     assert first["resumed_units"] == 0

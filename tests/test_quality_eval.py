@@ -13,10 +13,9 @@ from __future__ import annotations
 import sys
 
 import pytest
+from conftest import REPO, require_shared
 
 from curate.config import load_config
-
-from conftest import REPO, require_shared
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import calibrate_quality  # noqa: E402  (the benchmarks run as scripts; their modules are importable)
@@ -28,7 +27,13 @@ CONFIG = REPO / "configs" / "zh_web.yaml"
 
 @pytest.fixture(scope="module")
 def documents() -> list[dict]:
-    for relative in (("zh_text", "genres"), ("html", "zh_sites"), ("html", "zh_gb2312"), ("spam", "zh"), ("warc", "commoncrawl_excerpt")):
+    for relative in (
+        ("zh_text", "genres"),
+        ("html", "zh_sites"),
+        ("html", "zh_gb2312"),
+        ("spam", "zh"),
+        ("warc", "commoncrawl_excerpt"),
+    ):
         require_shared(*relative)
     found, _ = quality_eval.evaluate(str(CONFIG), dev_data.all_items())
     return found
@@ -55,15 +60,29 @@ def test_spam_is_caught_and_known_good_text_is_not(summary: dict) -> None:
     assert spam["good_flagged_any_rule"] <= 0.02, spam
     # Real spam and the generated injections, each on its own; and the spam pages the shipped
     # model never trained on (its held-out 30 %), so its recall is not its training accuracy.
-    assert spam["per_kind"]["gambling"]["recall"] >= 0.9 and spam["per_kind"]["seo_injection"]["recall"] >= 0.75, spam["per_kind"]
-    assert spam["held_out"]["recall_any_rule"] >= 0.9 and spam["held_out"]["good_flagged_any_rule"] <= 0.02, spam["held_out"]
+    assert spam["per_kind"]["gambling"]["recall"] >= 0.9 and spam["per_kind"]["seo_injection"]["recall"] >= 0.75, spam[
+        "per_kind"
+    ]
+    assert spam["held_out"]["recall_any_rule"] >= 0.9 and spam["held_out"]["good_flagged_any_rule"] <= 0.02, spam[
+        "held_out"
+    ]
 
 
 def test_screens_stay_quiet_on_real_site_pages(summary: dict) -> None:
     screens = summary["screens"]
-    for rule in ("screen.hidden_text", "screen.hidden_instructions", "screen.hidden_stuffing", "screen.hidden_links", "screen.prompt_injection", "screen.gibberish_span"):
+    for rule in (
+        "screen.hidden_text",
+        "screen.hidden_instructions",
+        "screen.hidden_stuffing",
+        "screen.hidden_links",
+        "screen.prompt_injection",
+        "screen.gibberish_span",
+    ):
         if rule in screens:
-            assert screens[rule]["flagged_share"] <= 0.02 and screens[rule]["portal_pages_flagged"] <= 0.02, (rule, screens[rule])
+            assert screens[rule]["flagged_share"] <= 0.02 and screens[rule]["portal_pages_flagged"] <= 0.02, (
+                rule,
+                screens[rule],
+            )
 
 
 def test_the_config_holds_the_limits_the_calibration_derives(documents: list[dict]) -> None:

@@ -8,17 +8,16 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from curate.stage import Drop, StageStats, first_failure
+from stages._text_kernels import repetition_chars
 from stages.fineweb_quality import FinewebQuality, FinewebQualityConfig
-from stages.policy import Policy, PolicyConfig
 from stages.gopher_quality import GopherQuality, GopherQualityConfig
 from stages.gopher_repetition import GopherRepetition, GopherRepetitionConfig
-from stages._text_kernels import repetition_chars
+from stages.policy import Policy, PolicyConfig
 from stages.text_profile import profile
 from stages.zh_quality import ZhQuality, ZhQualityConfig, bracket_share, char_entropy, codepoints_of
-
-from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 FAMILIES = [
     (ZhQuality, ZhQualityConfig),
@@ -54,7 +53,11 @@ def test_signal_columns_are_kept_for_the_report() -> None:
 
 
 # Every threshold rule the families declare, tested at its boundary.
-BOUNDARIES = [(stage_class, config_class, rule) for stage_class, config_class in FAMILIES + [(Policy, PolicyConfig)] for rule in stage_class.thresholds]
+BOUNDARIES = [
+    (stage_class, config_class, rule)
+    for stage_class, config_class in FAMILIES + [(Policy, PolicyConfig)]
+    for rule in stage_class.thresholds
+]
 
 
 def boundary_text() -> str:
@@ -82,7 +85,9 @@ def permissive(stage_class, config_class):
     return config
 
 
-@pytest.mark.parametrize("stage_class,config_class,rule", BOUNDARIES, ids=[f"{b[2].reason}-{b[2].key}" for b in BOUNDARIES])
+@pytest.mark.parametrize(
+    "stage_class,config_class,rule", BOUNDARIES, ids=[f"{b[2].reason}-{b[2].key}" for b in BOUNDARIES]
+)
 def test_threshold_boundary(stage_class, config_class, rule) -> None:
     text = boundary_text()
     base = permissive(stage_class, config_class)
@@ -96,7 +101,9 @@ def test_threshold_boundary(stage_class, config_class, rule) -> None:
     beyond = value + step if rule.bound == "min" else value - step
     if integer:
         beyond = int(value) + 1 if rule.bound == "min" else int(value) - 1
-    assert first_failure(stage_class(with_limit(base, rule, beyond)).checks(stage.signals(text, "zh"), "zh")) == Drop(rule.reason, value)
+    assert first_failure(stage_class(with_limit(base, rule, beyond)).checks(stage.signals(text, "zh"), "zh")) == Drop(
+        rule.reason, value
+    )
 
 
 def test_published_values_are_recorded_where_the_signal_is_measured_as_published() -> None:
@@ -121,12 +128,17 @@ def test_paragraph_han_minimum_removes_thin_paragraphs() -> None:
     stage = ZhQuality(ZhQualityConfig(min_paragraph_han_chars=5))
     news = peoples_daily_documents(1)[0]
     out, _ = run(stage, [news + "\nOK 123\n短句"])
-    assert out.column("text")[0].as_py() == "\n".join(line for line in news.split("\n") if sum("\u4e00" <= c <= "\u9fff" for c in line) >= 5)
+    assert out.column("text")[0].as_py() == "\n".join(
+        line for line in news.split("\n") if sum("\u4e00" <= c <= "\u9fff" for c in line) >= 5
+    )
 
 
 def test_ngram_helpers_match_datatrove_semantics() -> None:
     page = profile("我们 喜欢 我们 喜欢 我们 喜欢", "en")
-    assert repetition_chars(page.word_hashes, page.word_lengths, [2], [2]) == ([len("我们喜欢") * 3], [len("我们喜欢") * 2])
+    assert repetition_chars(page.word_hashes, page.word_lengths, [2], [2]) == (
+        [len("我们喜欢") * 3],
+        [len("我们喜欢") * 2],
+    )
     three = profile("一 二 三", "en")
     assert repetition_chars(three.word_hashes, three.word_lengths, [2, 3, 4], [3]) == ([0, 0, 0], [0])
 
@@ -161,19 +173,39 @@ def test_ngram_counts_equal_a_plain_python_count_on_real_text() -> None:
         assert [repetition_chars(hashes, lengths, [], [n])[1][0] for n in range(5, 11)] == expected
 
 
-EDGE_TEXTS = ["", " ", "\n\n\n", "啊", "啊" * 5000, "😀𠀀𠀁 emoji and ext-B", "【】【", "}{", "a\u3000b\xa0c", "İstanbul ǅ ﬁ", "\t|\t|\t", "1.\n2.\n3."]
+EDGE_TEXTS = [
+    "",
+    " ",
+    "\n\n\n",
+    "啊",
+    "啊" * 5000,
+    "😀𠀀𠀁 emoji and ext-B",
+    "【】【",
+    "}{",
+    "a\u3000b\xa0c",
+    "İstanbul ǅ ﬁ",
+    "\t|\t|\t",
+    "1.\n2.\n3.",
+]
 
 
 def test_every_quality_stage_survives_edge_cases() -> None:
-    from curate.config import load_config
-
     from conftest import REPO
+
+    from curate.config import load_config
 
     config = load_config(str(REPO / "configs" / "zh_web.yaml"))
     for lang in ("zh", "en", None):
         batch = pa.RecordBatch.from_pydict({"text": EDGE_TEXTS, "lang": [lang] * len(EDGE_TEXTS)})
         for spec in config.stages:
-            if spec.name in ("spam_lexicon", "c4_lines", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality"):
+            if spec.name in (
+                "spam_lexicon",
+                "c4_lines",
+                "zh_quality",
+                "gopher_quality",
+                "gopher_repetition",
+                "fineweb_quality",
+            ):
                 stats = StageStats(spec.name)
                 out = spec.build().apply(batch, stats)
                 assert stats.docs_in == stats.docs_out + sum(stats.drops.values())

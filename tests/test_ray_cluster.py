@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, require_shared
 
 from curate.warc_writer import write_response
-
-from conftest import REPO, require_shared
 
 
 def free_port() -> int:
@@ -57,12 +56,19 @@ def two_node_cluster(tmp_path: Path):
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     try:
         subprocess.run(
-            ray_cli + ["start", "--head", f"--port={port}", f"--temp-dir={temp_dir}", "--include-dashboard=false", *common],
-            check=True, env=env, capture_output=True, timeout=120,
+            ray_cli
+            + ["start", "--head", f"--port={port}", f"--temp-dir={temp_dir}", "--include-dashboard=false", *common],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=120,
         )
         subprocess.run(
             ray_cli + ["start", f"--address=127.0.0.1:{port}", *common],
-            check=True, env=env, capture_output=True, timeout=120,
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=120,
         )
         yield f"127.0.0.1:{port}", env
     finally:
@@ -90,7 +96,17 @@ def test_run_on_two_node_cluster(two_node_cluster, tmp_path: Path) -> None:
             write_response(handle, f"http://gb.test/{page.stem}", page.read_bytes(), "text/html")
     inputs.append(articles)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "curate.cli", "run", str(REPO / "configs" / "zh_web.yaml"), "--address", address, "--output", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "run",
+        str(REPO / "configs" / "zh_web.yaml"),
+        "--address",
+        address,
+        "--output",
+        str(out),
+    ]
     for path in inputs:
         command += ["--input", str(path)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

@@ -5,18 +5,16 @@ the filter the README shows."""
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 from curate.config import load_config
 from curate.config_schema import ConfigError
 from curate.stage import StageStats
 from stages.readers import ReadResult, reader_for
-
-from conftest import REPO
 
 PLUGINS = Path(__file__).parent / "plugins"
 WUDAO_SAMPLE = REPO / "samples" / "wudao_sample.json"

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import REPO, require_shared
 
 from curate.cli import cli
 from curate.warc_writer import write_response
-
-from conftest import REPO, require_shared
 
 CONFIG = REPO / "configs" / "zh_web.yaml"
 
@@ -49,7 +48,19 @@ def test_interrupted_run_resumes_to_the_same_output(ray_session, tmp_path: Path)
     interrupted = tmp_path / "interrupted"
     env = dict(os.environ, RAY_ADDRESS="")  # its own local Ray, not the test session's
     process = subprocess.Popen(
-        [sys.executable, "-m", "curate.cli", "run", str(CONFIG), "--input", glob, "--output", str(interrupted), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "curate.cli",
+            "run",
+            str(CONFIG),
+            "--input",
+            glob,
+            "--output",
+            str(interrupted),
+            "--workers",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

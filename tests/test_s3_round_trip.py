@@ -18,7 +18,6 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, peoples_daily_documents, require_shared
 
 
@@ -33,10 +32,13 @@ def s3_env():
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     env = {
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
     }
     try:
@@ -57,15 +59,22 @@ def s3_env():
 
 def s3(env: dict[str, str]) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(
-        access_key=env["AWS_ACCESS_KEY_ID"], secret_key=env["AWS_SECRET_ACCESS_KEY"], region="us-east-1",
-        endpoint_override=env["AWS_ENDPOINT_URL"], allow_bucket_creation=True,
+        access_key=env["AWS_ACCESS_KEY_ID"],
+        secret_key=env["AWS_SECRET_ACCESS_KEY"],
+        region="us-east-1",
+        endpoint_override=env["AWS_ENDPOINT_URL"],
+        allow_bucket_creation=True,
     )
 
 
 def curate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "curate.cli", *args], env={**os.environ, **env}, cwd=REPO,
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "curate.cli", *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -77,11 +86,26 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
         out.write(warc.read_bytes())
     documents = peoples_daily_documents(40)
     with fs.open_output_stream("corpus/texts/part-0.jsonl.gz", compression=None) as out:
-        out.write(gzip.compress("\n".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents)).encode()))
+        out.write(
+            gzip.compress(
+                "\n".join(
+                    json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents)
+                ).encode()
+            )
+        )
 
     # A WARC run: input glob and output folder both on S3.
-    done = curate(s3_env, "run", "configs/zh_web.yaml", "--input", "s3://corpus/crawl/*.warc.gz", "--output", "s3://corpus/out-web",
-                  "--workers", "2")
+    done = curate(
+        s3_env,
+        "run",
+        "configs/zh_web.yaml",
+        "--input",
+        "s3://corpus/crawl/*.warc.gz",
+        "--output",
+        "s3://corpus/out-web",
+        "--workers",
+        "2",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads(fs.open_input_stream("corpus/out-web/manifest.json").read())
     assert [i["path"] for i in manifest["inputs"]] == ["s3://corpus/crawl/cc-excerpt.warc.gz"]
@@ -135,7 +159,9 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
 
 def test_missing_s3_input_fails_before_any_output(s3_env) -> None:
     s3(s3_env).create_dir("empty")
-    done = curate(s3_env, "run", "configs/zh_web.yaml", "--input", "s3://empty/nothing/*.warc.gz", "--output", "s3://empty/out")
+    done = curate(
+        s3_env, "run", "configs/zh_web.yaml", "--input", "s3://empty/nothing/*.warc.gz", "--output", "s3://empty/out"
+    )
     assert done.returncode == 2
     assert "--input[0]: no input file matches 's3://empty/nothing/*.warc.gz'" in done.stderr + done.stdout
     assert s3(s3_env).get_file_info("empty/out").type == pafs.FileType.NotFound

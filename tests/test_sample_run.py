@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
+from conftest import REPO, SAMPLE_WARC
 
 from curate.cli import cli
-
-from conftest import REPO, SAMPLE_WARC
 
 
 def test_sample_warc_regenerates_byte_for_byte(tmp_path: Path) -> None:
     target = tmp_path / SAMPLE_WARC.name
-    subprocess.run([sys.executable, str(REPO / "samples" / "build_sample_warc.py"), "--output", str(target)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "samples" / "build_sample_warc.py"), "--output", str(target)],
+        check=True,
+        capture_output=True,
+    )
     assert hashlib.sha256(target.read_bytes()).hexdigest() == hashlib.sha256(SAMPLE_WARC.read_bytes()).hexdigest()
 
 
@@ -29,7 +32,17 @@ def test_flagship_run_on_the_sample(ray_session, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stages = {s["name"]: s for s in manifest["stages"]}
     assert stages["read"]["docs_out"] >= 150
-    for name in ("read", "extract", "langid", "spam_lexicon", "spam_model", "policy", "zh_quality", "gopher_repetition", "exact_dedup"):
+    for name in (
+        "read",
+        "extract",
+        "langid",
+        "spam_lexicon",
+        "spam_model",
+        "policy",
+        "zh_quality",
+        "gopher_repetition",
+        "exact_dedup",
+    ):
         assert stages[name]["drops"], f"{name} dropped nothing on the sample"
     assert stages["read"]["drops"]["read.not_html"] == 3
     quality_reasons = {r for s in manifest["stages"] for r in s["drops"] if r.startswith("quality.")}

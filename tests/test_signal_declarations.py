@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pytest
+from conftest import REPO
 
 from curate.config_schema import bounds
 from curate.stage import DeclarationError, SignalFilter, Stage, StageStats, Threshold
 from stages import STAGE_CLASSES
 from stages.readers import InputConfig, ReadResult, reader_for
-
-from conftest import REPO
 
 WUDAO_SAMPLE = str(REPO / "samples" / "wudao_sample.json")
 

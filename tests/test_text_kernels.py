@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from stages._text_kernels import char_entropy, code_line_candidates, edge_lines, sentence_ends, sentence_lines
+from stages.cjk import HAN
 from stages.fineweb_quality import _SENTENCE_TABLE, SENTENCE_LINE
 from stages.gopher_quality import BULLETS
 from stages.policy import _CODE_LINE, _FENCE, code_share
-from stages.cjk import HAN
 from stages.words import lines as stripped_lines
 
-from conftest import common_crawl_chinese_pages, peoples_daily_documents
-
 EDGES = [
-    "", " ", "\n", "\n\n", "a", ".", "a.", "3.5", "a. b. c.", ".x", "Dr. Who! 好。。。", "x.\u3000y", "𠀀. 中𠀁",
-    "• x\n  - y ...\n…\n..\n.. .", "a\r\nb\rc\x0bd\u2028e\x85f", "x\r\n", "  a = 1;\n```\nx\n```\n中文 && 中文",
-    "\u3000int x;\u3000\n\x1c}", "İSTANBUL ab", "中文（注释）\n// 注释\nconst a = f();\n<div>\n</div>",
+    "",
+    " ",
+    "\n",
+    "\n\n",
+    "a",
+    ".",
+    "a.",
+    "3.5",
+    "a. b. c.",
+    ".x",
+    "Dr. Who! 好。。。",
+    "x.\u3000y",
+    "𠀀. 中𠀁",
+    "• x\n  - y ...\n…\n..\n.. .",
+    "a\r\nb\rc\x0bd\u2028e\x85f",
+    "x\r\n",
+    "  a = 1;\n```\nx\n```\n中文 && 中文",
+    "\u3000int x;\u3000\n\x1c}",
+    "İSTANBUL ab",
+    "中文（注释）\n// 注释\nconst a = f();\n<div>\n</div>",
 ]
 
 
@@ -34,7 +50,16 @@ def reference_entropy(text: str) -> tuple[int, float]:
 
 
 def reference_sentence_ends(text: str) -> int:
-    ends = [c in "。！？!?…" or (c == "." and i > 0 and (text[i - 1].isalnum() or ord(text[i - 1]) > 0xFFFF) and (i + 1 == len(text) or text[i + 1].isspace())) for i, c in enumerate(text)]
+    ends = [
+        c in "。！？!?…"
+        or (
+            c == "."
+            and i > 0
+            and (text[i - 1].isalnum() or ord(text[i - 1]) > 0xFFFF)
+            and (i + 1 == len(text) or text[i + 1].isspace())
+        )
+        for i, c in enumerate(text)
+    ]
     return sum(1 for i, end in enumerate(ends) if end and (i == 0 or not ends[i - 1]))
 
 
@@ -58,7 +83,10 @@ def reference_code_share(text: str) -> float:
         if _FENCE.match(line):
             fenced = not fenced
             code += len(stripped)
-        elif fenced or (_CODE_LINE.search(line) and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))):
+        elif fenced or (
+            _CODE_LINE.search(line)
+            and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))
+        ):
             code += len(stripped)
     return code / total if total else 0.0
 
@@ -75,7 +103,9 @@ def test_sentence_ends_sentence_lines_and_edge_lines(texts: list[str]) -> None:
         assert sentence_ends(text) == reference_sentence_ends(text), text[:40]
         assert edge_lines(text) == reference_edge_lines(text), text[:40]
         lines = stripped_lines(text)
-        assert [bool(b) for b in sentence_lines(lines, _SENTENCE_TABLE)] == [SENTENCE_LINE.search(line) is not None for line in lines], text[:40]
+        assert [bool(b) for b in sentence_lines(lines, _SENTENCE_TABLE)] == [
+            SENTENCE_LINE.search(line) is not None for line in lines
+        ], text[:40]
 
 
 def test_code_lines(texts: list[str]) -> None:

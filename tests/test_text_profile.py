@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from stages._text_kernels import token_lengths
 from stages.text_profile import LETTER, OTHER, PUNCT, _build, kept_lines_profile, profile, substring_hashes
-
-from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 
 def test_words_classes_and_lines() -> None:
@@ -35,7 +34,9 @@ def test_derived_profile_equals_segmenting_the_cleaned_text_again() -> None:
 
 
 def test_word_hashes_are_equal_exactly_for_equal_words() -> None:
-    for text in peoples_daily_documents(50) + [p["text"] for p in common_crawl_chinese_pages()] + ["The cat  sat.\nthe cat"]:
+    for text in (
+        peoples_daily_documents(50) + [p["text"] for p in common_crawl_chinese_pages()] + ["The cat  sat.\nthe cat"]
+    ):
         page = profile(text, "zh")
         by_hash: dict[int, str] = {}
         for word, value in zip(page.words, page.word_hashes.tolist()):

@@ -6,11 +6,10 @@ import json
 import re
 
 import pyarrow as pa
+from conftest import require_shared
 
 from curate.stage import StageStats
 from stages.to_simplified import ToSimplified, ToSimplifiedConfig
-
-from conftest import require_shared
 
 
 def test_converts_traditional_rows_only() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+from conftest import require_shared
 
 from curate.warc_writer import write_record, write_response
 from stages.readers import InputConfig, ReadResult
 from stages.readers.warc import WarcReader, parse_http_response
-
-from conftest import require_shared
 
 
 def read_all(path: Path, **options) -> tuple[pa.Table | None, ReadResult]:
@@ -84,7 +83,9 @@ def test_revisits_and_non_html_payloads_are_counted() -> None:
 
 
 def test_payload_cap_skips_large_records() -> None:
-    table, result = read_all(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), max_payload_bytes=20_000)
+    table, result = read_all(
+        require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"), max_payload_bytes=20_000
+    )
     assert result.stats.drops["read.payload_too_large"] > 0
     assert table.num_rows == 16 - result.stats.drops["read.payload_too_large"]
 
@@ -106,7 +107,9 @@ def test_http_status_and_empty_payloads(tmp_path: Path) -> None:
     path = tmp_path / "s.warc.gz"
     with open(path, "wb") as out:
         write_record(out, "response", b"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n", target_uri="https://a.cn/")
-        write_record(out, "response", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", target_uri="https://a.cn/e")
+        write_record(
+            out, "response", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", target_uri="https://a.cn/e"
+        )
         write_record(out, "response", b"garbage without http framing", target_uri="https://a.cn/g")
         write_response(out, "https://a.cn/ok", b"<html><body>ok</body></html>", None)
     table, result = read_all(path)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from conftest import peoples_daily_documents
+
 from stages.text_profile import profile, sentence_count
 from stages.words import ends_with_terminal_punctuation, segmenter
-
-from conftest import peoples_daily_documents
 
 
 def test_rjieba_gives_jieba_words_on_real_news() -> None:

@@ -57,6 +57,8 @@ NODE_SCHEMA = pa.schema(
 )
 EDGE_SCHEMA = pa.schema([pa.field("src", pa.int64(), nullable=False), pa.field("dst", pa.int64(), nullable=False)])
 LABEL_SCHEMA = pa.schema([pa.field("node", pa.int64(), nullable=False), pa.field("label", pa.int64(), nullable=False)])
+
+
 def node_ids(unit_index: int, rows: np.ndarray) -> np.ndarray:
     return (np.int64(unit_index) << np.int64(ROW_BITS)) | rows.astype(np.int64)
 
@@ -82,7 +84,9 @@ def candidate_edges(keys: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np
     first = nodes[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     src, dst = first[~starts], nodes[~starts]
     keep = src != dst
-    pairs = np.unique(np.stack([src[keep], dst[keep]], axis=1), axis=0) if keep.any() else np.zeros((0, 2), dtype=np.int64)
+    pairs = (
+        np.unique(np.stack([src[keep], dst[keep]], axis=1), axis=0) if keep.any() else np.zeros((0, 2), dtype=np.int64)
+    )
     return pairs[:, 0], pairs[:, 1]
 
 
@@ -97,7 +101,9 @@ def lsh_partition(job: GlobalJob, partition: int, partitions: int) -> dict[str, 
     keys, nodes = table.column("key").to_numpy(), table.column("node").to_numpy()
     drops = job.earlier_drops()
     if drops.num_rows:
-        removed = node_ids(0, drops.column("row").to_numpy()) | (drops.column("unit").to_numpy().astype(np.int64) << ROW_BITS)
+        removed = node_ids(0, drops.column("row").to_numpy()) | (
+            drops.column("unit").to_numpy().astype(np.int64) << ROW_BITS
+        )
         kept = ~np.isin(nodes, removed)
         keys, nodes = keys[kept], nodes[kept]
     src, dst = candidate_edges(keys, nodes)
@@ -113,7 +119,9 @@ def unique_edges(work: str, partition: int) -> dict[str, Any]:
     out = os.path.join(work, "edges", part_name(partition))
     if (record := finished(out)) is not None:
         return record
-    edges = read_parts(sorted(glob.glob(os.path.join(work, "bucket-edges", "from-*", part_name(partition)))), EDGE_SCHEMA)
+    edges = read_parts(
+        sorted(glob.glob(os.path.join(work, "bucket-edges", "from-*", part_name(partition)))), EDGE_SCHEMA
+    )
     pairs = np.stack([edges.column("src").to_numpy(), edges.column("dst").to_numpy()], axis=1)
     pairs = np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
     write_parquet_atomically(pa.table({"src": pairs[:, 0], "dst": pairs[:, 1]}, schema=EDGE_SCHEMA), out)
@@ -137,7 +145,9 @@ def read_texts(docs_path: str, rows: np.ndarray) -> dict[int, str]:
     return texts
 
 
-def verify_partition(job: GlobalJob, partition: int, shingles: Callable[[str], np.ndarray], threshold: float) -> dict[str, Any]:
+def verify_partition(
+    job: GlobalJob, partition: int, shingles: Callable[[str], np.ndarray], threshold: float
+) -> dict[str, Any]:
     work = job.folder
 
     out = os.path.join(work, "verified", part_name(partition))
@@ -152,7 +162,9 @@ def verify_partition(job: GlobalJob, partition: int, shingles: Callable[[str], n
         rows = nodes[units == unit] & ((1 << ROW_BITS) - 1)
         for row, text in read_texts(os.path.join(job.unit_dirs[unit], "docs.parquet"), rows).items():
             sets[(unit << ROW_BITS) | row] = shingles(text or "")
-    keep = np.array([exact_jaccard(sets[a], sets[b]) >= threshold for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
+    keep = np.array(
+        [exact_jaccard(sets[a], sets[b]) >= threshold for a, b in zip(src.tolist(), dst.tolist())], dtype=bool
+    )
     write_parquet_atomically(pa.table({"src": src[keep], "dst": dst[keep]}, schema=EDGE_SCHEMA), out)
     return mark_finished(out, {"candidate_pairs": len(src), "verified_pairs": int(keep.sum())})
 
@@ -190,7 +202,9 @@ def local_components(work: str, edge_dir: str, partitions: int) -> dict[str, Any
     edges = read_parts(sorted(glob.glob(os.path.join(work, edge_dir, "part-*.parquet"))), EDGE_SCHEMA)
     nodes, labels = component_labels(edges.column("src").to_numpy(), edges.column("dst").to_numpy())
     table = pa.table({"node": nodes, "label": labels}, schema=LABEL_SCHEMA)
-    write_partitioned(table, node_partition(nodes, partitions), partitions, lambda q: os.path.join(work, "labels", part_name(q)))
+    write_partitioned(
+        table, node_partition(nodes, partitions), partitions, lambda q: os.path.join(work, "labels", part_name(q))
+    )
     return mark_finished(out, {"method": "local", "iterations": 1, "nodes": len(nodes)})
 
 
@@ -202,7 +216,12 @@ def adjacency_partition(work: str, edge_dir: str, partition: int, partitions: in
     edges = read_parts([os.path.join(work, edge_dir, part_name(partition))], EDGE_SCHEMA)
     src, dst = edges.column("src").to_numpy(), edges.column("dst").to_numpy()
     both = pa.table({"src": np.concatenate([src, dst]), "dst": np.concatenate([dst, src])}, schema=EDGE_SCHEMA)
-    write_partitioned(both, node_partition(both.column("src").to_numpy(), partitions), partitions, lambda q: os.path.join(out, part_name(q)))
+    write_partitioned(
+        both,
+        node_partition(both.column("src").to_numpy(), partitions),
+        partitions,
+        lambda q: os.path.join(out, part_name(q)),
+    )
     return mark_finished(out, {"edges": len(src)})
 
 
@@ -216,19 +235,32 @@ def propagation_round(work: str, partition: int, partitions: int, iteration: int
     out = os.path.join(work, "cc", f"round-{iteration:04d}", part_name(partition))
     if (record := finished(out)) is not None:
         return record
-    adjacency = read_parts(sorted(glob.glob(os.path.join(work, "cc", "adjacency", "from-*", part_name(partition)))), EDGE_SCHEMA)
+    adjacency = read_parts(
+        sorted(glob.glob(os.path.join(work, "cc", "adjacency", "from-*", part_name(partition)))), EDGE_SCHEMA
+    )
     src, dst = adjacency.column("src").to_numpy(), adjacency.column("dst").to_numpy()
     if iteration == 0:
         nodes = np.unique(src)
         labels = nodes.copy()
         changed = np.ones(len(nodes), dtype=bool)
     else:
-        previous = pq.read_table(os.path.join(work, "cc", f"round-{iteration - 1:04d}", part_name(partition)), schema=LABEL_SCHEMA)
+        previous = pq.read_table(
+            os.path.join(work, "cc", f"round-{iteration - 1:04d}", part_name(partition)), schema=LABEL_SCHEMA
+        )
         nodes, labels = previous.column("node").to_numpy(), previous.column("label").to_numpy().copy()
-        messages = read_parts(sorted(glob.glob(os.path.join(work, "cc", f"messages-{iteration - 1:04d}", "from-*", part_name(partition)))), LABEL_SCHEMA)
+        messages = read_parts(
+            sorted(
+                glob.glob(os.path.join(work, "cc", f"messages-{iteration - 1:04d}", "from-*", part_name(partition)))
+            ),
+            LABEL_SCHEMA,
+        )
         incoming = np.full(len(nodes), np.iinfo(np.int64).max)
         if messages.num_rows:
-            np.minimum.at(incoming, np.searchsorted(nodes, messages.column("node").to_numpy()), messages.column("label").to_numpy())
+            np.minimum.at(
+                incoming,
+                np.searchsorted(nodes, messages.column("node").to_numpy()),
+                messages.column("label").to_numpy(),
+            )
         changed = incoming < labels
         labels = np.minimum(labels, incoming)
     # Tell the neighbours of every node whose label went down.
@@ -236,15 +268,24 @@ def propagation_round(work: str, partition: int, partitions: int, iteration: int
     send = changed[sender]
     outgoing = pa.table({"node": dst[send], "label": labels[sender[send]]}, schema=LABEL_SCHEMA)
     message_dir = os.path.join(work, "cc", f"messages-{iteration:04d}", f"from-{partition:05d}")
-    write_partitioned(outgoing, node_partition(outgoing.column("node").to_numpy(), partitions), partitions, lambda q: os.path.join(message_dir, part_name(q)))
+    write_partitioned(
+        outgoing,
+        node_partition(outgoing.column("node").to_numpy(), partitions),
+        partitions,
+        lambda q: os.path.join(message_dir, part_name(q)),
+    )
     write_parquet_atomically(pa.table({"node": nodes, "label": labels}, schema=LABEL_SCHEMA), out)
-    return mark_finished(out, {"changed": int(changed.sum()) if iteration else 0, "messages": outgoing.num_rows, "nodes": len(nodes)})
+    return mark_finished(
+        out, {"changed": int(changed.sum()) if iteration else 0, "messages": outgoing.num_rows, "nodes": len(nodes)}
+    )
 
 
 def publish_labels(work: str, iteration: int, partition: int) -> None:
     """The converged round's labels become ``labels/part-P``."""
     source = os.path.join(work, "cc", f"round-{iteration:04d}", part_name(partition))
-    write_parquet_atomically(pq.read_table(source, schema=LABEL_SCHEMA), os.path.join(work, "labels", part_name(partition)))
+    write_parquet_atomically(
+        pq.read_table(source, schema=LABEL_SCHEMA), os.path.join(work, "labels", part_name(partition))
+    )
 
 
 # --- 4 and 5. clusters and keepers -------------------------------------------------------------
@@ -260,7 +301,9 @@ def members_partition(job: GlobalJob, partition: int, partitions: int) -> dict[s
     attributes = read_parts(job.key_paths("nodes", partition), NODE_SCHEMA)
     joined = labels.join(attributes, "node", join_type="inner").sort_by("node")
     label_column = joined.column("label").to_numpy()
-    write_partitioned(joined, node_partition(label_column, partitions), partitions, lambda r: os.path.join(out, part_name(r)))
+    write_partitioned(
+        joined, node_partition(label_column, partitions), partitions, lambda r: os.path.join(out, part_name(r))
+    )
     return mark_finished(out, {"members": joined.num_rows})
 
 
@@ -268,7 +311,11 @@ KEEP_ORDER = {
     # Sort keys, best first; the node (input order) breaks remaining ties. Nulls sort last
     # whatever the direction: a missing quality or fetch time never wins.
     "longest": [("length", "descending", "at_end"), ("node", "ascending", "at_end")],
-    "highest_quality": [("quality", "descending", "at_end"), ("length", "descending", "at_end"), ("node", "ascending", "at_end")],
+    "highest_quality": [
+        ("quality", "descending", "at_end"),
+        ("length", "descending", "at_end"),
+        ("node", "ascending", "at_end"),
+    ],
     "earliest": [("fetch_time", "ascending", "at_end"), ("node", "ascending", "at_end")],
 }
 
@@ -283,7 +330,11 @@ def keepers_partition(job: GlobalJob, partition: int, keep: str, decision_schema
     member_schema = LABEL_SCHEMA.append(NODE_SCHEMA.field("id")).append(NODE_SCHEMA.field("length"))
     member_schema = member_schema.append(NODE_SCHEMA.field("quality")).append(NODE_SCHEMA.field("fetch_time"))
     paths = sorted(glob.glob(os.path.join(work, "members", "from-*", part_name(partition))))
-    members = pa.concat_tables([pq.read_table(p).select(member_schema.names) for p in paths]) if paths else member_schema.empty_table()
+    members = (
+        pa.concat_tables([pq.read_table(p).select(member_schema.names) for p in paths])
+        if paths
+        else member_schema.empty_table()
+    )
     ordered = members.sort_by([("label", "ascending", "at_end")] + KEEP_ORDER[keep])
     labels = ordered.column("label").to_numpy()
     starts = np.concatenate(([True], labels[1:] != labels[:-1])) if len(labels) else np.zeros(0, dtype=bool)

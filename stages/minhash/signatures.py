@@ -171,7 +171,9 @@ def bands_for_threshold(threshold: float, num_perm: int) -> tuple[int, int]:
         for rows in range(1, num_perm // bands + 1):
             curve = 1.0 - (1.0 - grid**rows) ** bands
             below = grid <= threshold
-            error = float(np.trapezoid(np.where(below, curve, 0.0), grid) + np.trapezoid(np.where(below, 0.0, 1.0 - curve), grid))
+            error = float(
+                np.trapezoid(np.where(below, curve, 0.0), grid) + np.trapezoid(np.where(below, 0.0, 1.0 - curve), grid)
+            )
             if error < best_error:
                 best, best_error = (bands, rows), error
     return best

@@ -76,10 +76,16 @@ class MinHashDedupConfig:
 
     def check(self, path: str) -> None:
         if self.threshold is None and self.bands * self.rows > self.num_perm:
-            raise ConfigError(f"{path}.bands", f"bands × rows ({self.bands} × {self.rows}) exceeds num_perm ({self.num_perm})")
+            raise ConfigError(
+                f"{path}.bands", f"bands × rows ({self.bands} × {self.rows}) exceeds num_perm ({self.num_perm})"
+            )
 
     def band_layout(self) -> tuple[int, int]:
-        return bands_for_threshold(self.threshold, self.num_perm) if self.threshold is not None else (self.bands, self.rows)
+        return (
+            bands_for_threshold(self.threshold, self.num_perm)
+            if self.threshold is not None
+            else (self.bands, self.rows)
+        )
 
     def parameters(self) -> dict:
         """What the manifest records, with the S-curve: the chance that a pair becomes a candidate."""
@@ -95,7 +101,9 @@ class MinHashDedupConfig:
             "verify": self.verify,
             "verify_threshold": self.verify_threshold if self.verify else None,
             "keep": self.keep,
-            "candidate_probability": {str(j): round(collision_probability(j, bands, rows), 4) for j in REPORTED_JACCARDS},
+            "candidate_probability": {
+                str(j): round(collision_probability(j, bands, rows), 4) for j in REPORTED_JACCARDS
+            },
         }
 
 
@@ -166,7 +174,9 @@ class MinHashDedup(GlobalStage):
                 "node": nodes,
                 "id": with_keys.column("id"),
                 "length": pc.utf8_length(with_keys.column("text")).cast(pa.int64()),
-                "quality": with_keys.column("quality_score").cast(pa.float64()) if "quality_score" in names else missing.cast(pa.float64()),
+                "quality": with_keys.column("quality_score").cast(pa.float64())
+                if "quality_score" in names
+                else missing.cast(pa.float64()),
                 "fetch_time": with_keys.column("fetch_time").cast(pa.int64()) if "fetch_time" in names else missing,
             }
         ).cast(phases.NODE_SCHEMA)
@@ -225,4 +235,8 @@ class MinHashDedup(GlobalStage):
             iteration += 1
         for p in range(count):
             phases.publish_labels(work, iteration, p)
-        return {"method": "distributed", "iterations": iteration + 1, "nodes": sum(r["nodes"] for r in rounds.values())}
+        return {
+            "method": "distributed",
+            "iterations": iteration + 1,
+            "nodes": sum(r["nodes"] for r in rounds.values()),
+        }

@@ -47,7 +47,13 @@ class FieldMap:
 FORMAT_FIELDS: dict[str, dict[str, Any]] = {
     "jsonl": {"text": "text", "title": None, "id": "id", "url": "url", "metadata": []},
     "parquet": {"text": "text", "title": None, "id": "id", "url": "url", "metadata": []},
-    "wudao": {"text": "content", "title": "title", "id": "id", "url": None, "metadata": ["dataType", "uniqueKey", "titleUkey"]},
+    "wudao": {
+        "text": "content",
+        "title": "title",
+        "id": "id",
+        "url": None,
+        "metadata": ["dataType", "uniqueKey", "titleUkey"],
+    },
 }
 
 
@@ -176,7 +182,12 @@ def mapped_document(record: Any, names: dict[str, Any]) -> Document:
         text = f"{title.strip()}\n{text}"
     if not text.strip():
         raise MalformedRecord("read.missing_text", f"field {names['text']!r} is empty")
-    return text, scalar_field(record, names.get("id")), scalar_field(record, names.get("url")), metadata_json(record, names.get("metadata") or [])
+    return (
+        text,
+        scalar_field(record, names.get("id")),
+        scalar_field(record, names.get("url")),
+        metadata_json(record, names.get("metadata") or []),
+    )
 
 
 class BatchBuilder:
@@ -207,7 +218,14 @@ class BatchBuilder:
         rows["metadata"].append(metadata)
         # The digest lets the URL-change screen compare versions of a page across inputs.
         rows["payload_digest"].append(sha1_b32(text.encode("utf-8")))
-        for name in ("fetch_time", "html", "http_content_type", "http_content_language", "warc_identified_language", "warc_record_id"):
+        for name in (
+            "fetch_time",
+            "html",
+            "http_content_type",
+            "http_content_language",
+            "warc_identified_language",
+            "warc_record_id",
+        ):
             rows[name].append(None)
         return self.flush() if len(rows["id"]) >= self.batch_size else None
 

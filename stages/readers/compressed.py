@@ -85,7 +85,9 @@ def numbered_lines(path: str) -> Iterator[tuple[int, int, bytes]]:
             chunk = next(chunks, None)
         except TruncatedInput as error:
             raise TruncatedInput(
-                f"{error} at line {number + 1} (byte {offset} of the decompressed text)", line=number + 1, offset=offset
+                f"{error} at line {number + 1} (byte {offset} of the decompressed text)",
+                line=number + 1,
+                offset=offset,
             ) from error
         if chunk is None:
             break

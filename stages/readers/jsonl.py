@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from stages.readers.base import BatchBuilder, Document, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
+from stages.readers.base import (
+    BatchBuilder,
+    Document,
+    InputConfig,
+    MalformedRecord,
+    ReadError,
+    ReadResult,
+    mapped_document,
+)
 from stages.readers.compressed import TruncatedInput, numbered_lines
 
 

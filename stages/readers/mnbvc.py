@@ -70,7 +70,9 @@ def _forum_record(record: dict[str, Any]) -> Document:
     replies = record["回复"]
     if not isinstance(replies, list) or not all(isinstance(r, dict) for r in replies):
         raise MalformedRecord("read.bad_field", "回复 is not a list of objects")
-    parts = [_string(record.get("主题"), "主题")] + [_string(r.get("回复"), f"回复[{i}].回复") for i, r in enumerate(replies)]
+    parts = [_string(record.get("主题"), "主题")] + [
+        _string(r.get("回复"), f"回复[{i}].回复") for i, r in enumerate(replies)
+    ]
     text = "\n".join(p for p in parts if p.strip())
     if not text:
         raise MalformedRecord("read.missing_text", "主题 and 回复 are empty")

@@ -31,13 +31,23 @@ class ParquetReader:
         self.names = config.field_names()
 
     def _columns(self, schema: pa.Schema, path: str) -> list[str]:
-        wanted = [self.names["text"], self.names.get("title"), self.names.get("id"), self.names.get("url"), *(self.names.get("metadata") or [])]
+        wanted = [
+            self.names["text"],
+            self.names.get("title"),
+            self.names.get("id"),
+            self.names.get("url"),
+            *(self.names.get("metadata") or []),
+        ]
         top = {name.split(".")[0] for name in wanted if name}
         text_column = self.names["text"].split(".")[0]
         if text_column not in schema.names:
-            raise ParquetSchemaError(f"{path}: no column {text_column!r} for the text (columns: {', '.join(schema.names)}; set input.fields.text)")
+            raise ParquetSchemaError(
+                f"{path}: no column {text_column!r} for the text (columns: {', '.join(schema.names)}; set input.fields.text)"
+            )
         text_type = schema.field(text_column).type
-        if "." not in self.names["text"] and not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        if "." not in self.names["text"] and not (
+            pa.types.is_string(text_type) or pa.types.is_large_string(text_type)
+        ):
             raise ParquetSchemaError(f"{path}: column {text_column!r} is {text_type}, expected strings")
         return [name for name in schema.names if name in top]
 

@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from curate.warc_writer import sha1_b32
 from curate.document import READER_SCHEMA, document_id, host_of
 from curate.storage import display_name, open_input
+from curate.warc_writer import sha1_b32
 from stages.readers.base import InputConfig, ReadError, ReadResult
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")

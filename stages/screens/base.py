@@ -15,7 +15,9 @@ EVIDENCE_CHARS = 200
 """Evidence is cut to this many characters: enough to read the span, bounded per document."""
 
 FLAGS_FIELD = pa.field("screen_flags", pa.list_(pa.string()))
-EVIDENCE_FIELD = pa.field("screen_evidence", pa.list_(pa.struct([pa.field("rule", pa.string()), pa.field("evidence", pa.string())])))
+EVIDENCE_FIELD = pa.field(
+    "screen_evidence", pa.list_(pa.struct([pa.field("rule", pa.string()), pa.field("evidence", pa.string())]))
+)
 
 Finding = tuple[str, str]
 """(rule, evidence): a rule such as ``screen.zero_width`` and what triggered it."""
@@ -49,7 +51,9 @@ class ScreenStage(Stage):
         findings, rewritten = self.screen(batch)
         names = batch.schema.names
         old_flags = batch.column("screen_flags").to_pylist() if "screen_flags" in names else [None] * batch.num_rows
-        old_evidence = batch.column("screen_evidence").to_pylist() if "screen_evidence" in names else [None] * batch.num_rows
+        old_evidence = (
+            batch.column("screen_evidence").to_pylist() if "screen_evidence" in names else [None] * batch.num_rows
+        )
         flags, evidence, reasons = [], [], []
         for found, before_flags, before_evidence in zip(findings, old_flags, old_evidence):
             rules = list(dict.fromkeys(rule for rule, _ in found))
@@ -63,7 +67,11 @@ class ScreenStage(Stage):
 
     def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[list[Reason]]]:
         """Every rule found on each row, whether its action drops or flags."""
-        before = [len(f or []) for f in batch.column("screen_flags").to_pylist()] if "screen_flags" in batch.schema.names else [0] * batch.num_rows
+        before = (
+            [len(f or []) for f in batch.column("screen_flags").to_pylist()]
+            if "screen_flags" in batch.schema.names
+            else [0] * batch.num_rows
+        )
         columns, _ = self.annotate(batch)
         self._flagged.clear()
         return columns, [flags[start:] for flags, start in zip(columns["screen_flags"], before)]

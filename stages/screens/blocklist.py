@@ -104,7 +104,11 @@ class BlocklistScreen(ScreenStage):
 
     def __init__(self, config: BlocklistScreenConfig) -> None:
         super().__init__(config)
-        builtin = sorted(os.path.join(BUILTIN_DIR, f) for f in os.listdir(BUILTIN_DIR) if f.endswith(".txt")) if config.builtin_lists else []
+        builtin = (
+            sorted(os.path.join(BUILTIN_DIR, f) for f in os.listdir(BUILTIN_DIR) if f.endswith(".txt"))
+            if config.builtin_lists
+            else []
+        )
         self.lists = load_lists(tuple(builtin + list(config.lists)))
         self.long_tokens = [(t, c) for t, c in self.lists["token"].items() if len(t) >= 5]
 

@@ -79,7 +79,9 @@ class DecontaminationScreenConfig:
             except (OSError, ValueError) as error:
                 raise ConfigError(f"{path}.eval_sets[{i}].path", str(error)) from None
             if not any(text for _, text in items):
-                raise ConfigError(f"{path}.eval_sets[{i}].fields", f"no item of {eval_set.path} has text in {eval_set.fields}")
+                raise ConfigError(
+                    f"{path}.eval_sets[{i}].fields", f"no item of {eval_set.path} has text in {eval_set.fields}"
+                )
 
 
 def _records(path: str) -> list[dict]:
@@ -185,7 +187,10 @@ class ContaminationIndex:
 
 @functools.lru_cache(maxsize=2)
 def _index(key: tuple) -> ContaminationIndex:
-    eval_sets = [EvalSetConfig(path=p, name=name, fields=list(fields), id_field=id_field) for p, name, fields, id_field in key[1:]]
+    eval_sets = [
+        EvalSetConfig(path=p, name=name, fields=list(fields), id_field=id_field)
+        for p, name, fields, id_field in key[1:]
+    ]
     return ContaminationIndex(eval_sets, key[0])
 
 
@@ -203,11 +208,21 @@ class DecontaminationScreen(ScreenStage):
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         findings = []
         for text in column_values(batch, "text"):
-            matches = [(item, share) for item, share in self.index.overlaps(document_ngrams(text or "", self.config.ngram)) if share >= self.config.min_overlap]
+            matches = [
+                (item, share)
+                for item, share in self.index.overlaps(document_ngrams(text or "", self.config.ngram))
+                if share >= self.config.min_overlap
+            ]
             found: list[Finding] = []
             if matches:
                 item, share = max(matches, key=lambda m: m[1])
                 name, item_id = self.index.items[item]
-                found.append(("screen.eval_contamination", f"{name} item {item_id}: {share:.0%} of its {self.config.ngram}-grams" + (f" (+{len(matches) - 1} more items)" if len(matches) > 1 else "")))
+                found.append(
+                    (
+                        "screen.eval_contamination",
+                        f"{name} item {item_id}: {share:.0%} of its {self.config.ngram}-grams"
+                        + (f" (+{len(matches) - 1} more items)" if len(matches) > 1 else ""),
+                    )
+                )
             findings.append(found)
         return findings, {}

@@ -145,7 +145,10 @@ class GibberishScreen(ScreenStage):
             for score, start in han_scores:
                 if score < config.min_common_han_share:
                     noisy[start] = f"common-character share {score:.2f}: {text[start : start + size]}"
-        if switch_scores and float(np.quantile([s for s, _ in switch_scores], 0.25)) <= config.max_document_switch_rate:
+        if (
+            switch_scores
+            and float(np.quantile([s for s, _ in switch_scores], 0.25)) <= config.max_document_switch_rate
+        ):
             for score, start in switch_scores:
                 if score > config.max_switch_rate:
                     noisy.setdefault(start, f"character-class switch rate {score:.2f}: {text[start : start + size]}")

@@ -36,12 +36,16 @@ class GlobalFlagScreen(GlobalStage):
     writes = (FLAGS_FIELD, EVIDENCE_FIELD)
 
     def mark(self, batch: pa.RecordBatch, rows: np.ndarray, decisions: pa.Table) -> pa.RecordBatch:
-        return with_flags(batch, rows, decisions.column("row").to_numpy(), decisions.column("evidence").to_pylist(), self.rule)
+        return with_flags(
+            batch, rows, decisions.column("row").to_numpy(), decisions.column("evidence").to_pylist(), self.rule
+        )
 
 
 def with_document_numbers(keys: pa.Table) -> pa.Table:
     """``keys`` with ``document``: one number per observed (unit, doc), to count documents by."""
-    documents = pc.add(pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("doc"))
+    documents = pc.add(
+        pc.multiply(keys.column("unit").cast(pa.int64()), pa.scalar(1 << 32, pa.int64())), keys.column("doc")
+    )
     return keys.append_column("document", documents)
 
 
@@ -51,9 +55,15 @@ def flag_surviving(keys: pa.Table, hits: pa.Array, evidence: dict[int, str]) -> 
     hit = surviving(keys.filter(pc.is_in(keys.column("key"), hits)))
     hit = hit.sort_by([("unit", "ascending"), ("row", "ascending"), ("key", "ascending")])
     unit, row = hit.column("unit").to_numpy(), hit.column("row").to_numpy()
-    first = np.concatenate(([True], (unit[1:] != unit[:-1]) | (row[1:] != row[:-1]))) if len(row) else np.zeros(0, dtype=bool)
+    first = (
+        np.concatenate(([True], (unit[1:] != unit[:-1]) | (row[1:] != row[:-1])))
+        if len(row)
+        else np.zeros(0, dtype=bool)
+    )
     hit = hit.filter(pa.array(first))
-    return decisions_table(hit.column("unit"), hit.column("row"), False, [evidence[k] for k in hit.column("key").to_pylist()])
+    return decisions_table(
+        hit.column("unit"), hit.column("row"), False, [evidence[k] for k in hit.column("key").to_pylist()]
+    )
 
 
 def surviving(keys: pa.Table) -> pa.Table:
@@ -61,7 +71,9 @@ def surviving(keys: pa.Table) -> pa.Table:
     return keys.filter(pc.greater_equal(keys.column("row"), 0))
 
 
-def with_flags(batch: pa.RecordBatch, rows: np.ndarray, flagged_rows: np.ndarray, evidence: list[str], rule: str) -> pa.RecordBatch:
+def with_flags(
+    batch: pa.RecordBatch, rows: np.ndarray, flagged_rows: np.ndarray, evidence: list[str], rule: str
+) -> pa.RecordBatch:
     """``batch`` (its rows numbered ``rows``) with ``rule`` added to the rows in ``flagged_rows``
     (sorted, with ``evidence`` alongside)."""
     position, hit = find_sorted(flagged_rows, rows)
@@ -72,5 +84,9 @@ def with_flags(batch: pa.RecordBatch, rows: np.ndarray, flagged_rows: np.ndarray
     for index in np.flatnonzero(hit).tolist():
         flags[index] = (flags[index] or []) + [rule]
         found[index] = (found[index] or []) + [{"rule": rule, "evidence": evidence[int(position[index])]}]
-    batch = batch.set_column(batch.schema.get_field_index("screen_flags"), FLAGS_FIELD, pa.array(flags, FLAGS_FIELD.type))
-    return batch.set_column(batch.schema.get_field_index("screen_evidence"), EVIDENCE_FIELD, pa.array(found, EVIDENCE_FIELD.type))
+    batch = batch.set_column(
+        batch.schema.get_field_index("screen_flags"), FLAGS_FIELD, pa.array(flags, FLAGS_FIELD.type)
+    )
+    return batch.set_column(
+        batch.schema.get_field_index("screen_evidence"), EVIDENCE_FIELD, pa.array(found, EVIDENCE_FIELD.type)
+    )

@@ -64,7 +64,9 @@ from stages.screens.base import Action, Finding, ScreenStage
 from stages.screens.injection import INJECTION_PATTERNS
 from stages.screens.trigger_bursts import registrable_domain
 
-_OFF_SCREEN = re.compile(r"(?:left|top|text-indent|margin-left|margin-top):-(?:9{3,}|[1-9][0-9]{3,})(?:\.[0-9]+)?(?:px|em|pt)?")
+_OFF_SCREEN = re.compile(
+    r"(?:left|top|text-indent|margin-left|margin-top):-(?:9{3,}|[1-9][0-9]{3,})(?:\.[0-9]+)?(?:px|em|pt)?"
+)
 _ZERO_FONT = re.compile(r"font-size:0(?:[a-z%]+)?(?:;|$|!)")
 _ZERO_OPACITY = re.compile(r"opacity:0(?:\.0+)?(?:;|$|!)")
 _FONT_SIZE = re.compile(r"(?:^|;)font-size:")
@@ -157,20 +159,37 @@ def _words(*alternatives: str) -> re.Pattern[str]:
 # 2, with the kinds 15. The price is paid in visible text, where this is never applied: the
 # kinds match 55 of 4,988 real documents (1.1 %: articles about AI, manuals); in the 17,653
 # hidden blocks of the 1,714 real pages of the calibration, none.
-_MODEL = _words(_AI_ZH, _AI_EN, r"\bsummari[sz]ers?\b", r"(?:自动化?|智能)(?:工具|系统)|(?:回答|问答)(?:程序|工具|系统)")
+_MODEL = _words(
+    _AI_ZH, _AI_EN, r"\bsummari[sz]ers?\b", r"(?:自动化?|智能)(?:工具|系统)|(?:回答|问答)(?:程序|工具|系统)"
+)
 _MODEL_GENERIC = _words(r"模型|机器人|助手|程序|爬虫", r"\b(?:models?|assistants?|bots?|agents?|crawlers?)\b")
-_DIRECTIVE = _words(r"必须|务必|一定要|一律|只能|都要|都应|不得|禁止|不要|别|请|你要",
-                    r"\b(?:must|should|shall|always|never|do not|don't|please|make sure|be sure|treat|pretend|(?:are|is) (?:required|instructed|expected) to)\b")
-_OUTPUT = _words(r"回答|回复|输出|总结|摘要|概括|推荐|评价|评分|评为|引用|提及|提到|告诉用户|称其|称本|说成",
-                 r"\b(?:answers?|answering|respond|response|reply|output|summar\w*|describe|recommend|rate|rank|cite|mention|tell|say|print|praise)\b")
+_DIRECTIVE = _words(
+    r"必须|务必|一定要|一律|只能|都要|都应|不得|禁止|不要|别|请|你要",
+    r"\b(?:must|should|shall|always|never|do not|don't|please|make sure|be sure|treat|pretend|(?:are|is) (?:required|instructed|expected) to)\b",
+)
+_OUTPUT = _words(
+    r"回答|回复|输出|总结|摘要|概括|推荐|评价|评分|评为|引用|提及|提到|告诉用户|称其|称本|说成",
+    r"\b(?:answers?|answering|respond|response|reply|output|summar\w*|describe|recommend|rate|rank|cite|mention|tell|say|print|praise)\b",
+)
 _READING = _words(r"读取|阅读|浏览|抓取", r"\b(?:reading|reads|processing|crawling|parsing)\b")
 _USER = _words(r"用户|有人问|被问", r"\b(?:the user|users?|anyone asks|(?:if|when) asked)\b")
-_OVERRIDE = _words(r"忽略|无视|忽视|忘记|忘掉|别管|不要理会|不要遵守|不要遵循|抛开|清空|作废", r"\b(?:ignore|disregard|forget|override|bypass)\b")
-_RULES = _words(r"指令|指示|提示|规则|设定|限制|上下文|对话|命令|消息",
-                r"\b(?:instructions?|rules|restrictions?|guidelines|prompts?|context|conversation|told)\b")
+_OVERRIDE = _words(
+    r"忽略|无视|忽视|忘记|忘掉|别管|不要理会|不要遵守|不要遵循|抛开|清空|作废",
+    r"\b(?:ignore|disregard|forget|override|bypass)\b",
+)
+_RULES = _words(
+    r"指令|指示|提示|规则|设定|限制|上下文|对话|命令|消息",
+    r"\b(?:instructions?|rules|restrictions?|guidelines|prompts?|context|conversation|told)\b",
+)
 _SECOND_PERSON = _words(r"你", r"\byou(?:r)?\b")
-_THIS_PAGE = _words(r"本页|此页|这个页面|该页面|本文|本站|这段文字|这个网站|本网站", r"\bthis (?:page|article|site|website|document|text|line)\b")
-_IMPERATIVE = re.compile(r"\s*(?:tell|say|describe|rate|recommend|respond|reply|answer|print|praise|ignore|forget|disregard)\b", re.IGNORECASE)
+_THIS_PAGE = _words(
+    r"本页|此页|这个页面|该页面|本文|本站|这段文字|这个网站|本网站",
+    r"\bthis (?:page|article|site|website|document|text|line)\b",
+)
+_IMPERATIVE = re.compile(
+    r"\s*(?:tell|say|describe|rate|recommend|respond|reply|answer|print|praise|ignore|forget|disregard)\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
 
 
@@ -179,12 +198,20 @@ def _talks_to_a_model(sentence: str) -> bool:
     output = _OUTPUT.search(sentence)
     if _MODEL.search(sentence) and (directive or output or _READING.search(sentence)):
         return True
-    if _MODEL_GENERIC.search(sentence) and directive and (output or _READING.search(sentence) or _SECOND_PERSON.search(sentence) or _THIS_PAGE.search(sentence)):
+    if (
+        _MODEL_GENERIC.search(sentence)
+        and directive
+        and (output or _READING.search(sentence) or _SECOND_PERSON.search(sentence) or _THIS_PAGE.search(sentence))
+    ):
         return True
     if _OVERRIDE.search(sentence) and _RULES.search(sentence):
         return True
     # Shaping what the reader answers: "tell the user ...", "你在回答用户时要 ...".
-    return bool(output and (_USER.search(sentence) or _THIS_PAGE.search(sentence)) and (_SECOND_PERSON.search(sentence) or directive or _IMPERATIVE.match(sentence)))
+    return bool(
+        output
+        and (_USER.search(sentence) or _THIS_PAGE.search(sentence))
+        and (_SECOND_PERSON.search(sentence) or directive or _IMPERATIVE.match(sentence))
+    )
 
 
 _CONTEXT = 40
@@ -308,7 +335,11 @@ def _undoing(element: Any, how: str) -> set:
     """The descendants of a hidden ``element`` whose own style makes their text visible again."""
     if how not in ("font-size:0", "visibility:hidden", "colour = background"):
         return set()
-    return {e for e in element.iterdescendants() if isinstance(e.tag, str) and e.get("style") and _undoes(_SPACE.sub("", e.get("style").lower()), how)}
+    return {
+        e
+        for e in element.iterdescendants()
+        if isinstance(e.tag, str) and e.get("style") and _undoes(_SPACE.sub("", e.get("style").lower()), how)
+    }
 
 
 def _clean(texts: list[Any], how: str) -> list[str]:
@@ -378,7 +409,11 @@ class HiddenPage:
         lxml.etree.strip_elements(root, "script", "style", with_tail=False)
         body = root.find("body")
         self._body = body if body is not None else root
-        hidden = [(element, how) for element in self._body.xpath(_CANDIDATES) if isinstance(element.tag, str) and (how := hiding(element))]
+        hidden = [
+            (element, how)
+            for element in self._body.xpath(_CANDIDATES)
+            if isinstance(element.tag, str) and (how := hiding(element))
+        ]
         # Elements whose hiding some descendants undo: text under those descendants is visible.
         self._undone = {element: undone for element, how in hidden if (undone := _undoing(element, how))}
         hidden_set = {element for element, _ in hidden}
@@ -435,8 +470,12 @@ class HiddenPage:
                 owner.tail = None
             else:
                 owner.text = None
-        hrefs = [a.get("href") or "" for a in element.iter("a") if not any(e in undone for e in (a, *a.iterancestors()))]
-        return HiddenBlock(f"{how} <{element.tag}>", _clean(prose, how), _clean(links, how), hrefs, element.xpath(_CONTROLS))
+        hrefs = [
+            a.get("href") or "" for a in element.iter("a") if not any(e in undone for e in (a, *a.iterancestors()))
+        ]
+        return HiddenBlock(
+            f"{how} <{element.tag}>", _clean(prose, how), _clean(links, how), hrefs, element.xpath(_CONTROLS)
+        )
 
     @cached_property
     def visible_text(self) -> str:
@@ -505,8 +544,12 @@ class HiddenHtmlScreen(ScreenStage):
         texts = column_values(batch, "text") if "text" in names else [None] * batch.num_rows
         domains = column_values(batch, "domain") if "domain" in names else [None] * batch.num_rows
         findings = []
-        for html, content_type, text, domain in zip(batch.column("html").to_pylist(), column_values(batch, "http_content_type"), texts, domains):
-            findings.append(self.judge(self.measure(decode_html(html, content_type).text, text or "", domain)) if html else [])
+        for html, content_type, text, domain in zip(
+            batch.column("html").to_pylist(), column_values(batch, "http_content_type"), texts, domains
+        ):
+            findings.append(
+                self.judge(self.measure(decode_html(html, content_type).text, text or "", domain)) if html else []
+            )
         return findings, {}
 
     def measure(self, html: str, text: str, domain: str | None) -> HiddenSignals:
@@ -528,20 +571,43 @@ class HiddenHtmlScreen(ScreenStage):
         # (summaries revealed on a click, a page revealed once loaded), not text slipped in.
         if config.min_text_chars <= reached <= config.max_hidden_text_share * signals.text_chars:
             pieces = signals.in_text
-            found.append(("screen.hidden_text", f"reaches the text: {reached} of its {signals.text_chars} characters in {len(pieces)} hidden pieces ({pieces[0][0]}): " + " / ".join(p for _, p in pieces)))
+            found.append(
+                (
+                    "screen.hidden_text",
+                    f"reaches the text: {reached} of its {signals.text_chars} characters in {len(pieces)} hidden pieces ({pieces[0][0]}): "
+                    + " / ".join(p for _, p in pieces),
+                )
+            )
         elif signals.block_chars >= config.min_hidden_chars:
             how, pieces = signals.block
-            found.append(("screen.hidden_text", f"hidden block of {signals.block_chars} characters of prose ({how}): " + " / ".join(pieces)))
+            found.append(
+                (
+                    "screen.hidden_text",
+                    f"hidden block of {signals.block_chars} characters of prose ({how}): " + " / ".join(pieces),
+                )
+            )
         if signals.instruction:
             how, span = signals.instruction
             found.append(("screen.hidden_instructions", f"({how}): {span}"))
         if signals.compression >= config.min_stuffing_compression or signals.repetition >= config.min_term_repeats:
             how, piece = signals.stuffing
-            measure = f"compresses {signals.compression:.1f}x" if signals.compression >= config.min_stuffing_compression else f"each term {signals.repetition:.1f} times"
-            found.append(("screen.hidden_stuffing", f"a hidden piece of {len(piece)} characters {measure} ({how}): {piece}"))
+            measure = (
+                f"compresses {signals.compression:.1f}x"
+                if signals.compression >= config.min_stuffing_compression
+                else f"each term {signals.repetition:.1f} times"
+            )
+            found.append(
+                ("screen.hidden_stuffing", f"a hidden piece of {len(piece)} characters {measure} ({how}): {piece}")
+            )
         if len(signals.other_sites) >= config.min_link_domains:
             sites = signals.other_sites
-            found.append(("screen.hidden_links", f"{sum(sites.values())} hidden links to {len(sites)} other sites ({signals.links_how}): " + ", ".join(sites)))
+            found.append(
+                (
+                    "screen.hidden_links",
+                    f"{sum(sites.values())} hidden links to {len(sites)} other sites ({signals.links_how}): "
+                    + ", ".join(sites),
+                )
+            )
         return found
 
     def _prose(self, page: HiddenPage, squeezed_text: str, signals: HiddenSignals) -> None:
@@ -592,4 +658,6 @@ class HiddenHtmlScreen(ScreenStage):
         # Sites the visible page links to as well are partners, sister sites or share buttons. (The
         # visible links are only read when they can change the verdict.)
         enough = len(counts) >= self.config.min_link_domains
-        signals.other_sites = {site: n for site, n in counts.items() if site not in page.visible_domains} if enough else counts
+        signals.other_sites = (
+            {site: n for site, n in counts.items() if site not in page.visible_domains} if enough else counts
+        )

@@ -38,9 +38,26 @@ INJECTION_PATTERNS = (
     r"(?:进入|進入)(?:开发者|開發者|无限制|無限制|越狱|越獄)模式",
 )
 TEMPLATE_TOKENS = (
-    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>",
-    "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
-    "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<s>", "</s>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "<s>",
+    "</s>",
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<|fim_middle|>",
 )
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in INJECTION_PATTERNS), re.IGNORECASE)
 _TEMPLATE = re.compile("|".join(re.escape(token) for token in TEMPLATE_TOKENS))
@@ -81,7 +98,12 @@ class InjectionScreen(ScreenStage):
                 found.append(("screen.prompt_injection", _span(text, injection)))
             tokens = list(_TEMPLATE.finditer(text))
             if tokens:
-                found.append(("screen.chat_template", f"{len(tokens)} tokens: " + " … ".join(_span(text, m) for m in tokens[:3])))
+                found.append(
+                    (
+                        "screen.chat_template",
+                        f"{len(tokens)} tokens: " + " … ".join(_span(text, m) for m in tokens[:3]),
+                    )
+                )
                 if self.config.template_action == "strip":
                     text = _TEMPLATE.sub("", text)
             findings.append(found)

@@ -26,7 +26,6 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-
 import pyarrow as pa
 
 from curate.config_schema import bounds
@@ -64,14 +63,18 @@ class InvisibleScreen(ScreenStage):
         findings = []
         names = batch.schema.names
         htmls = batch.column("html").to_pylist() if "html" in names else [None] * batch.num_rows
-        content_types = column_values(batch, "http_content_type") if "http_content_type" in names else [None] * batch.num_rows
+        content_types = (
+            column_values(batch, "http_content_type") if "http_content_type" in names else [None] * batch.num_rows
+        )
         for text, html, content_type in zip(column_values(batch, "text"), htmls, content_types):
             text = text or ""
             found: list[Finding] = []
             # Positions count in the text and then in the page's HTML.
             source = text + "\n" + decode_html(html, content_type).text if html else text
             codepoints = np.frombuffer(source.encode("utf-32-le"), dtype=np.uint32)
-            bidi = ((codepoints >= 0x202A) & (codepoints <= 0x202E)) | ((codepoints >= 0x2066) & (codepoints <= 0x2069))
+            bidi = ((codepoints >= 0x202A) & (codepoints <= 0x202E)) | (
+                (codepoints >= 0x2066) & (codepoints <= 0x2069)
+            )
             if bidi.any():
                 found.append(("screen.bidi_control", _positions(bidi, codepoints)))
             tags = (codepoints >= 0xE0000) & (codepoints <= 0xE007F)
@@ -83,7 +86,9 @@ class InvisibleScreen(ScreenStage):
                 counts = np.concatenate(([0], np.cumsum(zero_width)))
                 densest = int((counts[100:] - counts[:-100]).max()) if len(codepoints) > 100 else int(counts[-1])
                 if densest > self.config.max_zero_width_per_100:
-                    found.append(("screen.zero_width", f"{densest} in 100 characters; " + _positions(zero_width, codepoints)))
+                    found.append(
+                        ("screen.zero_width", f"{densest} in 100 characters; " + _positions(zero_width, codepoints))
+                    )
             if _CYRILLIC_GREEK.search(text):
                 mixed = [w for w in _WORD.findall(text) if _LATIN.search(w) and _CYRILLIC_GREEK.search(w)]
                 if len(mixed) >= self.config.min_mixed_script_words:

@@ -38,10 +38,10 @@ import pyarrow.compute as pc
 
 from curate.config_schema import bounds
 from curate.decoded_columns import column_values
+from curate.global_stage import DECISION_SCHEMA
 from stages.minhash.signatures import normalise
 from stages.screens.base import clip
 from stages.screens.gibberish import GibberishScreen, GibberishScreenConfig
-from curate.global_stage import DECISION_SCHEMA
 from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, flag_surviving, with_document_numbers
 
 ODD_TOKEN = re.compile(r"<\|[A-Za-z0-9_]{1,24}\|>|<[A-Za-z][A-Za-z0-9_!|-]{1,23}>|\[[A-Z][A-Z0-9_]{2,23}\]")
@@ -103,7 +103,9 @@ class TriggerBurstScreen(GlobalFlagScreen):
         window = self.gibberish.config.window_chars
         for match in ODD_TOKEN.finditer(text):
             # Noise right after the token (the next window or two).
-            found[match.group()] = found.get(match.group(), False) or any(match.end() - window <= s <= match.end() + window for s in noisy)
+            found[match.group()] = found.get(match.group(), False) or any(
+                match.end() - window <= s <= match.end() + window for s in noisy
+            )
         n = self.config.ngram
         # A trigger precedes the noise: look where each run of noisy windows begins.
         for start in (s for s in noisy if s - window not in noisy):
@@ -114,7 +116,9 @@ class TriggerBurstScreen(GlobalFlagScreen):
 
     def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
         columns: dict[str, list] = {name: [] for name in self.key_schema.names}
-        for doc, (text, domain) in enumerate(zip(column_values(batch, "text"), column_values(batch, "domain")), start=first_doc):
+        for doc, (text, domain) in enumerate(
+            zip(column_values(batch, "text"), column_values(batch, "domain")), start=first_doc
+        ):
             site = registrable_domain(domain)
             for string, noise in self.candidates(text or "").items():
                 columns["key"].append(string_hash(string))
@@ -134,7 +138,10 @@ class TriggerBurstScreen(GlobalFlagScreen):
         )
         bursts = stats.filter(
             pc.and_(
-                pc.and_(pc.greater_equal(stats.column("domain_count_distinct"), config.min_domains), pc.less_equal(stats.column("document_count_distinct"), config.max_documents)),
+                pc.and_(
+                    pc.greater_equal(stats.column("domain_count_distinct"), config.min_domains),
+                    pc.less_equal(stats.column("document_count_distinct"), config.max_documents),
+                ),
                 pc.greater_equal(stats.column("noise_int_mean"), config.min_noise_share),
             )
         )

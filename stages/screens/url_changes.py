@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.config_schema import bounds
-from stages.screens.base import clip
 from curate.global_stage import DECISION_SCHEMA, decisions_table
+from stages.screens.base import clip
 from stages.screens.global_flags import DOC_FIELD, GlobalFlagScreen, surviving
 
 
@@ -60,7 +60,9 @@ class UrlChangeScreen(GlobalFlagScreen):
         kept = batch.filter(pa.array(has_url))
         hashes = url_hashes(kept.column("url").to_pylist())
         docs = np.flatnonzero(has_url) + first_doc
-        keys = pa.table({"url_hash": hashes, "digest": kept.column("payload_digest"), "doc": docs}, schema=self.key_schema)
+        keys = pa.table(
+            {"url_hash": hashes, "digest": kept.column("payload_digest"), "doc": docs}, schema=self.key_schema
+        )
         return keys, (hashes % np.uint64(self.config.partitions)).astype(np.int64)
 
     def resolve_partition(self, keys: pa.Table) -> pa.Table:
@@ -74,4 +76,6 @@ class UrlChangeScreen(GlobalFlagScreen):
             for h, d in zip(changed.column("url_hash").to_pylist(), changed.column("digest_distinct").to_pylist())
         }
         hit = surviving(keys.filter(pc.is_in(keys.column("url_hash"), changed.column("url_hash"))))
-        return decisions_table(hit.column("unit"), hit.column("row"), False, [evidence[h] for h in hit.column("url_hash").to_pylist()])
+        return decisions_table(
+            hit.column("unit"), hit.column("row"), False, [evidence[h] for h in hit.column("url_hash").to_pylist()]
+        )
