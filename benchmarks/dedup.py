@@ -36,11 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from bench_results import write_result  # a sibling module: benchmarks run as scripts
 from datatrove_venv import ensure_venv
@@ -51,42 +52,75 @@ sys.path.insert(0, str(REPO / "tests"))  # the real-data loaders and the near-du
 BUCKETS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01))
 
 
-def map_unit_keys(unit_index: int, folder: str, ids: list[str], texts: list[str], partitions: int, batch_size: int = 2000) -> dict:
-    """The map side of one input: band keys and node files, as a pipeline unit leaves them."""
-    from curate.units import MinHashKeys, Unit
-    from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig
+def map_unit_keys(
+    unit_index: int, folder: str, ids: list[str], texts: list[str], partitions: int, batch_size: int = 2000
+) -> dict:
+    """The map side of one input: the stage's key rows (``MinHashDedup.emit``: band keys and node
+    attributes) streamed to partition files as a pipeline unit's map task leaves them
+    (``<folder>/keys/minhash_dedup/<kind>/part-PPPPP-CCCC.parquet``)."""
+    from curate.global_stage import key_folder
+    from curate.shuffle import PartitionedWriter
+    from stages.minhash import MinHashDedup, MinHashDedupConfig
 
     stage = MinHashDedup(MinHashDedupConfig(partitions=partitions))
-    keys = MinHashKeys(Unit(unit_index, folder, os.path.basename(folder)), partitions)
+    writers = {
+        kind: PartitionedWriter(key_folder(folder, stage.name, kind), schema, stage.partitions)
+        for kind, schema in stage.key_schemas().items()
+    }
     started = time.process_time()
     for start in range(0, len(texts), batch_size):
-        batch = pa.RecordBatch.from_pydict({"id": ids[start : start + batch_size], "text": texts[start : start + batch_size]})
+        chunk = slice(start, start + batch_size)
+        batch = pa.RecordBatch.from_pydict({"id": ids[chunk], "text": texts[chunk]})
         columns, _ = stage.annotate(batch)
-        keys.add(batch.append_column("minhash_bands", columns["minhash_bands"]), start)
-    keys.write(folder)
-    return {"cpu_seconds": time.process_time() - started, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        batch = batch.append_column("minhash_bands", columns["minhash_bands"])
+        for kind, (rows, partition_of_row) in stage.emit(batch, start, unit_index).items():
+            writers[kind].add(rows, partition_of_row)
+    for writer in writers.values():
+        writer.flush()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"cpu_seconds": time.process_time() - started, "max_rss_mb": peak_mb}
+
+
+def minhash_job(settings: Any, unit_dirs: list[str], work: str) -> Any:
+    """The global side's job over the mapped inputs: unit ``i`` is ``unit_dirs[i]`` (the index its
+    map side numbered its nodes with); the phases work, and write decisions, in ``work``."""
+    from curate.config import StageSpec
+    from curate.global_stage import GlobalJob
+    from curate.workdir import Unit
+    from stages.minhash import MinHashDedup
+
+    units = tuple(Unit(i, folder, os.path.basename(folder)) for i, folder in enumerate(unit_dirs))
+    return GlobalJob(StageSpec(MinHashDedup.name, settings, MinHashDedup), units, dict(enumerate(unit_dirs)), work)
+
+
+# Which reported phase each of ``MinHashDedup.resolve``'s phases ("minhash <name>") counts under.
+PHASE_GROUPS = {
+    "lsh": "lsh",
+    "pairs": "lsh",
+    "verify": "verify",
+    "adjacency": "components",
+    "components": "components",
+    "members": "keepers",
+    "keepers": "keepers",
+}
 
 
 def run_phases_here(work: str, unit_dirs: list[str], partitions: int) -> dict[str, float]:
-    """LSH, components and keepers as plain calls in this process (one core); wall seconds per phase."""
-    from curate import minhash_phases as phases
+    """LSH, components and keepers (``MinHashDedup.resolve``) with every task a plain call in this
+    process (one core); wall seconds per phase."""
+    from stages.minhash import MinHashDedupConfig
 
-    seconds = {}
-    started = time.perf_counter()
-    for p in range(partitions):
-        phases.lsh_partition(unit_dirs, work, p, partitions, None)
-    for p in range(partitions):
-        phases.unique_edges(work, p)
-    seconds["lsh"] = time.perf_counter() - started
-    started = time.perf_counter()
-    phases.local_components(work, "edges", partitions)
-    seconds["components"] = time.perf_counter() - started
-    started = time.perf_counter()
-    for p in range(partitions):
-        phases.members_partition(unit_dirs, work, p, partitions)
-    for p in range(partitions):
-        phases.keepers_partition(work, p, "longest")
-    seconds["keepers"] = time.perf_counter() - started
+    seconds: dict[str, float] = {}
+
+    def run(phase: str, function: Callable, jobs: list[tuple[Any, tuple]]) -> dict[Any, Any]:
+        started = time.perf_counter()
+        results = {label: function(*arguments) for label, arguments in jobs}
+        group = PHASE_GROUPS[phase.split()[1]]
+        seconds[group] = seconds.get(group, 0.0) + time.perf_counter() - started
+        return results
+
+    job = minhash_job(MinHashDedupConfig(partitions=partitions), unit_dirs, work)
+    job.build().resolve(job, run)
     return seconds
 
 
@@ -95,8 +129,8 @@ def signatures_against_datasketch(texts: list[str]) -> dict:
     datasketch's ``MinHash.update`` loop over the same shingles, 112 permutations each."""
     import datasketch
 
-    from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig
-    from stages.minhash_signatures import normalise
+    from stages.minhash import MinHashDedup, MinHashDedupConfig
+    from stages.minhash.signatures import normalise
 
     stage = MinHashDedup(MinHashDedupConfig())
     stage.hasher.signatures([stage.shingles(texts[0])])  # per-process set-up (OpenCC, numpy) is not per document
@@ -119,8 +153,12 @@ def signatures_against_datasketch(texts: list[str]) -> dict:
     }
 
 
-def removed_rows(work: str) -> set[int]:
-    decisions = pa.concat_tables(pq.read_table(path) for path in sorted(Path(work, "decisions").glob("unit-*/part-*.parquet")))
+def removed_rows(work: str, unit: int = 0) -> set[int]:
+    """The rows of one input that the stage's decisions (in ``work``) remove."""
+    from curate.global_stage import read_decisions
+    from stages.minhash import MinHashDedup
+
+    decisions = read_decisions(work, unit, MinHashDedup.decision_schema())
     return set(decisions.filter(decisions.column("drop")).column("row").to_pylist())
 
 
@@ -138,7 +176,7 @@ def scores(removed: set[str], copies: list, truth: list[float], ids_of_family: d
 def quality_and_speed(args: argparse.Namespace) -> dict:
     from conftest import peoples_daily_documents
     from near_duplicates import near_duplicate_set
-    from stages.minhash_dedup import MinHashDedup, MinHashDedupConfig, exact_jaccard
+    from stages.minhash import MinHashDedup, MinHashDedupConfig, exact_jaccard
 
     originals = peoples_daily_documents(args.originals, paragraphs=3)
     copies = near_duplicate_set(originals[: len(originals) // 2], 1, seed=7)
@@ -231,37 +269,40 @@ def short_documents(count: int, seed: int = 3) -> tuple[list[str], list[str]]:
 def scale(args: argparse.Namespace) -> dict:
     import ray
 
-    from curate.config import load_config
-    from curate.runner import _minhash_dedup
-    from curate.units import Unit, unit_dir
-    from stages.minhash_dedup import MinHashDedupConfig
+    from curate.config import RunConfig
+    from curate.executor import Executor, LocalExecutor, RayExecutor
+    from stages.minhash import MinHashDedupConfig
 
     started = time.perf_counter()
     ids, texts = short_documents(args.scale)
     built = time.perf_counter() - started
     out = Path(tempfile.mkdtemp(prefix="dedup-scale-"))
     try:
-        config_path = out / "scale.yaml"
-        config_path.write_text(
-            f"name: scale\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\nstages:\n  - minhash_dedup: {{partitions: {args.partitions}}}\noutput:\n  path: {out / 'out'}\n"
-        )
-        config = load_config(str(config_path))
         per_unit = 50_000
-        units = [Unit(i, f"input-{i}", f"unit{i:04d}") for i in range((len(texts) + per_unit - 1) // per_unit)]
+        unit_dirs = [str(out / "units" / f"unit{i:04d}") for i in range((len(texts) + per_unit - 1) // per_unit)]
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="WARNING")
         try:
             mapper = ray.remote(num_cpus=1)(map_unit_keys)
             map_started = time.perf_counter()
+            parts = [slice(i * per_unit, (i + 1) * per_unit) for i in range(len(unit_dirs))]
             mapped = ray.get([
-                mapper.remote(u.index, unit_dir(config, u), ids[u.index * per_unit : (u.index + 1) * per_unit], texts[u.index * per_unit : (u.index + 1) * per_unit], args.partitions)
-                for u in units
+                mapper.remote(i, folder, ids[parts[i]], texts[parts[i]], args.partitions)
+                for i, folder in enumerate(unit_dirs)
             ])
             map_seconds = time.perf_counter() - map_started
             phases_started = time.perf_counter()
             settings = MinHashDedupConfig(partitions=args.partitions)
             if args.distributed:
                 settings.local_components_max_edges = 0
-            summary = _minhash_dedup(settings, str(out / "work"), units, config, exact_drops=None, max_in_flight=2 * os.cpu_count(), retries=0, documents=len(texts))
+            # Where the pipeline runs them (``run.local_phases_max_documents``): a small run's phases
+            # in this process, a larger one's as tasks on the Ray started above.
+            if len(texts) <= RunConfig().local_phases_max_documents:
+                executor: Executor = LocalExecutor()
+            else:
+                executor = RayExecutor(address=None, workers=None, retries=0, max_in_flight=2 * os.cpu_count())
+            job = minhash_job(settings, unit_dirs, str(out / "work"))
+            summary = job.build().resolve(job, executor.run)
+            summary["phases_in"] = executor.name
             phase_seconds = time.perf_counter() - phases_started
 
             @ray.remote(num_cpus=1)
@@ -275,7 +316,7 @@ def scale(args: argparse.Namespace) -> dict:
         return {
             "documents": len(texts),
             "mean_chars": round(float(np.mean([len(t) for t in texts]))),
-            "inputs": len(units),
+            "inputs": len(unit_dirs),
             "cores": os.cpu_count(),
             "seconds": {"build_documents": round(built, 1), "map_signatures": round(map_seconds, 1), "dedup_phases": round(phase_seconds, 1), "total": round(map_seconds + phase_seconds, 1)},
             "docs_per_second": round(len(texts) / (map_seconds + phase_seconds)),
