@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
 from bench_results import write_result  # a sibling module: benchmarks run as scripts
 from datatrove_venv import ensure_venv
 
@@ -162,20 +161,30 @@ def removed_rows(work: str, unit: int = 0) -> set[int]:
     return set(decisions.filter(decisions.column("drop")).column("row").to_pylist())
 
 
-def scores(removed: set[str], copies: list, truth: list[float], ids_of_family: dict[str, int], family_sizes: dict[int, int]) -> dict:
+def scores(
+    removed: set[str], copies: list, truth: list[float], ids_of_family: dict[str, int], family_sizes: dict[int, int]
+) -> dict:
     """Recall per true-Jaccard bucket, and precision of the removals."""
     by_bucket = {}
     for low, high in BUCKETS:
         members = [k for k, j in enumerate(truth) if low <= j < high]
         found = [k for k in members if f"c{k}" in removed or f"o{copies[k].original}" in removed]
-        by_bucket[f"{low:.1f}-{min(high, 1.0):.1f}"] = {"pairs": len(members), "recall": round(len(found) / len(members), 4) if members else None}
+        by_bucket[f"{low:.1f}-{min(high, 1.0):.1f}"] = {
+            "pairs": len(members),
+            "recall": round(len(found) / len(members), 4) if members else None,
+        }
     correct = sum(1 for doc in removed if family_sizes[ids_of_family[doc]] > 1)
-    return {"removed": len(removed), "precision": round(correct / len(removed), 4) if removed else None, "recall_by_true_jaccard": by_bucket}
+    return {
+        "removed": len(removed),
+        "precision": round(correct / len(removed), 4) if removed else None,
+        "recall_by_true_jaccard": by_bucket,
+    }
 
 
 def quality_and_speed(args: argparse.Namespace) -> dict:
     from conftest import peoples_daily_documents
     from near_duplicates import near_duplicate_set
+
     from stages.minhash import MinHashDedup, MinHashDedupConfig, exact_jaccard
 
     originals = peoples_daily_documents(args.originals, paragraphs=3)
@@ -189,7 +198,12 @@ def quality_and_speed(args: argparse.Namespace) -> dict:
     for c in copies:
         family_sizes[c.original] += 1
 
-    result: dict = {"documents": len(texts), "originals": len(originals), "copies": len(copies), "mean_chars": round(float(np.mean([len(t) for t in texts])))}
+    result: dict = {
+        "documents": len(texts),
+        "originals": len(originals),
+        "copies": len(copies),
+        "mean_chars": round(float(np.mean([len(t) for t in texts]))),
+    }
     # Longer pages for the signature comparison: eight paragraphs, ~800 characters.
     result["signatures_vs_datasketch"] = signatures_against_datasketch(peoples_daily_documents(300, paragraphs=8))
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,9 +228,22 @@ def quality_and_speed(args: argparse.Namespace) -> dict:
             # GNU time reports the peak memory of datatrove's process alone (this process's own
             # children would count the memory they shared with it before exec).
             completed = subprocess.run(
-                ["/usr/bin/time", "-f", "max_rss_kb=%M", datatrove_python, str(REPO / "benchmarks" / "dedup_datatrove.py"),
-                 "--input", jsonl, "--work", os.path.join(tmp, "dt"), "--tasks", "1"],
-                capture_output=True, text=True, check=True,
+                [
+                    "/usr/bin/time",
+                    "-f",
+                    "max_rss_kb=%M",
+                    datatrove_python,
+                    str(REPO / "benchmarks" / "dedup_datatrove.py"),
+                    "--input",
+                    jsonl,
+                    "--work",
+                    os.path.join(tmp, "dt"),
+                    "--tasks",
+                    "1",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             peer = json.loads(completed.stdout)
             peer_rss_kb = int(completed.stderr.rsplit("max_rss_kb=", 1)[1].split()[0])
@@ -245,7 +272,11 @@ def curate_on_jsonl(jsonl: str, tmp: str, partitions: int) -> dict:
     map_unit_keys(0, unit, ids, texts, partitions)
     seconds = {"signatures": time.perf_counter() - started} | run_phases_here(work, [unit], partitions)
     seconds["end_to_end"] = time.perf_counter() - started
-    return {"seconds": seconds, "removed_ids": [ids[row] for row in removed_rows(work)], "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "seconds": seconds,
+        "removed_ids": [ids[row] for row in removed_rows(work)],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def short_documents(count: int, seed: int = 3) -> tuple[list[str], list[str]]:
@@ -260,7 +291,9 @@ def short_documents(count: int, seed: int = 3) -> tuple[list[str], list[str]]:
         if i > 100 and rng.random() < 0.05:
             base = texts[rng.randrange(i)]
             position = rng.randrange(len(base))
-            texts.append(base[:position] + "的" + base[position + 1 :] if rng.random() < 0.5 else base + rng.choice(sentences))
+            texts.append(
+                base[:position] + "的" + base[position + 1 :] if rng.random() < 0.5 else base + rng.choice(sentences)
+            )
         else:
             texts.append("".join(rng.choice(sentences) for _ in range(rng.randint(1, 3))))
     return [f"d{i}" for i in range(count)], texts
@@ -285,10 +318,12 @@ def scale(args: argparse.Namespace) -> dict:
             mapper = ray.remote(num_cpus=1)(map_unit_keys)
             map_started = time.perf_counter()
             parts = [slice(i * per_unit, (i + 1) * per_unit) for i in range(len(unit_dirs))]
-            mapped = ray.get([
-                mapper.remote(i, folder, ids[parts[i]], texts[parts[i]], args.partitions)
-                for i, folder in enumerate(unit_dirs)
-            ])
+            mapped = ray.get(
+                [
+                    mapper.remote(i, folder, ids[parts[i]], texts[parts[i]], args.partitions)
+                    for i, folder in enumerate(unit_dirs)
+                ]
+            )
             map_seconds = time.perf_counter() - map_started
             phases_started = time.perf_counter()
             settings = MinHashDedupConfig(partitions=args.partitions)
@@ -318,9 +353,18 @@ def scale(args: argparse.Namespace) -> dict:
             "mean_chars": round(float(np.mean([len(t) for t in texts]))),
             "inputs": len(unit_dirs),
             "cores": os.cpu_count(),
-            "seconds": {"build_documents": round(built, 1), "map_signatures": round(map_seconds, 1), "dedup_phases": round(phase_seconds, 1), "total": round(map_seconds + phase_seconds, 1)},
+            "seconds": {
+                "build_documents": round(built, 1),
+                "map_signatures": round(map_seconds, 1),
+                "dedup_phases": round(phase_seconds, 1),
+                "total": round(map_seconds + phase_seconds, 1),
+            },
             "docs_per_second": round(len(texts) / (map_seconds + phase_seconds)),
-            "peak_rss_mb": {"map_task": round(max(m["max_rss_mb"] for m in mapped)), "any_worker": round(max(worker_peaks)), "driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
+            "peak_rss_mb": {
+                "map_task": round(max(m["max_rss_mb"] for m in mapped)),
+                "any_worker": round(max(worker_peaks)),
+                "driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            },
             "dedup": summary,
         }
     finally:
@@ -329,13 +373,27 @@ def scale(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--originals", type=int, default=3000, help="People's Daily documents (3 paragraphs each); half get a copy")
+    parser.add_argument(
+        "--originals", type=int, default=3000, help="People's Daily documents (3 paragraphs each); half get a copy"
+    )
     parser.add_argument("--partitions", type=int, default=16)
-    parser.add_argument("--datatrove", default=None, help="python of a venv with datatrove installed (default: the venv below)")
-    parser.add_argument("--datatrove-venv", default=None, help="datatrove's own venv, built on first use (default: benchmarks/datatrove_venv.py's)")
+    parser.add_argument(
+        "--datatrove", default=None, help="python of a venv with datatrove installed (default: the venv below)"
+    )
+    parser.add_argument(
+        "--datatrove-venv",
+        default=None,
+        help="datatrove's own venv, built on first use (default: benchmarks/datatrove_venv.py's)",
+    )
     parser.add_argument("--skip-datatrove", action="store_true", help="measure curate only")
-    parser.add_argument("--scale", type=int, default=0, help="run the scale benchmark on this many short documents instead")
-    parser.add_argument("--distributed", action="store_true", help="scale run: connected components by label propagation whatever the edge count")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="run the scale benchmark on this many short documents instead"
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="scale run: connected components by label propagation whatever the edge count",
+    )
     parser.add_argument("--result", default=None)
     args = parser.parse_args()
     name = ("dedup_scale_distributed" if args.distributed else "dedup_scale") if args.scale else "dedup"
