@@ -111,9 +111,22 @@ ISO_639_3 = {
     "bn": "ben", "az": "aze", "an": "arg", "tr": "tur", "uk": "ukr", "he": "heb", "fa": "fas", "vi": "vie",
     "th": "tha", "hi": "hin", "ca": "cat", "ro": "ron",
 }  # fmt: skip
-SERVERS = ("nginx", "Apache", "cloudflare", "nginx/1.18.0 (Ubuntu)", "Apache/2.4.41 (Ubuntu)", "Microsoft-IIS/10.0", "openresty", "LiteSpeed")
+SERVERS = (
+    "nginx",
+    "Apache",
+    "cloudflare",
+    "nginx/1.18.0 (Ubuntu)",
+    "Apache/2.4.41 (Ubuntu)",
+    "Microsoft-IIS/10.0",
+    "openresty",
+    "LiteSpeed",
+)
 ZH_SERVERS = ("nginx", "Tengine", "Apache", "Microsoft-IIS/7.5", "openresty", "nginx/1.12.2", "JSP3/2.0.14")
-RENAMED = {"transfer-encoding": "X-Crawler-Transfer-Encoding", "content-encoding": "X-Crawler-Content-Encoding", "content-length": "X-Crawler-Content-Length"}
+RENAMED = {
+    "transfer-encoding": "X-Crawler-Transfer-Encoding",
+    "content-encoding": "X-Crawler-Content-Encoding",
+    "content-length": "X-Crawler-Content-Length",
+}
 READABILITY_LANG = {"gmw": "zh", "qq": "zh", "youth": "zh", "pixnet": "zh", "hukumusume": "ja", "yahoo-4": "ja"}
 
 _CANONICAL = re.compile(rb"<link[^>]+rel\s*=\s*[\"']?canonical[\"']?[^>]*>|<meta[^>]+og:url[^>]*>", re.IGNORECASE)
@@ -186,7 +199,13 @@ def page_url(body: bytes, *candidates: str | None) -> str | None:
             parts = urlsplit(url)
         except ValueError:
             continue
-        if parts.scheme in ("http", "https") and parts.hostname and "." in parts.hostname and url.isascii() and " " not in url:
+        if (
+            parts.scheme in ("http", "https")
+            and parts.hostname
+            and "." in parts.hostname
+            and url.isascii()
+            and " " not in url
+        ):
             return url
     return None
 
@@ -255,7 +274,9 @@ def trafilatura_pages(root: Path) -> Iterator[Page]:
         for row in csv.DictReader(handle, delimiter="\t"):
             listed.add(row["path"])
             body = gzip.decompress((root / row["path"]).read_bytes())
-            yield html_page(f"trafilatura_eval/{row['path']}", body, row["url"], row["langid_of_with_snippets"] or None)
+            yield html_page(
+                f"trafilatura_eval/{row['path']}", body, row["url"], row["langid_of_with_snippets"] or None
+            )
     for path in sorted([*root.glob("eval/*.html.gz"), *root.glob("cache/*.html.gz")]):
         relative = path.relative_to(root).as_posix()
         if relative not in listed:
@@ -266,7 +287,12 @@ def scrapinghub_pages(root: Path) -> Iterator[Page]:
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
     for path in sorted((root / "html").glob("*.html.gz")):
         page_id = path.name.removesuffix(".html.gz")
-        yield html_page(f"scrapinghub_benchmark/{page_id}", gzip.decompress(path.read_bytes()), truth.get(page_id, {}).get("url"), None)
+        yield html_page(
+            f"scrapinghub_benchmark/{page_id}",
+            gzip.decompress(path.read_bytes()),
+            truth.get(page_id, {}).get("url"),
+            None,
+        )
 
 
 def readability_pages(root: Path) -> Iterator[Page]:
@@ -275,7 +301,12 @@ def readability_pages(root: Path) -> Iterator[Page]:
         lang = READABILITY_LANG.get(folder.name)
         if lang is None and metadata.is_file():
             lang = (json.loads(metadata.read_text(encoding="utf-8")).get("lang") or "").split("-")[0].lower() or None
-        yield html_page(f"readability_testpages/{folder.name}", gzip.decompress((folder / "source.html.gz").read_bytes()), None, lang)
+        yield html_page(
+            f"readability_testpages/{folder.name}",
+            gzip.decompress((folder / "source.html.gz").read_bytes()),
+            None,
+            lang,
+        )
 
 
 def zh_gb2312_pages(root: Path) -> Iterator[Page]:
@@ -311,14 +342,20 @@ def _http_head(block: bytes) -> tuple[str, list[tuple[str, str]]]:
 
 def warc_pages(root: Path) -> Iterator[Page]:
     """HTML responses (2xx, complete, non-empty) of every WARC file under ``root``."""
-    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith((".warc", ".warc.gz")) and ".wet." not in p.name and ".wat." not in p.name)
+    paths = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name.endswith((".warc", ".warc.gz")) and ".wet." not in p.name and ".wat." not in p.name
+    )
     for path in paths:
         relative = path.relative_to(root).as_posix()
         responses: list[tuple[int, str, bytes]] = []
         languages: dict[str, list[str]] = {}
         with open(path, "rb") as stream:
             try:
-                for record in ArchiveIterator(stream, parse_http=False, record_types=WarcRecordType.response | WarcRecordType.metadata):
+                for record in ArchiveIterator(
+                    stream, parse_http=False, record_types=WarcRecordType.response | WarcRecordType.metadata
+                ):
                     block = record.reader.read()
                     if len(block) < record.content_length:
                         continue  # truncated
@@ -418,7 +455,13 @@ def build(out: Path, zh_share: float, records: int, seed: int, data: Path = DATA
             f"publisher: curate benchmarks\r\nsoftware: benchmarks/build_bench_warc.py\r\nformat: WARC File Format 1.1\r\n"
             f"description: {records} real pages, zh share {zh_share}, seed {seed}\r\n"
         ).encode()
-        written += write_record(stream, "warcinfo", info, date=CRAWL_START.strftime("%Y-%m-%dT%H:%M:%SZ"), headers={"WARC-Filename": out.name})
+        written += write_record(
+            stream,
+            "warcinfo",
+            info,
+            date=CRAWL_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            headers={"WARC-Filename": out.name},
+        )
         for page in chosen:
             moment += timedelta(seconds=rng.randint(0, 4))
             url = distinct_url(page.url, used)
@@ -434,7 +477,14 @@ def build(out: Path, zh_share: float, records: int, seed: int, data: Path = DATA
                 http_headers["Server"] = servers[int(_hash("server", host)[:8], 16) % len(servers)]
             http_headers["Date"] = format_datetime(moment - timedelta(seconds=rng.randint(0, 2)), usegmt=True)
             block = http_response_block(page.body, page.content_type, http_headers, status=page.status)
-            written += write_record(stream, "response", block, target_uri=url, date=moment.strftime("%Y-%m-%dT%H:%M:%SZ"), headers=warc_headers)
+            written += write_record(
+                stream,
+                "response",
+                block,
+                target_uri=url,
+                date=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                headers=warc_headers,
+            )
     return {
         "records": len(chosen),
         "chinese": sum(p.chinese for p in chosen),
@@ -449,7 +499,9 @@ def build(out: Path, zh_share: float, records: int, seed: int, data: Path = DATA
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="output .warc.gz")
-    parser.add_argument("--zh-share", type=float, default=0.05, help="share of Chinese pages (0.05 ~ Common Crawl; 0.5 Chinese-heavy)")
+    parser.add_argument(
+        "--zh-share", type=float, default=0.05, help="share of Chinese pages (0.05 ~ Common Crawl; 0.5 Chinese-heavy)"
+    )
     parser.add_argument("--records", type=int, default=4000, help="response records to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")

@@ -112,7 +112,13 @@ def calibrate(config, documents: list[dict], budget: float, suite_budget: float)
 
     def other_drops(document: dict) -> bool:
         """Dropped by a rule this script does not calibrate (spam, screens, lorem ipsum ...)."""
-        return any(v["drops"] and v["stage"] not in GATE_STAGES and v["rule"] not in calibrated and not v["rule"].startswith("policy.") for v in document["verdicts"])
+        return any(
+            v["drops"]
+            and v["stage"] not in GATE_STAGES
+            and v["rule"] not in calibrated
+            and not v["rule"].startswith("policy.")
+            for v in document["verdicts"]
+        )
 
     for step in BUDGET_STEPS:
         rule_budget = budget * step
@@ -131,7 +137,9 @@ def calibrate(config, documents: list[dict], budget: float, suite_budget: float)
             limits.append((spec, rule, round_lenient(chosen, rule.bound, integer), binding, per_group))
 
         def fails(document: dict) -> set[str]:
-            return {rule.reason for spec, rule, limit, _, _ in limits if rule.fails(value(document, spec, rule), limit)}
+            return {
+                rule.reason for spec, rule, limit, _, _ in limits if rule.fails(value(document, spec, rule), limit)
+            }
 
         suite = {}
         for group, members in by_group.items():
@@ -141,8 +149,16 @@ def calibrate(config, documents: list[dict], budget: float, suite_budget: float)
     bad = {label: [d for d in reached if d["label"] == label] for label in (SPAM, PORTAL)}
     out_rules = []
     for spec, rule, limit, binding, per_group in limits:
-        fp = {g: round(sum(rule.fails(value(d, spec, rule), limit) for d in members) / len(members), 4) for g, members in by_group.items()}
-        recall = {label: round(sum(rule.fails(value(d, spec, rule), limit) for d in members) / len(members), 4) if members else None for label, members in bad.items()}
+        fp = {
+            g: round(sum(rule.fails(value(d, spec, rule), limit) for d in members) / len(members), 4)
+            for g, members in by_group.items()
+        }
+        recall = {
+            label: round(sum(rule.fails(value(d, spec, rule), limit) for d in members) / len(members), 4)
+            if members
+            else None
+            for label, members in bad.items()
+        }
         out_rules.append(
             {
                 "stage": spec.name,
@@ -182,13 +198,31 @@ def validate(config, documents: list[dict], budget: float, suite_budget: float) 
     rules = rules_of(config)
     groups: dict[str, list[dict]] = defaultdict(list)
     for d in second:
-        if d["lost_at"] is None and not d["errata"] and d["group"] in BUDGET_GROUPS and not any(v["drops"] and v["rule"].startswith("policy.") for v in d["verdicts"]):
+        if (
+            d["lost_at"] is None
+            and not d["errata"]
+            and d["group"] in BUDGET_GROUPS
+            and not any(v["drops"] and v["rule"].startswith("policy.") for v in d["verdicts"])
+        ):
             groups[d["group"]].append(d)
     calibrated = {rule.reason for _, rule in rules}
 
     def failed(document: dict) -> set[str]:
-        found = {rule.reason for spec, rule in rules if rule.fails(document["signals"][spec.stage_class.signal_column][rule.signal], limits[(rule.reason, rule.key)])}
-        others = {v["rule"] for v in document["verdicts"] if v["drops"] and v["stage"] not in GATE_STAGES and v["rule"] not in calibrated and not v["rule"].startswith("policy.")}
+        found = {
+            rule.reason
+            for spec, rule in rules
+            if rule.fails(
+                document["signals"][spec.stage_class.signal_column][rule.signal], limits[(rule.reason, rule.key)]
+            )
+        }
+        others = {
+            v["rule"]
+            for v in document["verdicts"]
+            if v["drops"]
+            and v["stage"] not in GATE_STAGES
+            and v["rule"] not in calibrated
+            and not v["rule"].startswith("policy.")
+        }
         return found | others
 
     per_rule: dict[str, dict[str, float]] = defaultdict(dict)
@@ -223,7 +257,10 @@ def config_entries(result: dict) -> dict[str, dict[str, tuple[str, str]]]:
             entries[rule["stage"]][rule["key"]] = (f"{rule['new']:g}", provenance(rule, result["budget_per_rule"]))
     for (stage, key), rules in lists.items():
         binding = sorted({r["binding_genre"] for r in rules})
-        entries[stage][key] = ("[" + ", ".join(f"{r['new']:g}" for r in rules) + "]", f"calibrated at {result['budget_per_rule']:.1%} of known-good, set by {'/'.join(binding)}")
+        entries[stage][key] = (
+            "[" + ", ".join(f"{r['new']:g}" for r in rules) + "]",
+            f"calibrated at {result['budget_per_rule']:.1%} of known-good, set by {'/'.join(binding)}",
+        )
     return entries
 
 
@@ -232,7 +269,10 @@ def write_config(path: str, result: dict) -> None:
     lines = Path(path).read_text(encoding="utf-8").split("\n")
     for stage, keys in config_entries(result).items():
         start = next(i for i, line in enumerate(lines) if line.strip() == f"- {stage}:")
-        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("      ") or not lines[i].strip()), len(lines))
+        end = next(
+            (i for i in range(start + 1, len(lines)) if not lines[i].startswith("      ") or not lines[i].strip()),
+            len(lines),
+        )
         for key, (value, comment) in keys.items():
             line = f"      {key}: {value}  # {comment}"
             found = next((i for i in range(start + 1, end) if lines[i].strip().startswith(f"{key}:")), None)
@@ -247,12 +287,25 @@ def write_config(path: str, result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "zh_web.yaml"))
-    parser.add_argument("--documents", default=str(CACHE / "quality_eval_documents.parquet"), help="what quality_eval.py wrote")
-    parser.add_argument("--budget", type=float, default=0.01, help="largest share of a genre's known-good documents one rule may drop")
-    parser.add_argument("--margin", type=float, default=0.5, help="limits are derived at margin x budget, leaving room for unseen text")
-    parser.add_argument("--suite-budget", type=float, default=0.08, help="largest share of a genre's policy-passing documents all rules together may drop")
+    parser.add_argument(
+        "--documents", default=str(CACHE / "quality_eval_documents.parquet"), help="what quality_eval.py wrote"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=0.01, help="largest share of a genre's known-good documents one rule may drop"
+    )
+    parser.add_argument(
+        "--margin", type=float, default=0.5, help="limits are derived at margin x budget, leaving room for unseen text"
+    )
+    parser.add_argument(
+        "--suite-budget",
+        type=float,
+        default=0.08,
+        help="largest share of a genre's policy-passing documents all rules together may drop",
+    )
     parser.add_argument("--result", default=str(REPO / "benchmarks" / "results" / "calibration.json"))
-    parser.add_argument("--write-config", action="store_true", help="put the values into --config (comments say where each comes from)")
+    parser.add_argument(
+        "--write-config", action="store_true", help="put the values into --config (comments say where each comes from)"
+    )
     args = parser.parse_args()
 
     from curate.config import load_config
@@ -266,7 +319,8 @@ def main() -> None:
     result["false_positive_budget"] = args.budget
     result["margin"] = args.margin
     result["split_half_validation"] = {
-        f"derived at {budget:.2%}": validate(config, documents, budget, args.suite_budget) for budget in (args.budget, args.budget * args.margin)
+        f"derived at {budget:.2%}": validate(config, documents, budget, args.suite_budget)
+        for budget in (args.budget, args.budget * args.margin)
     }
     with open(args.result, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=1, ensure_ascii=False)
@@ -278,7 +332,9 @@ def main() -> None:
         print(f"split-half validation, {name}: suite share per genre {validation['suite_share_per_genre']}")
         print(f"  worst genre share per rule (top 6): {dict(list(validation['worst_rule_share'].items())[:6])}")
     for rule in result["rules"]:
-        print(f"{rule['reason']:38s} {rule['key']:24s} {rule['config_before']!s:>10} -> {rule['new']:<10g} binding {rule['binding_genre']:13s} recall spam {rule['recall'][SPAM]} portal {rule['recall'][PORTAL]}")
+        print(
+            f"{rule['reason']:38s} {rule['key']:24s} {rule['config_before']!s:>10} -> {rule['new']:<10g} binding {rule['binding_genre']:13s} recall spam {rule['recall'][SPAM]} portal {rule['recall'][PORTAL]}"
+        )
 
 
 if __name__ == "__main__":

@@ -109,8 +109,10 @@ def _run(command: list[str]) -> None:
     _say("$ " + " ".join(command))
     completed = subprocess.run(command, stdout=sys.stderr, check=False)
     if completed.returncode:
-        raise SystemExit(f"[datatrove venv] FAILED (exit {completed.returncode}): {' '.join(command)}\n"
-                         "[datatrove venv] the venv is left unmarked and will be rebuilt on the next run")
+        raise SystemExit(
+            f"[datatrove venv] FAILED (exit {completed.returncode}): {' '.join(command)}\n"
+            "[datatrove venv] the venv is left unmarked and will be rebuilt on the next run"
+        )
 
 
 def ensure_venv(path: str | None = None, force: bool = False) -> str:
@@ -128,13 +130,20 @@ def ensure_venv(path: str | None = None, force: bool = False) -> str:
             _say(f"using {path} (built by another process meanwhile)")
             return python
         if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "pyvenv.cfg")):
-            raise SystemExit(f"datatrove venv: {path} exists and is not a virtual environment; "
-                             "refusing to clear it (give another --datatrove-venv)")
+            raise SystemExit(
+                f"datatrove venv: {path} exists and is not a virtual environment; "
+                "refusing to clear it (give another --datatrove-venv)"
+            )
         started = time.perf_counter()
         if os.path.isfile(os.path.join(path, "pyvenv.cfg")):
             marker = os.path.join(path, MARKER)
-            why = ("--force" if force else f"{MARKER} missing (incomplete setup)" if not os.path.isfile(marker)
-                   else "the pinned requirement list changed")
+            why = (
+                "--force"
+                if force
+                else f"{MARKER} missing (incomplete setup)"
+                if not os.path.isfile(marker)
+                else "the pinned requirement list changed"
+            )
             _say(f"rebuilding {path}: {why}")
             _run([base_python(), "-m", "venv", "--clear", path])
         else:

@@ -77,9 +77,7 @@ def make_tokenizer(kind: str) -> tuple[str | WordTokenizer, str]:
     norm = "datatrove simplify_text (lowercase, digits->0, punctuation->space, whitespace collapsed)"
     if kind == "char":
         tok = SpaCyTokenizer("zh")
-        tok.config = {
-            "nlp": {"tokenizer": {"segmenter": "char"}}
-        }  # spaCy's offline per-character segmenter
+        tok.config = {"nlp": {"tokenizer": {"segmenter": "char"}}}  # spaCy's offline per-character segmenter
         return (
             tok,
             f"{norm}; spaCy zh 'char' segmenter via datatrove SpaCyTokenizer -> character n-grams",
@@ -97,12 +95,7 @@ def shard_input(src: Path, dst: Path, shards: int) -> int:
     dst.mkdir(parents=True)
     n = 0
     with ExitStack() as stack:
-        outs = [
-            stack.enter_context(
-                open(dst / f"shard_{i:05d}.jsonl", "w", encoding="utf-8")
-            )
-            for i in range(shards)
-        ]
+        outs = [stack.enter_context(open(dst / f"shard_{i:05d}.jsonl", "w", encoding="utf-8")) for i in range(shards)]
         with open(src, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
@@ -140,9 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tasks", type=int, default=2)
     ap.add_argument("--ngram", type=int, default=5)
     ap.add_argument("--bands", type=int, default=14, help="MinhashConfig.num_buckets")
-    ap.add_argument(
-        "--rows", type=int, default=8, help="MinhashConfig.hashes_per_bucket"
-    )
+    ap.add_argument("--rows", type=int, default=8, help="MinhashConfig.hashes_per_bucket")
     ap.add_argument("--tokenizer", choices=("char", "jieba"), default="char")
     ap.add_argument(
         "--datatrove-venv",
@@ -175,9 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     d = {sub: str(work / sub) for sub in OWNED_SUBDIRS}
 
-    config = MinhashConfig(
-        n_grams=args.ngram, num_buckets=args.bands, hashes_per_bucket=args.rows
-    )
+    config = MinhashConfig(n_grams=args.ngram, num_buckets=args.bands, hashes_per_bucket=args.rows)
     language, tokenization = make_tokenizer(args.tokenizer)
     tasks = args.tasks
 
@@ -198,9 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         LocalPipelineExecutor(
             pipeline=[
                 reader(),
-                MinhashDedupSignature(
-                    output_folder=d["signatures"], config=config, language=language
-                ),
+                MinhashDedupSignature(output_folder=d["signatures"], config=config, language=language),
             ],
             tasks=tasks,
             workers=tasks,
@@ -241,9 +228,7 @@ def main(argv: list[str] | None = None) -> None:
                 reader(),
                 MinhashDedupFilter(
                     input_folder=d["clusters"],
-                    exclusion_writer=JsonlWriter(
-                        d["removed"], output_filename="${rank}.jsonl", compression=None
-                    ),
+                    exclusion_writer=JsonlWriter(d["removed"], output_filename="${rank}.jsonl", compression=None),
                 ),
             ],
             tasks=tasks,

@@ -113,7 +113,7 @@ def wrap_page(title: str | None, text: str) -> bytes:
     head = f"<title>{escape(title)}</title>" if title else ""
     body = f"<h1>{escape(title)}</h1>" if title else ""
     body += "".join(f"<p>{escape(line)}</p>\n" for line in text.split("\n") if line.strip())
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body><article>{body}</article></body></html>".encode("utf-8")
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body><article>{body}</article></body></html>".encode()
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -134,7 +134,19 @@ def genre_items() -> list[Item]:
                 host = f"{row['id'].rsplit('-', 1)[-1]}.{site}"
             # Threads split into chunks share their URL: each document gets its own.
             url = f"{row['url']}?part={row['id']}" if row.get("url") else f"http://{host}/{row['id']}.html"
-            items.append(Item(row["id"], GOOD, group, name, url, wrap_page(title, text), "text/html; charset=utf-8", title, ERRATA.get(row["id"])))
+            items.append(
+                Item(
+                    row["id"],
+                    GOOD,
+                    group,
+                    name,
+                    url,
+                    wrap_page(title, text),
+                    "text/html; charset=utf-8",
+                    title,
+                    ERRATA.get(row["id"]),
+                )
+            )
     return items
 
 
@@ -145,17 +157,39 @@ def zh_sites_items() -> list[Item]:
         for row in csv.DictReader(handle, delimiter="\t"):
             page_type = row["page_type"]
             label = GOOD if page_type in ARTICLE_TYPES else PORTAL
-            group = ("traditional" if row["script"] == "Hant" else "news" if page_type == "article" else "forum_qa") if label == GOOD else page_type
+            group = (
+                ("traditional" if row["script"] == "Hant" else "news" if page_type == "article" else "forum_qa")
+                if label == GOOD
+                else page_type
+            )
             site = re.sub(r"[^a-z0-9.-]", "", row["site"].split(" ")[0].lower()) or "site.example.cn"
             url = row["url"] or f"http://{site}/{Path(row['path']).name.split('.')[0]}.html"
-            items.append(Item(f"zh_sites/{row['path']}", label, group, "zh_sites", url, gzip.decompress((folder / row["path"]).read_bytes()), None, row["title"] or None))
+            items.append(
+                Item(
+                    f"zh_sites/{row['path']}",
+                    label,
+                    group,
+                    "zh_sites",
+                    url,
+                    gzip.decompress((folder / row["path"]).read_bytes()),
+                    None,
+                    row["title"] or None,
+                )
+            )
     return items
 
 
 def gb2312_items() -> list[Item]:
     folder = require(SHARED / "html" / "zh_gb2312" / "original")
     return [
-        Item(f"zh_gb2312/{page.name}", GOOD, "news", "zh_gb2312", f"http://www.gb{page.stem.replace('-', '')[:12]}.cn/{page.stem}.html", page.read_bytes())
+        Item(
+            f"zh_gb2312/{page.name}",
+            GOOD,
+            "news",
+            "zh_gb2312",
+            f"http://www.gb{page.stem.replace('-', '')[:12]}.cn/{page.stem}.html",
+            page.read_bytes(),
+        )
         for page in sorted(folder.glob("*.html"))
     ]
 
@@ -165,7 +199,17 @@ def readability_items() -> list[Item]:
     for source in sorted(require(SHARED / "html" / "readability_testpages").glob("*/source.html.gz")):
         page = gzip.decompress(source.read_bytes())
         if sum("\u4e00" <= c <= "\u9fff" for c in page.decode("utf-8", "ignore")[:20000]) > 300:
-            items.append(Item(f"readability/{source.parent.name}", GOOD, "news", "readability_zh", f"http://www.{source.parent.name}.example.com/", page, "text/html; charset=utf-8"))
+            items.append(
+                Item(
+                    f"readability/{source.parent.name}",
+                    GOOD,
+                    "news",
+                    "readability_zh",
+                    f"http://www.{source.parent.name}.example.com/",
+                    page,
+                    "text/html; charset=utf-8",
+                )
+            )
     return items
 
 
@@ -176,9 +220,30 @@ def spam_items() -> list[Item]:
         for row in csv.DictReader(handle, delimiter="\t"):
             page = gzip.decompress((folder / row["path"]).read_bytes())
             name = Path(row["path"]).name.split(".")[0]
-            items.append(Item(f"spam/{row['path']}", SPAM, "gambling", "gambling_operator_pages", f"http://www.operator.example.com/{name}.html", page, None, row["title"] or None))
+            items.append(
+                Item(
+                    f"spam/{row['path']}",
+                    SPAM,
+                    "gambling",
+                    "gambling_operator_pages",
+                    f"http://www.operator.example.com/{name}.html",
+                    page,
+                    None,
+                    row["title"] or None,
+                )
+            )
     for row in _jsonl(folder / "gambling_platform_text.jsonl.gz"):
-        items.append(Item(f"spam/{row['id']}", SPAM, "gambling", "gambling_platform_text", f"http://platform.example.com/{row['id']}.html", wrap_page(None, row["text"]), "text/html; charset=utf-8"))
+        items.append(
+            Item(
+                f"spam/{row['id']}",
+                SPAM,
+                "gambling",
+                "gambling_platform_text",
+                f"http://platform.example.com/{row['id']}.html",
+                wrap_page(None, row["text"]),
+                "text/html; charset=utf-8",
+            )
+        )
     return items
 
 
@@ -190,11 +255,15 @@ def cc_excerpt_items() -> list[Item]:
         for record in ArchiveIterator(handle, record_types=WarcRecordType.response):
             url = record.headers.get("WARC-Target-URI")
             host = re.sub(r"^https?://([^/]+).*$", r"\1", url)
-            label = next((value for key, value in CC_EXCERPT_LABELS.items() if host == key or host.endswith("." + key)), None)
+            label = next(
+                (value for key, value in CC_EXCERPT_LABELS.items() if host == key or host.endswith("." + key)), None
+            )
             if label is None:
                 continue
             content_type = record.http_headers.get("Content-Type") if record.http_headers else None
-            items.append(Item(f"cc_excerpt/{host}", label[0], label[1], "cc_excerpt", url, record.reader.read(), content_type))
+            items.append(
+                Item(f"cc_excerpt/{host}", label[0], label[1], "cc_excerpt", url, record.reader.read(), content_type)
+            )
     return items
 
 
@@ -205,17 +274,43 @@ def cc_excerpt_items() -> list[Item]:
 # template shows where the shape rule stops. No brand is copied from anywhere: names are random.
 BRAND_CHARS = "金银宝利博盛鼎鑫财富豪皇冠星辰龙凤威尼斯新葡京永恒乐天亚洲美高梅华泰凯旋大发万达鸿运福禄寿喜和兴隆昌顺安康泰山海云雷电火风"
 INJECTION_CATEGORIES = ("体育", "娱乐", "彩票", "电竞", "棋牌", "真人", "国际", "游戏", "现金网", "娱乐城", "竞技")
-INJECTION_ACCESS = ("app", "APP下载", "官网", "官方网站", "(中国)官方网站", "网址", "最新网址", "登录入口", "注册", "平台", "手机版", "网页版", "app下载安装", "官方入口", "在线")
+INJECTION_ACCESS = (
+    "app",
+    "APP下载",
+    "官网",
+    "官方网站",
+    "(中国)官方网站",
+    "网址",
+    "最新网址",
+    "登录入口",
+    "注册",
+    "平台",
+    "手机版",
+    "网页版",
+    "app下载安装",
+    "官方入口",
+    "在线",
+)
 LOTTERY_GAMES = ("时时彩", "六合彩", "快三", "北京赛车", "幸运飞艇", "11选5", "彩票")
 INJECTION_TEMPLATES = {
     "title_suffix": lambda b, c, a, g, title, text: (f"{title}_{b}{c}{a}", text),
     "title_prefix": lambda b, c, a, g, title, text: (f"{b}{c}{a}-{title}", text),
     "lead_bracket": lambda b, c, a, g, title, text: (title, f"【{b}{c}】{text}"),
     "lead_address": lambda b, c, a, g, title, text: (title, f"{b}{c}网址：{b}{c}{a}\n{text}"),
-    "repeated_heading": lambda b, c, a, g, title, text: (f"{title}_{b}{c}", f"{b}{c} {b}{g} {b}{c}{a}\n{b}{g}\n{text}"),
+    "repeated_heading": lambda b, c, a, g, title, text: (
+        f"{title}_{b}{c}",
+        f"{b}{c} {b}{g} {b}{c}{a}\n{b}{g}\n{text}",
+    ),
     "title_category_only": lambda b, c, a, g, title, text: (f"{title}_{b}{c}", text),
 }
-INJECTION_SOURCES = ("finance_news_163", "encyclopedia_wikipedia", "forum_tianya", "legal_lawrefbook", "essay_luxun", "web_documents_dureader")
+INJECTION_SOURCES = (
+    "finance_news_163",
+    "encyclopedia_wikipedia",
+    "forum_tianya",
+    "legal_lawrefbook",
+    "essay_luxun",
+    "web_documents_dureader",
+)
 
 
 def brand_name(rng) -> str:
@@ -231,19 +326,44 @@ def seo_injection_items(per_template: int = 40, seed: int = 13) -> list[Item]:
     import random
 
     rng = random.Random(seed)
-    sources = [row for name in INJECTION_SOURCES for row in _jsonl(SHARED / "zh_text" / "genres" / f"{name}.jsonl.gz") if len(row["text"]) >= 300]
+    sources = [
+        row
+        for name in INJECTION_SOURCES
+        for row in _jsonl(SHARED / "zh_text" / "genres" / f"{name}.jsonl.gz")
+        if len(row["text"]) >= 300
+    ]
     items = []
     for template, inject in INJECTION_TEMPLATES.items():
         for row in rng.sample(sources, per_template):
-            title, text = inject(brand_name(rng), rng.choice(INJECTION_CATEGORIES), rng.choice(INJECTION_ACCESS), rng.choice(LOTTERY_GAMES), row.get("title") or "", row["text"])
+            title, text = inject(
+                brand_name(rng),
+                rng.choice(INJECTION_CATEGORIES),
+                rng.choice(INJECTION_ACCESS),
+                rng.choice(LOTTERY_GAMES),
+                row.get("title") or "",
+                row["text"],
+            )
             host = f"www.site{rng.randrange(10**6)}.example.cn"
-            items.append(Item(f"seo/{template}/{row['id']}", SPAM, "seo_injection", f"seo_injection/{template}", f"http://{host}/{row['id']}.html", wrap_page(title, text), "text/html; charset=utf-8", title))
+            items.append(
+                Item(
+                    f"seo/{template}/{row['id']}",
+                    SPAM,
+                    "seo_injection",
+                    f"seo_injection/{template}",
+                    f"http://{host}/{row['id']}.html",
+                    wrap_page(title, text),
+                    "text/html; charset=utf-8",
+                    title,
+                )
+            )
     return items
 
 
 def real_items() -> list[Item]:
     """Every labelled real page and text (no generated injections): what a model may train on."""
-    return _checked(genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items())
+    return _checked(
+        genre_items() + zh_sites_items() + gb2312_items() + readability_items() + spam_items() + cc_excerpt_items()
+    )
 
 
 def all_items() -> list[Item]:

@@ -86,13 +86,23 @@ def referenced_pages() -> list[Page]:
 
     folder = HTML / "zh_gb2312"
     pages = [
-        Page(f"zh_gb2312/{p.stem}", decode(p.read_bytes()), (folder / "cleaned" / f"{p.stem}.txt").read_text("utf-8", errors="replace"))
+        Page(
+            f"zh_gb2312/{p.stem}",
+            decode(p.read_bytes()),
+            (folder / "cleaned" / f"{p.stem}.txt").read_text("utf-8", errors="replace"),
+        )
         for p in sorted((folder / "original").glob("*.html"))
     ]
     for name in READABILITY_CHINESE:
         case = HTML / "readability_testpages" / name
         expected = lxml.html.fromstring(gzip.decompress((case / "expected.html.gz").read_bytes()).decode("utf-8"))
-        pages.append(Page(f"readability/{name}", decode(gzip.decompress((case / "source.html.gz").read_bytes())), "\n".join(expected.itertext())))
+        pages.append(
+            Page(
+                f"readability/{name}",
+                decode(gzip.decompress((case / "source.html.gz").read_bytes())),
+                "\n".join(expected.itertext()),
+            )
+        )
     return pages
 
 
@@ -110,7 +120,9 @@ def eval_pages(language: str | None = "zh") -> list[Page]:
         if entry is None or not (folder / path).is_file():
             continue
         html = decode(gzip.decompress((folder / path).read_bytes()))
-        pages.append(Page(f"trafilatura_eval/{Path(path).name}", html, None, entry.get("with", []), entry.get("without", [])))
+        pages.append(
+            Page(f"trafilatura_eval/{Path(path).name}", html, None, entry.get("with", []), entry.get("without", []))
+        )
     return pages
 
 
@@ -154,21 +166,51 @@ def settings() -> dict[str, tuple[str, object, Callable[[str], str | None]]]:
     def with_unclean(self, document, html: str) -> bool:
         return type(self).needs_fallbacks(self, document, html) or bool(document.body.xpath(SANITIZED_XPATH))
 
-    add("full", "trafilatura default: fallback extractors on every page (fallbacks=always, the stage before issue 7)",
-        Extract(ExtractConfig(fallbacks="always")))
-    add("fast", "fast=True on every page: no fallback extractors (fallbacks=never)", Extract(ExtractConfig(fallbacks="never")))
-    add("hybrid", "the stage's default, fallbacks=when_needed: fast, redone with the fallbacks if main text < 500 chars, "
-        "or no <p> text, or more tables than <p>", Extract(ExtractConfig()))
+    add(
+        "full",
+        "trafilatura default: fallback extractors on every page (fallbacks=always, the stage before issue 7)",
+        Extract(ExtractConfig(fallbacks="always")),
+    )
+    add(
+        "fast",
+        "fast=True on every page: no fallback extractors (fallbacks=never)",
+        Extract(ExtractConfig(fallbacks="never")),
+    )
+    add(
+        "hybrid",
+        "the stage's default, fallbacks=when_needed: fast, redone with the fallbacks if main text < 500 chars, "
+        "or no <p> text, or more tables than <p>",
+        Extract(ExtractConfig()),
+    )
     for chars in (50, 200):
-        add(f"hybrid_len{chars}", f"as hybrid, length threshold {chars}", Extract(ExtractConfig(fallback_below_chars=chars)))
+        add(
+            f"hybrid_len{chars}",
+            f"as hybrid, length threshold {chars}",
+            Extract(ExtractConfig(fallback_below_chars=chars)),
+        )
     for share in (0.1, 0.2):
-        add(f"hybrid_share{share}", f"as hybrid, plus redo if main text < {share} of the page's resiliparse text (fallback_below_page_share)",
-            Extract(ExtractConfig(fallback_below_page_share=share)))
-    add("hybrid_len500_only", "fast, redone with the fallbacks only if main text < 500 chars (no other test)",
-        Extract(ExtractConfig()), length_only)
-    add("hybrid_unclean", "as hybrid, plus redo when the fast body holds elements that make trafilatura try jusText (SANITIZED_XPATH)",
-        Extract(ExtractConfig()), with_unclean)
-    add("precision_full", "favor_precision, fallbacks on every page", Extract(ExtractConfig(favor="precision", fallbacks="always")))
+        add(
+            f"hybrid_share{share}",
+            f"as hybrid, plus redo if main text < {share} of the page's resiliparse text (fallback_below_page_share)",
+            Extract(ExtractConfig(fallback_below_page_share=share)),
+        )
+    add(
+        "hybrid_len500_only",
+        "fast, redone with the fallbacks only if main text < 500 chars (no other test)",
+        Extract(ExtractConfig()),
+        length_only,
+    )
+    add(
+        "hybrid_unclean",
+        "as hybrid, plus redo when the fast body holds elements that make trafilatura try jusText (SANITIZED_XPATH)",
+        Extract(ExtractConfig()),
+        with_unclean,
+    )
+    add(
+        "precision_full",
+        "favor_precision, fallbacks on every page",
+        Extract(ExtractConfig(favor="precision", fallbacks="always")),
+    )
     add("precision_fast", "favor_precision, fast=True", Extract(ExtractConfig(favor="precision", fallbacks="never")))
     add("precision_hybrid", "favor_precision, fallbacks=when_needed", Extract(ExtractConfig(favor="precision")))
     return out
@@ -181,8 +223,16 @@ def pre_issue7_text(html: str) -> str | None:
     from stages.extract import Extract, ExtractConfig, table_cells_to_lines
 
     settings_ = Extract(ExtractConfig())._settings
-    text = trafilatura.extract(html, config=settings_, include_comments=True, include_tables=True, favor_precision=False,
-                               favor_recall=False, deduplicate=False, with_metadata=False)
+    text = trafilatura.extract(
+        html,
+        config=settings_,
+        include_comments=True,
+        include_tables=True,
+        favor_precision=False,
+        favor_recall=False,
+        deduplicate=False,
+        with_metadata=False,
+    )
     return table_cells_to_lines(text) if text and "|" in text else text
 
 
@@ -210,7 +260,11 @@ def timed_passes(pages: list[Page], runs: dict, repeat: int) -> tuple[dict, dict
                 page_best[name][i] = min(page_best[name][i], elapsed)
                 texts[name][i] = text.strip() if text else ""
         reruns = {name: runs[name][1].fallback_reruns for name in names}
-        print(f"pass {r + 1}/{repeat} (ms/page this pass): " + ", ".join(f"{n} {1000 * totals[n][r] / len(pages):.1f}" for n in names), flush=True)
+        print(
+            f"pass {r + 1}/{repeat} (ms/page this pass): "
+            + ", ".join(f"{n} {1000 * totals[n][r] / len(pages):.1f}" for n in names),
+            flush=True,
+        )
     best_pass = {name: min(totals[name]) for name in names}
     return best_pass, page_best, {name: (texts[name], reruns[name]) for name in names}
 
@@ -218,7 +272,9 @@ def timed_passes(pages: list[Page], runs: dict, repeat: int) -> tuple[dict, dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="passes over the pages (each page's best time counts)")
-    parser.add_argument("--eval-all", action="store_true", help="also check full/fast/hybrid on all 990 trafilatura_eval pages")
+    parser.add_argument(
+        "--eval-all", action="store_true", help="also check full/fast/hybrid on all 990 trafilatura_eval pages"
+    )
     parser.add_argument("--eval-repeat", type=int, default=2, help="passes for --eval-all")
     parser.add_argument("--result", default=str(REPO / "benchmarks" / "results" / "extract_settings.json"))
     args = parser.parse_args()
@@ -244,7 +300,11 @@ def main() -> None:
         scores = [bigram_prf(texts[i], p.reference) for i, p in enumerate(referenced)]
         f1 = [s[2] for s in scores]
         drops = sorted(((full_scores[i][2] - f1[i], i) for i in range(n_ref)), reverse=True)
-        lost_text = [referenced[i].name for i in range(n_ref) if full_scores[i][1] >= 0.3 and scores[i][1] < 0.5 * full_scores[i][1]]
+        lost_text = [
+            referenced[i].name
+            for i in range(n_ref)
+            if full_scores[i][1] >= 0.3 and scores[i][1] < 0.5 * full_scores[i][1]
+        ]
         snippets = [snippet_scores(texts[n_ref + j], p) for j, p in enumerate(snippet_pages)]
         ms = 1000 * sum(page_best[name]) / len(pages)
         table[name] = {
@@ -262,9 +322,17 @@ def main() -> None:
             "min_f1": round(min(f1), 4),
             # 2 zh_gb2312 pages are <text>-wrapped archive dumps no setting extracts (F1 0 everywhere)
             "min_f1_where_full_extracts": round(min(f1[i] for i in range(n_ref) if full_scores[i][2] > 0), 4),
-            "worst_pages": [[referenced[i].name, round(f1[i], 3)] for i in sorted(range(n_ref), key=f1.__getitem__)[:5]],
-            "largest_f1_drops_vs_full": [[referenced[i].name, round(full_scores[i][2], 3), round(f1[i], 3)] for d, i in drops[:5] if d > 0.001],
-            "largest_f1_gains_vs_full": [[referenced[i].name, round(full_scores[i][2], 3), round(f1[i], 3)] for d, i in sorted(drops)[:5] if d < -0.001],
+            "worst_pages": [
+                [referenced[i].name, round(f1[i], 3)] for i in sorted(range(n_ref), key=f1.__getitem__)[:5]
+            ],
+            "largest_f1_drops_vs_full": [
+                [referenced[i].name, round(full_scores[i][2], 3), round(f1[i], 3)] for d, i in drops[:5] if d > 0.001
+            ],
+            "largest_f1_gains_vs_full": [
+                [referenced[i].name, round(full_scores[i][2], 3), round(f1[i], 3)]
+                for d, i in sorted(drops)[:5]
+                if d < -0.001
+            ],
             "pages_losing_half_their_recall": lost_text,
             "zh_eval_snippets": {
                 "with_found": f"{sum(s[0] for s in snippets)}/{sum(s[1] for s in snippets)}",
@@ -291,12 +359,16 @@ def main() -> None:
         result["trafilatura_eval_all"] = eval_all({name: runs[name] for name in chosen}, args.eval_repeat)
 
     write_result(args.result, result)
-    print("\n| setting | ms/page | vs full | best pass vs full | reruns | mean F1 | Δ F1 vs full | min F1 (71 pages) | pages ≠ full |")
+    print(
+        "\n| setting | ms/page | vs full | best pass vs full | reruns | mean F1 | Δ F1 vs full | min F1 (71 pages) | pages ≠ full |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, row in table.items():
-        print(f"| {name} | {row['ms_per_page']} | {row['time_vs_full']} | {row['best_pass_vs_full']} "
-              f"| {row['fallback_reruns'] if row['fallback_reruns'] is not None else '-'} | {row['mean_f1']} "
-              f"| {row['mean_f1_vs_full']:+.4f} | {row['min_f1_where_full_extracts']} | {row['pages_differing_from_full']} |")
+        print(
+            f"| {name} | {row['ms_per_page']} | {row['time_vs_full']} | {row['best_pass_vs_full']} "
+            f"| {row['fallback_reruns'] if row['fallback_reruns'] is not None else '-'} | {row['mean_f1']} "
+            f"| {row['mean_f1_vs_full']:+.4f} | {row['min_f1_where_full_extracts']} | {row['pages_differing_from_full']} |"
+        )
 
 
 def eval_all(runs: dict, repeat: int) -> dict:
@@ -318,9 +390,15 @@ def eval_all(runs: dict, repeat: int) -> dict:
         }
         if name != "full":
             row["pages_differing_from_full"] = sum(a != b for a, b in zip(full_texts, texts))
-            row["pages_under_half_of_full_length"] = [p.name for p, a, b in zip(pages, full_texts, texts) if len(b) < 0.5 * len(a)]
+            row["pages_under_half_of_full_length"] = [
+                p.name for p, a, b in zip(pages, full_texts, texts) if len(b) < 0.5 * len(a)
+            ]
         out[name] = row
-        print(f"eval_all {name}: " + ", ".join(f"{k} {v}" for k, v in row.items() if k != "pages_under_half_of_full_length"), flush=True)
+        print(
+            f"eval_all {name}: "
+            + ", ".join(f"{k} {v}" for k, v in row.items() if k != "pages_under_half_of_full_length"),
+            flush=True,
+        )
     return out
 
 

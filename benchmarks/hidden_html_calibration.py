@@ -59,15 +59,39 @@ READABILITY_CHINESE = ("gmw", "pixnet", "qq", "youth")
 
 def readability_items(names: tuple[str, ...] | None) -> list[Item]:
     folder = SHARED / "html" / "readability_testpages"
-    sources = [folder / name / "source.html.gz" for name in names] if names else sorted(folder.glob("*/source.html.gz"))
-    return [Item(f"readability/{s.parent.name}", "good", "readability", "readability", f"http://www.{s.parent.name}.example.com/", gzip.decompress(s.read_bytes())) for s in sources]
+    sources = (
+        [folder / name / "source.html.gz" for name in names] if names else sorted(folder.glob("*/source.html.gz"))
+    )
+    return [
+        Item(
+            f"readability/{s.parent.name}",
+            "good",
+            "readability",
+            "readability",
+            f"http://www.{s.parent.name}.example.com/",
+            gzip.decompress(s.read_bytes()),
+        )
+        for s in sources
+    ]
 
 
 def western_items() -> list[Item]:
     html = SHARED / "html"
-    pages = sorted((html / "trafilatura_eval" / "eval").glob("*.html.gz")) + sorted((html / "trafilatura_eval" / "cache").glob("*.html.gz"))
+    pages = sorted((html / "trafilatura_eval" / "eval").glob("*.html.gz")) + sorted(
+        (html / "trafilatura_eval" / "cache").glob("*.html.gz")
+    )
     pages += sorted((html / "scrapinghub_benchmark" / "html").glob("*.html.gz"))
-    items = [Item(f"western/{p.name}", "good", "western", "western", f"http://page{n}.example.org/{p.name}", gzip.decompress(p.read_bytes())) for n, p in enumerate(pages)]
+    items = [
+        Item(
+            f"western/{p.name}",
+            "good",
+            "western",
+            "western",
+            f"http://page{n}.example.org/{p.name}",
+            gzip.decompress(p.read_bytes()),
+        )
+        for n, p in enumerate(pages)
+    ]
     return items + readability_items(None)
 
 
@@ -83,6 +107,7 @@ def page_sets(western: bool) -> dict[str, list[Item]]:
 
 def extract(htmls: list[bytes], urls: list[str], content_types: list[str | None]) -> pa.RecordBatch:
     from hidden_attacks import page_batch
+
     from stages.extract import Extract, ExtractConfig
 
     # Every page kept (pages without text too), in order.
@@ -93,7 +118,10 @@ def measured(stage, batch: pa.RecordBatch) -> list:
     from stages.charset import decode_html
 
     columns = (batch.column(name).to_pylist() for name in ("html", "http_content_type", "text", "domain"))
-    return [stage.measure(decode_html(html, content_type).text, text or "", domain) for html, content_type, text, domain in zip(*columns)]
+    return [
+        stage.measure(decode_html(html, content_type).text, text or "", domain)
+        for html, content_type, text, domain in zip(*columns)
+    ]
 
 
 def describe(stage, items: list[Item], batch: pa.RecordBatch) -> dict:
@@ -113,11 +141,15 @@ def describe(stage, items: list[Item], batch: pa.RecordBatch) -> dict:
         "flagged": round(sum(bool(f) for f in findings) / len(items), 4),
         "portal_pages": sum(portal),
         "portal_flagged": sum(bool(f) and p for f, p in zip(findings, portal)),
-        "per_rule": {rule: round(sum(any(r == rule for r, _ in f) for f in findings) / len(items), 4) for rule in rules},
+        "per_rule": {
+            rule: round(sum(any(r == rule for r, _ in f) for f in findings) / len(items), 4) for rule in rules
+        },
         "flagged_pages": {i: [r for r, _ in f] for i, f in zip(ids, findings) if f},
         "top": {
             "hidden_prose_in_text": top(reached),
-            "share_of_text_when_50_or_more": sorted((round(r / max(s.text_chars, 1), 2), i) for r, s, i in zip(reached, signals, ids) if r >= 50)[::-1],
+            "share_of_text_when_50_or_more": sorted(
+                (round(r / max(s.text_chars, 1), 2), i) for r, s, i in zip(reached, signals, ids) if r >= 50
+            )[::-1],
             "largest_hidden_block": top([s.block_chars for s in signals]),
             "compression": top([s.compression for s in signals]),
             "term_repetition": top([s.repetition for s in signals]),
@@ -144,38 +176,60 @@ def attacks(stage, sites: list[Item], batch: pa.RecordBatch) -> dict:
 
     rng = random.Random(13)
     n = batch.num_rows
-    decoded = [decode_html(h, t).text for h, t in zip(batch.column("html").to_pylist(), batch.column("http_content_type").to_pylist())]
+    decoded = [
+        decode_html(h, t).text
+        for h, t in zip(batch.column("html").to_pylist(), batch.column("http_content_type").to_pylist())
+    ]
     news = peoples_daily_documents(n + 400, paragraphs=5)
     filler = [d.split("\n")[0] for d in news]
     # Hidden articles of 300 characters or more (shorter ones are left to the other rules).
     articles = [d for d in news if len(d) >= 300]
     kinds = {
-        "instructions": ("screen.hidden_instructions", [hidden_block(f"<p>{f[:60]}{p}{f[60:120]}</p>", i) for i, (p, f) in enumerate(zip(templated_instructions(rng, n), filler))]),
+        "instructions": (
+            "screen.hidden_instructions",
+            [
+                hidden_block(f"<p>{f[:60]}{p}{f[60:120]}</p>", i)
+                for i, (p, f) in enumerate(zip(templated_instructions(rng, n), filler))
+            ],
+        ),
         "stuffing": ("screen.hidden_stuffing", [hidden_block(keyword_stuffing(rng), i) for i in range(n)]),
         "links": ("screen.hidden_links", [hidden_block(link_farm(rng), i) for i in range(n)]),
-        "hidden_article": ("screen.hidden_text", [hidden_block("".join(f"<p>{p}</p>" for p in articles[-1 - i].split("\n")), i) for i in range(n)]),
+        "hidden_article": (
+            "screen.hidden_text",
+            [hidden_block("".join(f"<p>{p}</p>" for p in articles[-1 - i].split("\n")), i) for i in range(n)],
+        ),
     }
     recall = {}
     for kind, (rule, blocks) in kinds.items():
         htmls = [after_body_tag(page, block).encode("utf-8") for page, block in zip(decoded, blocks)]
-        planted = batch.set_column(batch.schema.get_field_index("html"), "html", pa.array(htmls, pa.binary())).set_column(
-            batch.schema.get_field_index("http_content_type"), "http_content_type", pa.array(["text/html; charset=utf-8"] * n, pa.string())
+        planted = batch.set_column(
+            batch.schema.get_field_index("html"), "html", pa.array(htmls, pa.binary())
+        ).set_column(
+            batch.schema.get_field_index("http_content_type"),
+            "http_content_type",
+            pa.array(["text/html; charset=utf-8"] * n, pa.string()),
         )
         found = [stage.judge(s) for s in measured(stage, planted)]
         recall[kind] = round(sum(any(r == rule for r, _ in f) for f in found) / n, 4)
     # A hidden paragraph inside the article, in the ways trafilatura keeps: extracted again.
     foreign = [p for p in (d.split("\n")[1] for d in news) if 60 <= len(p) <= 300]
     htmls, urls, plants, kept = [], [], [], []
-    for i, (page, text, url) in enumerate(zip(decoded, batch.column("text").to_pylist(), batch.column("url").to_pylist())):
+    for i, (page, text, url) in enumerate(
+        zip(decoded, batch.column("text").to_pylist(), batch.column("url").to_pylist())
+    ):
         plant = foreign[i % len(foreign)]
-        with_plant = inside_article(page, text or "", f"<p {KEPT_BY_TRAFILATURA[i % len(KEPT_BY_TRAFILATURA)]}>{plant}</p>")
+        with_plant = inside_article(
+            page, text or "", f"<p {KEPT_BY_TRAFILATURA[i % len(KEPT_BY_TRAFILATURA)]}>{plant}</p>"
+        )
         if with_plant is not None:
             htmls.append(with_plant.encode("utf-8"))
             urls.append(url)
             plants.append(plant)
             kept.append(sites[i].id)
     again = extract(htmls, urls, ["text/html; charset=utf-8"] * len(htmls))
-    reached = [plant in (text or "").replace("\n", "") for plant, text in zip(plants, again.column("text").to_pylist())]
+    reached = [
+        plant in (text or "").replace("\n", "") for plant, text in zip(plants, again.column("text").to_pylist())
+    ]
     found = [stage.judge(s) for s in measured(stage, again)]
     caught = [any(r == "screen.hidden_text" for r, _ in f) for f in found]
     recall["paragraph_in_article"] = {
@@ -235,7 +289,9 @@ def main() -> None:
         json.dump(result, handle, indent=1, ensure_ascii=False, default=str)
         handle.write("\n")
     for name, summary in [("zh_sites", result["zh_sites"]), *result["sets"].items()]:
-        print(f"{name}: {summary['pages']} pages, flagged {summary['flagged']:.1%} (portal {summary['portal_flagged']}/{summary['portal_pages']}), per rule {summary['per_rule']}")
+        print(
+            f"{name}: {summary['pages']} pages, flagged {summary['flagged']:.1%} (portal {summary['portal_flagged']}/{summary['portal_pages']}), per rule {summary['per_rule']}"
+        )
     print("attacks planted in zh_sites:", json.dumps(result["attacks_planted_in_zh_sites"], ensure_ascii=False))
     print("instruction sentences:", json.dumps(result["instruction_sentences"], ensure_ascii=False))
     print("ms/page on zh_sites:", result["ms_per_page_zh_sites"])

