@@ -39,10 +39,12 @@ EXCERPT_CHARS = 1200
 CSS = """
 body{font:14px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.5em 0}\
+td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}
 th.sortable{cursor:pointer;background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .doc{border:1px solid #ddd;border-radius:4px;margin:.5em 0;padding:.5em}.meta{color:#555;font-size:.9em}
-.text{white-space:pre-wrap;font-family:inherit;background:#fafafa;padding:.4em;margin:.3em 0;max-height:20em;overflow:auto}
+.text{white-space:pre-wrap;font-family:inherit;background:#fafafa;padding:.4em;margin:.3em 0;\
+max-height:20em;overflow:auto}
 mark{background:#ffe066}ins{background:#c8f7c5;text-decoration:none}del{background:#f7c5c5}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:.5em}.charts{display:flex;flex-wrap:wrap;gap:1em}
 .legend span{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}
@@ -51,11 +53,13 @@ mark{background:#ffe066}ins{background:#c8f7c5;text-decoration:none}del{backgrou
 SORT_SCRIPT = """
 document.querySelectorAll('th.sortable').forEach(function (th) {
   th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0], index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var table = th.closest('table'), body = table.tBodies[0], \
+index = Array.prototype.indexOf.call(th.parentNode.children, th);
     var down = th.dataset.down !== 'true'; th.dataset.down = down;
     var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
-      var x = a.cells[index].dataset.value || a.cells[index].textContent, y = b.cells[index].dataset.value || b.cells[index].textContent;
+      var x = a.cells[index].dataset.value || a.cells[index].textContent, \
+y = b.cells[index].dataset.value || b.cells[index].textContent;
       var p = parseFloat(x), q = parseFloat(y), c = (!isNaN(p) && !isNaN(q)) ? p - q : x.localeCompare(y);
       return down ? -c : c;
     });
@@ -80,19 +84,30 @@ def funnel_section(manifest: dict[str, Any]) -> str:
             f'<text x="0" y="{y + 14}" font-size="12">{escape(stage["name"])}</text>'
             f'<rect x="170" y="{y + 2}" width="{kept:.1f}" height="16" fill="#4c8bf5"/>'
             f'<rect x="{170 + kept:.1f}" y="{y + 2}" width="{dropped:.1f}" height="16" fill="#f08c8c"/>'
-            f'<text x="{176 + kept + dropped:.1f}" y="{y + 14}" font-size="12">{stage["docs_out"]:,} of {stage["docs_in"]:,}</text>'
+            f'<text x="{176 + kept + dropped:.1f}" y="{y + 14}" font-size="12">'
+            f"{stage['docs_out']:,} of {stage['docs_in']:,}</text>"
         )
         y += 22
-    chart = f'<svg width="900" height="{y}" role="img" aria-label="documents into and out of every stage">{"".join(bars)}</svg>'
+    chart = (
+        f'<svg width="900" height="{y}" role="img" aria-label="documents into and out of every stage">'
+        f"{''.join(bars)}</svg>"
+    )
     first = stages[0]["docs_in"] if stages else 0
     rows = "".join(
         f'<tr data-stage="{escape(s["name"])}"><td>{escape(s["name"])}</td><td class="num in">{s["docs_in"]}</td>'
         f'<td class="num out">{s["docs_out"]}</td><td class="num">{s["docs_in"] - s["docs_out"]}</td>'
-        f'<td class="num">{100 * s["docs_out"] / first if first else 0:.1f}%</td><td class="num">{s["wall_seconds"]:.2f}</td></tr>'
+        f'<td class="num">{100 * s["docs_out"] / first if first else 0:.1f}%</td>'
+        f'<td class="num">{s["wall_seconds"]:.2f}</td></tr>'
         for s in stages
     )
-    legend = '<p class="legend"><span style="background:#4c8bf5"></span>kept<span style="background:#f08c8c"></span>dropped</p>'
-    table = f'<table id="funnel"><thead><tr><th>stage</th><th>in</th><th>out</th><th>dropped</th><th>kept of input</th><th>wall s</th></tr></thead><tbody>{rows}</tbody></table>'
+    legend = (
+        '<p class="legend"><span style="background:#4c8bf5"></span>kept'
+        '<span style="background:#f08c8c"></span>dropped</p>'
+    )
+    table = (
+        '<table id="funnel"><thead><tr><th>stage</th><th>in</th><th>out</th><th>dropped</th>'
+        f"<th>kept of input</th><th>wall s</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     return f"<h2>Funnel</h2>{legend}{chart}{table}"
 
 
@@ -109,16 +124,21 @@ def drops_section(manifest: dict[str, Any]) -> str:
             share = 100 * count / stage["docs_in"] if stage["docs_in"] else 0
             rows.append(
                 f'<tr><td>{escape(stage["name"])}</td><td><a href="#reason-{escape(reason)}">{escape(reason)}</a></td>'
-                f'<td class="num">{count}</td><td class="num" data-value="{share:.6f}">{share:.1f}%</td><td>{escape(values)}</td></tr>'
+                f'<td class="num">{count}</td><td class="num" data-value="{share:.6f}">{share:.1f}%</td>'
+                f"<td>{escape(values)}</td></tr>"
             )
         for rule, count in stage.get("flags", {}).items():
             rows.append(
-                f'<tr><td>{escape(stage["name"])}</td><td>{escape(rule)} (flagged, kept)</td><td class="num">{count}</td><td></td><td></td></tr>'
+                f"<tr><td>{escape(stage['name'])}</td><td>{escape(rule)} (flagged, kept)</td>"
+                f'<td class="num">{count}</td><td></td><td></td></tr>'
             )
     header = "".join(
         f'<th class="sortable">{h}</th>' for h in ("stage", "reason", "documents", "of stage input", "measured values")
     )
-    return f'<h2>Drops by reason</h2><p class="meta">Click a header to sort.</p><table id="drops"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (
+        '<h2>Drops by reason</h2><p class="meta">Click a header to sort.</p>'
+        f'<table id="drops"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def _metric(row: dict[str, Any], key: str) -> float | None:
@@ -143,10 +163,17 @@ def histogram(title: str, kept: list[float], dropped: list[float], bins: int = 2
         for offset, (name, colour) in enumerate((("kept", "#4c8bf5"), ("dropped", "#f08c8c"))):
             height = 100 * counts[name][i] / tallest
             bars.append(
-                f'<rect x="{i * 16 + offset * 7}" y="{110 - height:.1f}" width="7" height="{height:.1f}" fill="{colour}"><title>{name}: {counts[name][i]}</title></rect>'
+                f'<rect x="{i * 16 + offset * 7}" y="{110 - height:.1f}" width="7" height="{height:.1f}"'
+                f' fill="{colour}"><title>{name}: {counts[name][i]}</title></rect>'
             )
-    axis = f'<text x="0" y="125" font-size="10">{_number(low)}</text><text x="{bins * 16}" y="125" font-size="10" text-anchor="end">{_number(high)}</text>'
-    return f'<figure><figcaption>{escape(title)} (kept {len(kept)}, dropped {len(dropped)})</figcaption><svg width="{bins * 16}" height="130">{"".join(bars)}{axis}</svg></figure>'
+    axis = (
+        f'<text x="0" y="125" font-size="10">{_number(low)}</text>'
+        f'<text x="{bins * 16}" y="125" font-size="10" text-anchor="end">{_number(high)}</text>'
+    )
+    return (
+        f"<figure><figcaption>{escape(title)} (kept {len(kept)}, dropped {len(dropped)})</figcaption>"
+        f'<svg width="{bins * 16}" height="130">{"".join(bars)}{axis}</svg></figure>'
+    )
 
 
 def histograms_section(samples: list[dict[str, Any]]) -> str:
@@ -157,7 +184,10 @@ def histograms_section(samples: list[dict[str, Any]]) -> str:
         if kept or dropped:
             charts.append(histogram(title, kept, dropped))
     note = '<p class="meta">Over the sampled documents (kept, and dropped for any reason), not the whole corpus.</p>'
-    legend = '<p class="legend"><span style="background:#4c8bf5"></span>kept<span style="background:#f08c8c"></span>dropped</p>'
+    legend = (
+        '<p class="legend"><span style="background:#4c8bf5"></span>kept'
+        '<span style="background:#f08c8c"></span>dropped</p>'
+    )
     return f'<h2>Signals, kept and dropped</h2>{note}{legend}<div class="charts">{"".join(charts)}</div>'
 
 
@@ -180,7 +210,8 @@ def document_card(row: dict[str, Any]) -> str:
     evidence = f'<div class="meta">evidence: {escape(row["evidence"])}</div>' if row["evidence"] else ""
     where = escape(row["url"] or row["id"] or "")
     return (
-        f'<div class="doc"><div class="meta">{where} · {escape(row["domain"] or "")} · {escape(os.path.basename(row["source"] or ""))}{escape(value)}</div>'
+        f'<div class="doc"><div class="meta">{where} · {escape(row["domain"] or "")} · '
+        f"{escape(os.path.basename(row['source'] or ''))}{escape(value)}</div>"
         f'{evidence}<div class="text">{highlighted(row["text"] or "", row["evidence"])}</div></div>'
     )
 
@@ -247,12 +278,14 @@ def clusters_section(
         )
         kept_texts.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     parts = [
-        f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead (right); deletions and insertions marked.</p>'
+        f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead'
+        " (right); deletions and insertions marked.</p>"
     ]
     for row in removed:
         left, right = _diff(row["text"] or "", kept_texts.get(row["kept_id"], "") or "")
         parts.append(
-            f'<div class="doc"><div class="meta">removed {escape(row["url"] or row["id"])} · kept {escape(row["kept_id"])}</div>'
+            f'<div class="doc"><div class="meta">removed {escape(row["url"] or row["id"])}'
+            f" · kept {escape(row['kept_id'])}</div>"
             f'<div class="pair"><div class="text">{left}</div><div class="text">{right}</div></div></div>'
         )
     return "".join(parts)
@@ -278,11 +311,15 @@ def quarantine_section(out: str, manifest: dict[str, Any]) -> str:
         )
         first = next((e["evidence"] for e in row["screen_evidence"] or [] if e["rule"] == row["reason"]), None)
         cards.append(
-            f'<div class="doc"><div class="meta">{escape(row["reason"] or "")} · {escape(row["url"] or row["id"] or "")} · flags: {escape(", ".join(row["screen_flags"] or []))}</div>'
+            f'<div class="doc"><div class="meta">{escape(row["reason"] or "")}'
+            f" · {escape(row['url'] or row['id'] or '')} · flags: {escape(', '.join(row['screen_flags'] or []))}</div>"
             f'<ul>{evidence}</ul><div class="text">{highlighted(row["text"] or "", first)}</div></div>'
         )
     total = manifest["quarantine"]["rows"]
-    return f'<h2>Quarantine</h2><p class="meta">{min(total, QUARANTINE_SHOWN)} of {total} quarantined documents.</p>{"".join(cards)}'
+    return (
+        f'<h2>Quarantine</h2><p class="meta">{min(total, QUARANTINE_SHOWN)} of {total} quarantined documents.</p>'
+        f"{''.join(cards)}"
+    )
 
 
 def domains_section(manifest: dict[str, Any]) -> str:
@@ -305,11 +342,13 @@ def summary_section(manifest: dict[str, Any]) -> str:
         ("curate", f"{manifest['curate_version']}, commit {manifest['git_commit'] or '-'}"),
         (
             "run",
-            f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']} ({manifest['seconds']:.1f} s)",
+            f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']}"
+            f" ({manifest['seconds']:.1f} s)",
         ),
         (
             "inputs",
-            f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, {sum(1 for i in inputs if i['status'] != 'ok')} with errors",
+            f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, "
+            f"{sum(1 for i in inputs if i['status'] != 'ok')} with errors",
         ),
         ("output", f"{manifest['outputs']['rows']:,} documents in {len(manifest['outputs']['shards'])} shards"),
         ("input format", manifest["config"]["input"]["format"]),
@@ -370,7 +409,8 @@ def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         # No fetches of any kind: everything the page needs is in it.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline';"
+        " script-src 'unsafe-inline'; img-src data:\">"
         f"<title>curate report: {escape(manifest['name'])}</title><style>{CSS}</style></head>"
         f"<body>{body}<script>{SORT_SCRIPT}</script></body></html>"
     )

@@ -482,11 +482,13 @@ def zh_footer(site: Site, script: str, variant: int = 0) -> str:
             f" {lab['police']} 11010502000{stable_int(site.domain) % 900 + 100}号</p>"
         )
         lines.append(
-            f"<p>{lab['contact']}：service@{esc(site.domain)} 违法和不良信息举报电话：010-0000{stable_int('tel', site.domain) % 9000 + 1000}</p>"
+            f"<p>{lab['contact']}：service@{esc(site.domain)} "
+            f"违法和不良信息举报电话：010-0000{stable_int('tel', site.domain) % 9000 + 1000}</p>"
         )
     else:
         lines.append(
-            f"<p>{lab['contact']}：service@{esc(site.domain)} 客服專線：(02) 0000-{stable_int('tel', site.domain) % 9000 + 1000}</p>"
+            f"<p>{lab['contact']}：service@{esc(site.domain)} "
+            f"客服專線：(02) 0000-{stable_int('tel', site.domain) % 9000 + 1000}</p>"
         )
     if variant:
         lines.append(f'<p class="disclaimer">{lab["reprint"]}</p>')
@@ -544,7 +546,8 @@ def layout_portal(site: Site, art: ArticleSpec, cs: Charset) -> str:
         head + "<body>\n"
         f'<header class="site-header"><div class="logo"><a href="/">{esc(site.name)}</a></div>\n'
         f'<nav class="main-nav">{nav_list(nav[:14], "nav")}</nav>\n'
-        f'<div class="user-bar"><a href="/login">{lab["login"]}</a> | <a href="/register">{lab["register"]}</a></div></header>\n'
+        f'<div class="user-bar"><a href="/login">{lab["login"]}</a> | '
+        f'<a href="/register">{lab["register"]}</a></div></header>\n'
         f'<div class="breadcrumb">{lab["position"]}：<a href="/">{lab["home"]}</a> &gt; '
         f'<a href="/{art.section}/">{esc(sec)}</a> &gt; {lab["body"]}</div>\n'
         '<main class="container">\n<article class="article">\n'
@@ -554,7 +557,8 @@ def layout_portal(site: Site, art: ArticleSpec, cs: Charset) -> str:
         "</article>\n"
         f'<aside class="sidebar"><div class="widget hot"><h3>{lab["hot"]}</h3>'
         f"{link_list(art.hot_titles, 'hot-list', f'/{art.section}/', site.domain)}</div>\n"
-        f'<div class="widget ad"><a href="/ad/click?id=3" rel="nofollow"><img src="/static/ad/banner300x250.jpg" alt="{lab["ad"]}"></a></div></aside>\n'
+        '<div class="widget ad"><a href="/ad/click?id=3" rel="nofollow">'
+        f'<img src="/static/ad/banner300x250.jpg" alt="{lab["ad"]}"></a></div></aside>\n'
         "</main>\n"
         f"{zh_footer(site, art.script)}\n"
         '<script src="/static/js/app.js"></script>\n</body>\n</html>\n'
@@ -576,8 +580,10 @@ def layout_legacy(site: Site, art: ArticleSpec, cs: Charset) -> str:
         f"<title>{esc(art.title)}_{esc(sec)}_{esc(site.name)}</title>\n"
         f'<meta name="keywords" content="{esc(sec)},{esc(art.title[:10])}" />\n'
         '<link href="/css/style.css" rel="stylesheet" type="text/css" />\n</head>\n<body>\n'
-        f'<div id="top"><table width="960" border="0" cellspacing="0" cellpadding="0"><tr>{nav_cells}</tr></table></div>\n'
-        f'<div id="position">{lab["position"]}：<a href="/">{lab["home"]}</a> &gt;&gt; <a href="/{art.section}/">{esc(sec)}</a></div>\n'
+        '<div id="top"><table width="960" border="0" cellspacing="0" cellpadding="0">'
+        f"<tr>{nav_cells}</tr></table></div>\n"
+        f'<div id="position">{lab["position"]}：<a href="/">{lab["home"]}</a> &gt;&gt; '
+        f'<a href="/{art.section}/">{esc(sec)}</a></div>\n'
         '<div id="wrap">\n<div id="left">\n'
         f"{art.inner}\n"
         f'<div class="info">{lab["views"]}：{views}</div>\n'
@@ -612,9 +618,10 @@ def layout_blog(site: Site, art: ArticleSpec, cs: Charset) -> str:
         for i, c in enumerate(["culture", "travel", "food", "life", "history"])
     )
     return (
-        head
-        + f'<body class="single-post">\n<div id="page">\n<div id="header"><h2 class="site-title"><a href="/">{esc(site.name)}</a></h2>'
-        f'<p class="site-desc">{esc(site.name)}</p>{nav_list([lab["home"], sec, lab["archive"], lab["contact"]], "menu")}</div>\n'
+        head + '<body class="single-post">\n<div id="page">\n'
+        f'<div id="header"><h2 class="site-title"><a href="/">{esc(site.name)}</a></h2>'
+        f'<p class="site-desc">{esc(site.name)}</p>'
+        f"{nav_list([lab['home'], sec, lab['archive'], lab['contact']], 'menu')}</div>\n"
         '<div id="content">\n<div class="post">\n'
         f"{art.inner}\n"
         f'<div class="post-footer">{lab["category"]}：<a href="/category/{art.section}">{esc(sec)}</a></div>\n'
@@ -639,10 +646,12 @@ def layout_mirror(site: Site, inner: str, script: str, title: str, cs: Charset, 
     head = head_block(lab["lang"], f"{title}_{site.name}", meta_tag(cs, "html5"), title, title[:10])
     return (
         head + "<body>\n"
-        f'<div class="topbar"><a href="/">{esc(site.name)}</a> {nav_list(rotate(nav, 10, site.domain), "topnav")}</div>\n'
+        f'<div class="topbar"><a href="/">{esc(site.name)}</a> '
+        f"{nav_list(rotate(nav, 10, site.domain), 'topnav')}</div>\n"
         f'<div class="subnav">{nav_list(rotate(words, 8, site.domain, "w"), "sub")}</div>\n'
         f'<div class="wrap"><div class="main"><div class="news-content">\n{inner}\n</div>\n'
-        f'<div class="pager"><a href="/list/1.html">{lab["prev"]}</a> <a href="/list/2.html">{lab["next"]}</a></div></div>\n'
+        f'<div class="pager"><a href="/list/1.html">{lab["prev"]}</a> '
+        f'<a href="/list/2.html">{lab["next"]}</a></div></div>\n'
         f'<div class="side"><h4>{lab["hot"]}</h4>{link_list(hot, "side-list", "/html/", site.domain)}</div></div>\n'
         f"{zh_footer(site, script, variant)}\n</body>\n</html>\n"
     )
@@ -686,13 +695,15 @@ def layout_forum_discuz(site: Site, thread: dict[str, object], thread_no: int, c
         floor = floor_names[i] if i < len(floor_names) else f"{i + 1}#"
         rows.append(
             f'<div id="post_{thread_no * 100 + i}" class="plhin"><table cellspacing="0" cellpadding="0"><tr>'
-            f'<td class="pls"><div class="authi"><a href="/space-uid-{stable_int(user) % 90000 + 1000}.html" class="xw1">{esc(user)}</a></div>'
+            '<td class="pls"><div class="authi">'
+            f'<a href="/space-uid-{stable_int(user) % 90000 + 1000}.html" class="xw1">{esc(user)}</a></div>'
             f'<p class="ulv">注册会员</p></td>'
             f'<td class="plc"><div class="pi"><strong><a href="#post_{i}">{floor}</a></strong>'
             f"<em>发表于 {forum_time(thread_no, i)}</em></div>"
             f'<div class="pct"><div class="t_fsz"><table cellspacing="0" cellpadding="0"><tr>'
             f'<td class="t_f" id="postmessage_{thread_no * 100 + i}">{esc(text)}</td></tr></table></div></div>'
-            f'<div class="po"><a href="#">回复</a> <a href="#">支持</a> <a href="#">举报</a></div></td></tr></table></div>'
+            '<div class="po"><a href="#">回复</a> <a href="#">支持</a> <a href="#">举报</a></div>'
+            "</td></tr></table></div>"
         )
     meta = meta_tag(cs, "http-equiv")
     return (
@@ -702,12 +713,15 @@ def layout_forum_discuz(site: Site, thread: dict[str, object], thread_no: int, c
         f'<meta name="keywords" content="{esc(title)}" />\n</head>\n<body id="nv_forum">\n'
         f'<div id="toptb"><a href="/member.php?mod=logging&amp;action=login">{lab["login"]}</a> '
         f'<a href="/member.php?mod=register">{lab["register"]}</a></div>\n'
-        f'<div id="hd"><h2><a href="/">{esc(site.name)}</a></h2>{nav_list(["论坛", "门户", "群组", "排行榜", "帮助"], "nv")}</div>\n'
+        f'<div id="hd"><h2><a href="/">{esc(site.name)}</a></h2>'
+        f"{nav_list(['论坛', '门户', '群组', '排行榜', '帮助'], 'nv')}</div>\n"
         f'<div id="pt" class="bm cl"><a href="/">{esc(site.name)}</a> &rsaquo; <a href="/forum.php">论坛</a> &rsaquo; '
         f'<a href="/forum-{thread_no % 7 + 2}-1.html">{esc(board)}</a> &rsaquo; {esc(title)}</div>\n'
         f'<div id="ct"><div id="postlist" class="pl bm"><table cellspacing="0" cellpadding="0"><tr>'
-        f'<td class="pls ptn">查看: {stable_int("v", title) % 5000 + 200}<span class="pipe">|</span>回复: {len(posts) - 1}</td>'
-        f'<td class="plc ptm pbn"><h1 class="ts"><span id="thread_subject">{esc(title)}</span></h1></td></tr></table>\n'
+        f'<td class="pls ptn">查看: {stable_int("v", title) % 5000 + 200}'
+        f'<span class="pipe">|</span>回复: {len(posts) - 1}</td>'
+        '<td class="plc ptm pbn">'
+        f'<h1 class="ts"><span id="thread_subject">{esc(title)}</span></h1></td></tr></table>\n'
         + "\n".join(rows)
         + "\n</div>\n"
         '<div id="f_pst"><form method="post" action="/forum.php?mod=post&amp;action=reply">'
@@ -746,7 +760,8 @@ def layout_forum_simple(site: Site, thread: dict[str, object], thread_no: int, c
         head + "<body>\n"
         f'<header><a class="brand" href="/">{esc(site.name)}</a>{nav_list(boards, "boards", "/board/")}'
         f'<form class="search" action="/search"><input name="q"><button>{lab["search"]}</button></form></header>\n'
-        f'<main><div class="crumbs"><a href="/">{lab["home"]}</a> / <a href="/board/{thread_no}">{esc(board)}</a></div>\n'
+        f'<main><div class="crumbs"><a href="/">{lab["home"]}</a> / '
+        f'<a href="/board/{thread_no}">{esc(board)}</a></div>\n'
         f'<article class="topic" id="topic-{thread_no}"><h1 class="thread-title">{esc(title)}</h1>\n'
         f'<div class="post-author"><a href="/u/{stable_int(opener_user) % 50000}">{esc(opener_user)}</a></div>'
         f'<div class="post-meta">#1 {posted} <time>{forum_time(thread_no, 0)}</time></div>\n'
@@ -786,7 +801,8 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
     login_box = (
         f'<div class="login-box"><form action="/login" method="post"><label>{user_l}<input name="u"></label>'
         f'<label>{pass_l}<input type="password" name="p"></label><label><input type="checkbox"> {remember}</label>'
-        f'<button>{lab["login"]}</button> <a href="/register">{lab["register"]}</a> <a href="/forgot">{forgot}</a></form></div>'
+        f'<button>{lab["login"]}</button> <a href="/register">{lab["register"]}</a>'
+        f' <a href="/forgot">{forgot}</a></form></div>'
     )
     blocks: list[str] = []
     if kind in ("portal", "list", "tag", "sitemap"):
@@ -797,7 +813,8 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
             )
     if kind == "search":
         blocks.append(
-            f'<form class="big-search" action="/s"><input name="wd" value="春季养生"><button>{lab["search"]}</button></form>'
+            '<form class="big-search" action="/s"><input name="wd" value="春季养生">'
+            f"<button>{lab['search']}</button></form>"
         )
         blocks.append(
             '<div class="hot-words">热门搜索：'
@@ -806,15 +823,18 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
         )
     if kind == "app":
         blocks.append(
-            '<div class="qrcode"><img src="/static/img/qrcode.png" alt="二维码"></div><div class="stores"><a href="#">iPhone版</a> <a href="#">Android版</a></div>'
+            '<div class="qrcode"><img src="/static/img/qrcode.png" alt="二维码"></div>'
+            '<div class="stores"><a href="#">iPhone版</a> <a href="#">Android版</a></div>'
         )
     if kind == "contact":
         blocks.append(
-            f'<ul class="contact"><li>电话：010-0000{stable_int(site.domain) % 9000 + 1000}</li><li>邮箱：contact@{esc(site.domain)}</li><li>传真：010-00001111</li></ul>'
+            f'<ul class="contact"><li>电话：010-0000{stable_int(site.domain) % 9000 + 1000}</li>'
+            f"<li>邮箱：contact@{esc(site.domain)}</li><li>传真：010-00001111</li></ul>"
         )
     if kind == "notfound":
         blocks.append(
-            f'<div class="err-links"><a href="/">{lab["home"]}</a> <a href="javascript:history.back()">返回上一页</a></div>'
+            f'<div class="err-links"><a href="/">{lab["home"]}</a> '
+            '<a href="javascript:history.back()">返回上一页</a></div>'
         )
     content = "".join(f"<p>{esc(s)}</p>" for s in sentences)
     # Listing-type pages carry a second navigation row; utility pages (login, 404,
@@ -824,7 +844,8 @@ def layout_boilerplate(site: Site, spec: dict[str, object], cs: Charset, all_tit
     head = head_block(lab["lang"], f"{title} - {site.name}", meta_tag(cs, "html5"), sentences[0], ",".join(words[:6]))
     return (
         head + "<body>\n"
-        f'<div id="cookie-notice" class="cookie-banner"><span>{esc(cookie_text)}</span><button>{accept}</button><button>{reject}</button></div>\n'
+        f'<div id="cookie-notice" class="cookie-banner"><span>{esc(cookie_text)}</span>'
+        f"<button>{accept}</button><button>{reject}</button></div>\n"
         f'<div class="top">{login_box}</div>\n'
         f'<header><div class="logo"><a href="/">{esc(site.name)}</a></div><nav>{nav_list(nav, "nav")}</nav>\n'
         f"{subnav}</header>\n"
@@ -849,7 +870,8 @@ def layout_short(site: Site, script: str, title: str, text: str, cs: Charset) ->
 def layout_headline(site: Site, headline: str, cs: Charset) -> str:
     """A headline-only page (the body was not captured)."""
     return (
-        f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n{meta_tag(cs, "html5")}<title>{esc(headline)}</title>\n</head>\n'
+        f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n{meta_tag(cs, "html5")}'
+        f"<title>{esc(headline)}</title>\n</head>\n"
         f"<body>\n<h1>{esc(headline)}</h1>\n</body>\n</html>\n"
     )
 
@@ -890,7 +912,8 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
         for i in range(6):
             a, b = teams[i], teams[(i + 3) % 6]
             rows.append(
-                f'<tr><td>{a} vs {b}</td><td>{1.5 + i * 0.15:.2f}</td><td>{3.1 + i * 0.1:.2f}</td><td>{2.2 + i * 0.2:.2f}</td><td><a href="/bet/{i}">立即投注</a></td></tr>'
+                f"<tr><td>{a} vs {b}</td><td>{1.5 + i * 0.15:.2f}</td><td>{3.1 + i * 0.1:.2f}</td>"
+                f'<td>{2.2 + i * 0.2:.2f}</td><td><a href="/bet/{i}">立即投注</a></td></tr>'
             )
         blocks = [f"<h1>{esc(name)} 体育投注</h1>", "<table>" + "".join(rows) + "</table>"]
         blocks += [f"<p>{esc(p)}</p>" for p in promos] + [f"<p>{esc(p)}</p>" for p in promos[:4]]
@@ -955,7 +978,8 @@ def build_zh_spam(idx: int, site: Site, cs: Charset) -> tuple[str, str]:
     if idx == 8:
         ph = T.SPAM_LOAN_PHRASES
         blocks = [
-            f'<div class="ad-block"><h3>{esc(ph[r % len(ph)])}</h3><p>{esc("，".join(rotate(ph, 4, "loan", r)))}，联系微信：daikuan{r}88</p></div>'
+            f'<div class="ad-block"><h3>{esc(ph[r % len(ph)])}</h3>'
+            f"<p>{esc('，'.join(rotate(ph, 4, 'loan', r)))}，联系微信：daikuan{r}88</p></div>"
             for r in range(9)
         ]
         return "loan ad blocks", spam_page(site, "无抵押贷款_当天放款_小额贷款", blocks, cs, ",".join(ph))
@@ -1001,12 +1025,16 @@ def layout_en(site: Site, title: str, paragraphs: list[str], date: str, author: 
     paras = "\n".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     return (
         head_block("en", f"{title} | {site.name}", '<meta charset="utf-8">\n', paragraphs[0][:150], "news, features")
-        + f'<body>\n<header><a class="brand" href="/">{esc(site.name)}</a><nav>{nav_list(nav, "nav", "/section/")}</nav>'
+        + f'<body>\n<header><a class="brand" href="/">{esc(site.name)}</a>'
+        f"<nav>{nav_list(nav, 'nav', '/section/')}</nav>"
         '<a href="/subscribe" class="cta">Subscribe</a></header>\n'
-        f'<main><article><h1>{esc(title)}</h1>\n<p class="byline">By {esc(author)} &middot; <time>{date}</time></p>\n{paras}\n</article>\n'
+        f"<main><article><h1>{esc(title)}</h1>\n"
+        f'<p class="byline">By {esc(author)} &middot; <time>{date}</time></p>\n{paras}\n</article>\n'
         f"<aside><h2>Most read</h2>{link_list(related, 'most-read', '/stories/', site.domain)}</aside></main>\n"
         '<div class="cookie">We use cookies to improve your experience. <button>Accept</button></div>\n'
-        f'<footer><p>&copy; 2024 {esc(site.name)}. All rights reserved.</p><p><a href="/privacy">Privacy</a> | <a href="/terms">Terms</a> | <a href="/contact">Contact</a></p></footer>\n'
+        f"<footer><p>&copy; 2024 {esc(site.name)}. All rights reserved.</p>"
+        '<p><a href="/privacy">Privacy</a> | <a href="/terms">Terms</a> | <a href="/contact">Contact</a></p>'
+        "</footer>\n"
         "</body>\n</html>\n"
     )
 
@@ -1037,9 +1065,12 @@ def layout_ja(site: Site, art: dict[str, object], cs: Charset, date: str) -> str
     paras = "\n".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     return (
         head_block("ja", f"{title}｜{site.name}", meta_tag(cs, "html5"), paragraphs[0][:80], "記事")
-        + f'<body>\n<header><p class="site-name"><a href="/">{esc(site.name)}</a></p><nav>{nav_list(nav, "gnav", "/cat/")}</nav></header>\n'
-        f'<main><article class="entry"><h1>{esc(title)}</h1><p class="date">{date}</p>\n<div class="entry-body">\n{paras}\n</div></article>\n'
-        '<aside><h2>人気の記事</h2><ul><li><a href="/a/1">季節の話題</a></li><li><a href="/a/2">週末のおでかけ</a></li></ul></aside></main>\n'
+        + f'<body>\n<header><p class="site-name"><a href="/">{esc(site.name)}</a></p>'
+        f"<nav>{nav_list(nav, 'gnav', '/cat/')}</nav></header>\n"
+        f'<main><article class="entry"><h1>{esc(title)}</h1><p class="date">{date}</p>\n'
+        f'<div class="entry-body">\n{paras}\n</div></article>\n'
+        '<aside><h2>人気の記事</h2><ul><li><a href="/a/1">季節の話題</a></li>'
+        '<li><a href="/a/2">週末のおでかけ</a></li></ul></aside></main>\n'
         f"<footer><p>Copyright &copy; 2024 {esc(site.name)} All Rights Reserved.</p></footer>\n</body>\n</html>\n"
     )
 
@@ -1080,7 +1111,8 @@ def tiny_pdf() -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -1626,7 +1658,8 @@ class SampleBuilder:
             html_text = (
                 f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(title)}</title>'
                 f'<link rel="stylesheet" href="/static/css/app.{n}f3a9.css"></head><body><div id="app"></div>'
-                f'<script src="/static/js/chunk-vendors.{n}c81e.js"></script><script src="/static/js/app.{n}b7d2.js"></script>'
+                f'<script src="/static/js/chunk-vendors.{n}c81e.js"></script>'
+                f'<script src="/static/js/app.{n}b7d2.js"></script>'
                 '<script>window.__INITIAL_STATE__={"route":"/topic","items":[]};</script></body></html>'
             )
             self.add(Page("zh_spa_shell", "zh-Hans", f"https://{domain}/app/topic/{2024050 + n}", UTF8, html_text))
@@ -1640,12 +1673,14 @@ class SampleBuilder:
             for k in range(24):
                 model = f"XK-{2031 + 17 * k + n}{'AB'[k % 2]}"
                 rows.append(
-                    f"<tr><td>{model}</td><td>220V/50Hz {1200 + 50 * k}W</td><td>{300 + k}x{200 + 2 * k}x{180 + k}mm</td>"
+                    f"<tr><td>{model}</td><td>220V/50Hz {1200 + 50 * k}W</td>"
+                    f"<td>{300 + k}x{200 + 2 * k}x{180 + k}mm</td>"
                     f"<td>{1.8 + k / 10:.1f}kg</td><td>RMB {899 + 40 * k}.00</td><td>SKU{880120 + 7 * k + n}</td>"
                     f"<td>{'白色现货' if k % 2 else '黑色预订'}</td></tr>"
                 )
             html_text = (
-                f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{product}型号参数表</title></head>'
+                '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+                f"<title>{product}型号参数表</title></head>"
                 f"<body><article><h1>{product}型号参数表</h1><p>型号 / 电压 / 尺寸 / 重量 / 价格 / 编号</p>"
                 f"<table>{''.join(rows)}</table></article></body></html>"
             )

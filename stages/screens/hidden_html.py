@@ -89,9 +89,15 @@ _CANDIDATES = "descendant::*[@style or @hidden or @aria-hidden or self::noscript
 # together (a model named and a directive; "ignore" and "instructions"; "you must" and "answer"),
 # which also catches phrasings no list has.
 _AI_WORD = r"(?<![A-Za-z])(?:AI|A\.I\.|LLMs?|GPT|ChatGPT)(?![A-Za-z])"
-_AI_ZH = rf"(?:{_AI_WORD}|人工智能|(?:大型?)?语言模型|大模型|聊天机器人|(?:AI|智能|人工智能)助手|智能体|(?:自动化?|智能)(?:代理|程序|系统)|(?:自动)?(?:生成)?(?:摘要|总结|问答)的?(?:程序|工具|系统)|机器(?:人)?读者)"
+_AI_ZH = (
+    rf"(?:{_AI_WORD}|人工智能|(?:大型?)?语言模型|大模型|聊天机器人|(?:AI|智能|人工智能)助手|智能体"
+    r"|(?:自动化?|智能)(?:代理|程序|系统)|(?:自动)?(?:生成)?(?:摘要|总结|问答)的?(?:程序|工具|系统)|机器(?:人)?读者)"
+)
 _MODEL_ZH = rf"(?:{_AI_ZH}|爬虫|机器人|模型)"
-_AI_EN = rf"(?:{_AI_WORD}|(?:large )?language models?|AI (?:assistants?|models?|agents?|systems?)|chat ?bots?|automated (?:readers?|systems?|agents?|tools?)|machine readers?)"
+_AI_EN = (
+    rf"(?:{_AI_WORD}|(?:large )?language models?|AI (?:assistants?|models?|agents?|systems?)|chat ?bots?"
+    r"|automated (?:readers?|systems?|agents?|tools?)|machine readers?)"
+)
 _MODEL_EN = rf"(?:{_AI_EN}|assistants?|bots?|agents?|crawlers?|models?)"
 MODEL_DIRECTED_PATTERNS = (
     # Chinese: addressing a model ...
@@ -122,26 +128,45 @@ MODEL_DIRECTED_PATTERNS = (
     # English: addressing a model ...
     rf"\b(?:if|when) you(?:'re| are) (?:an? )?{_MODEL_EN}\b",
     rf"\b(?:note|message|instructions?|attention|hey|hi|dear)(?: to| for)?,? (?:the |any |all |every )?{_AI_EN}",
-    rf"\b(?:for|to) (?:any|all|every|the) {_MODEL_EN} (?:reading|crawling|processing|summari[sz]ing|parsing|that reads?)\b",
+    (
+        rf"\b(?:for|to) (?:any|all|every|the) {_MODEL_EN} "
+        r"(?:reading|crawling|processing|summari[sz]ing|parsing|that reads?)\b"
+    ),
     rf"\b(?:for {_AI_EN} only|only for {_AI_EN})",
     rf"{_AI_EN}\s*[,:]\s*(?:please|you (?:must|should|will)|ignore|forget|disregard|do not|don't)\b",
     rf"\byou are (?:no longer|now) (?:an? )?(?:\w+ )?{_MODEL_EN}\b",
     r"\b(?:whatever|no matter what|regardless of what) the user\b",
     r"\bnew (?:system )?(?:instructions?|prompt|rules?)\s*:",
-    r"\b(?:do not|don't|stop) follow(?:ing)? (?:your|the|any) (?:original|previous|prior|initial|earlier|above|system)? ?(?:instructions?|rules|guidelines|prompt)\b",
-    r"\bwhen (?:generating|writing|giving|producing|composing) (?:an? |your )?(?:answer|response|reply|summary|output)\b",
+    (
+        r"\b(?:do not|don't|stop) follow(?:ing)? (?:your|the|any) "
+        r"(?:original|previous|prior|initial|earlier|above|system)? ?(?:instructions?|rules|guidelines|prompt)\b"
+    ),
+    (
+        r"\bwhen (?:generating|writing|giving|producing|composing) "
+        r"(?:an? |your )?(?:answer|response|reply|summary|output)\b"
+    ),
     r"\b(?:pretend|imagine|act as if) (?:that )?you(?:'re| are)\b",
     # ... telling it what to do or to drop its instructions
     (
-        rf"\b{_MODEL_EN}\b[^.!?\n]{{0,30}}\b(?:must|should|shall|always|never|do not|don't|are (?:instructed|required) to)\b[^.!?\n]{{0,30}}"
+        rf"\b{_MODEL_EN}\b[^.!?\n]{{0,30}}"
+        r"\b(?:must|should|shall|always|never|do not|don't|are (?:instructed|required) to)\b[^.!?\n]{0,30}"
         r"\b(?:say|respond|reply|answer|recommend|output|summari[sz]e|describe|state|mention|include|ignore|claim|tell)"
     ),
-    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|guidelines|system prompt|user'?s? (?:question|request|query))\b",
+    (
+        r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}"
+        r"\b(?:instructions?|prompts?|guidelines|system prompt|user'?s? (?:question|request|query))\b"
+    ),
     r"\b(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|prior|previous|else)\b",
     r"\byour (?:new|real|actual|true) (?:task|instructions?|goal|objective|role)\b",
     r"\bwhen (?:summari[sz]ing|answering|responding|asked about)\b[^.!?\n]{0,40}\b(?:always|must|should|only)\b",
-    r"\bfrom now on,? (?:you )?(?:will |must |should |shall )?(?:only )?(?:respond|reply|answer|act|behave|pretend|say)\b",
-    r"\b(?:include|insert|add|append|mention)\b[^.!?\n]{0,40}\b(?:in|to|into) (?:your|every|each|all) (?:answers?|responses?|replies|outputs?)\b",
+    (
+        r"\bfrom now on,? (?:you )?(?:will |must |should |shall )?(?:only )?"
+        r"(?:respond|reply|answer|act|behave|pretend|say)\b"
+    ),
+    (
+        r"\b(?:include|insert|add|append|mention)\b[^.!?\n]{0,40}"
+        r"\b(?:in|to|into) (?:your|every|each|all) (?:answers?|responses?|replies|outputs?)\b"
+    ),
     r"\b(?:reveal|disclose)\b[^.!?\n]{0,20}\b(?:these|your|the) (?:instructions|prompt)\b",
     r"\b(?:system prompt|developer mode|jailbreak)\b",
 )
@@ -165,7 +190,10 @@ _MODEL = _words(
 _MODEL_GENERIC = _words(r"模型|机器人|助手|程序|爬虫", r"\b(?:models?|assistants?|bots?|agents?|crawlers?)\b")
 _DIRECTIVE = _words(
     r"必须|务必|一定要|一律|只能|都要|都应|不得|禁止|不要|别|请|你要",
-    r"\b(?:must|should|shall|always|never|do not|don't|please|make sure|be sure|treat|pretend|(?:are|is) (?:required|instructed|expected) to)\b",
+    (
+        r"\b(?:must|should|shall|always|never|do not|don't|please|make sure|be sure|treat|pretend"
+        r"|(?:are|is) (?:required|instructed|expected) to)\b"
+    ),
 )
 _OUTPUT = _words(
     r"回答|回复|输出|总结|摘要|概括|推荐|评价|评分|评为|引用|提及|提到|告诉用户|称其|称本|说成",
@@ -280,8 +308,9 @@ class HiddenHtmlScreenConfig:
     ``screen.hidden_stuffing``: a term list repeated three times, in any order (zlib misses
     short terms shuffled). Highest 1.16 on the Chinese pages, 2.05 on the gambling pages (a
     page template's placeholders), 3.75 and 3.33 on the two Western pages above, then 2.73
-    (long English prose repeats function words). With the compression rule: 96 % of 3,931 random term lists (4-10 terms,
-    3-6 times) caught; the misses are shuffled lists without separators, repeated 3-4 times."""
+    (long English prose repeats function words). With the compression rule: 96 % of 3,931
+    random term lists (4-10 terms, 3-6 times) caught; the misses are shuffled lists without
+    separators, repeated 3-4 times."""
     min_link_domains: int = field(default=10, metadata=bounds(1))
     """Other registrable domains, not linked from the visible page, that hidden links point to
     for ``screen.hidden_links``. Chinese pages: at most 9 (a 2005 portal's rotating text-ad
@@ -388,7 +417,8 @@ _NON_LINK_TEXT = "descendant-or-self::text()[not(ancestor::a)]"
 _LINK_TEXT = "descendant-or-self::a//text()"
 _CONTROLS = (
     "boolean(descendant-or-self::*[self::button or self::input or self::select or self::textarea or self::form"
-    " or @onclick or (self::a and (starts-with(normalize-space(@href), 'javascript') or normalize-space(@href) = '#'))])"
+    " or @onclick or (self::a and (starts-with(normalize-space(@href), 'javascript')"
+    " or normalize-space(@href) = '#'))])"
 )
 
 
@@ -574,8 +604,8 @@ class HiddenHtmlScreen(ScreenStage):
             found.append(
                 (
                     "screen.hidden_text",
-                    f"reaches the text: {reached} of its {signals.text_chars} characters in {len(pieces)} hidden pieces ({pieces[0][0]}): "
-                    + " / ".join(p for _, p in pieces),
+                    f"reaches the text: {reached} of its {signals.text_chars} characters "
+                    f"in {len(pieces)} hidden pieces ({pieces[0][0]}): " + " / ".join(p for _, p in pieces),
                 )
             )
         elif signals.block_chars >= config.min_hidden_chars:
