@@ -452,7 +452,8 @@ def build(out: Path, zh_share: float, records: int, seed: int, data: Path = DATA
     with open(out, "wb") as stream:
         info = (
             f"isPartOf: curate-bench-zh{round(zh_share * 100):03d}\r\n"
-            f"publisher: curate benchmarks\r\nsoftware: benchmarks/build_bench_warc.py\r\nformat: WARC File Format 1.1\r\n"
+            f"publisher: curate benchmarks\r\nsoftware: benchmarks/build_bench_warc.py\r\n"
+            f"format: WARC File Format 1.1\r\n"
             f"description: {records} real pages, zh share {zh_share}, seed {seed}\r\n"
         ).encode()
         written += write_record(

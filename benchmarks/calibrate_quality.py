@@ -136,7 +136,7 @@ def calibrate(config, documents: list[dict], budget: float, suite_budget: float)
             integer = isinstance(rule.value_in(spec.config), int) and not isinstance(rule.value_in(spec.config), bool)
             limits.append((spec, rule, round_lenient(chosen, rule.bound, integer), binding, per_group))
 
-        def fails(document: dict) -> set[str]:
+        def fails(document: dict, limits: list = limits) -> set[str]:
             return {
                 rule.reason for spec, rule, limit, _, _ in limits if rule.fails(value(document, spec, rule), limit)
             }
@@ -333,7 +333,8 @@ def main() -> None:
         print(f"  worst genre share per rule (top 6): {dict(list(validation['worst_rule_share'].items())[:6])}")
     for rule in result["rules"]:
         print(
-            f"{rule['reason']:38s} {rule['key']:24s} {rule['config_before']!s:>10} -> {rule['new']:<10g} binding {rule['binding_genre']:13s} recall spam {rule['recall'][SPAM]} portal {rule['recall'][PORTAL]}"
+            f"{rule['reason']:38s} {rule['key']:24s} {rule['config_before']!s:>10} -> {rule['new']:<10g} "
+            f"binding {rule['binding_genre']:13s} recall spam {rule['recall'][SPAM]} portal {rule['recall'][PORTAL]}"
         )
 
 

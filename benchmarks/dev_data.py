@@ -61,7 +61,9 @@ GENRE_FILES = {
 # half and finding them again later in the text.
 ERRATA = {
     "government_reports-0031": "the source file holds the report twice (25 of 27 windows of its first half recur)",
-    "government_reports-0047": "the source file holds most of the report twice (38 of 63 windows of its first half recur)",
+    "government_reports-0047": (
+        "the source file holds most of the report twice (38 of 63 windows of its first half recur)"
+    ),
 }
 # zh_sites page types that hold human-written main text.
 ARTICLE_TYPES = {"article", "forum", "qa"}
@@ -113,7 +115,9 @@ def wrap_page(title: str | None, text: str) -> bytes:
     head = f"<title>{escape(title)}</title>" if title else ""
     body = f"<h1>{escape(title)}</h1>" if title else ""
     body += "".join(f"<p>{escape(line)}</p>\n" for line in text.split("\n") if line.strip())
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body><article>{body}</article></body></html>".encode()
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body><article>{body}</article></body></html>"
+    ).encode()
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -272,7 +276,10 @@ def cc_excerpt_items() -> list[Item]:
 # access words and lottery games. Some of its categories ("国际") and shapes (a category with no
 # access word in the title) are outside what stages/spam_injection.py looks for, so the recall per
 # template shows where the shape rule stops. No brand is copied from anywhere: names are random.
-BRAND_CHARS = "金银宝利博盛鼎鑫财富豪皇冠星辰龙凤威尼斯新葡京永恒乐天亚洲美高梅华泰凯旋大发万达鸿运福禄寿喜和兴隆昌顺安康泰山海云雷电火风"
+BRAND_CHARS = (
+    "金银宝利博盛鼎鑫财富豪皇冠星辰龙凤威尼斯新葡京永恒乐天亚洲美高梅华泰凯旋大发万达鸿运"
+    "福禄寿喜和兴隆昌顺安康泰山海云雷电火风"
+)
 INJECTION_CATEGORIES = ("体育", "娱乐", "彩票", "电竞", "棋牌", "真人", "国际", "游戏", "现金网", "娱乐城", "竞技")
 INJECTION_ACCESS = (
     "app",

@@ -45,7 +45,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO / "tests"))  # the real-data loaders and the attack builders
-from dev_data import (
+from dev_data import (  # noqa: E402  (a sibling module, importable only after the sys.path insert above)
     SHARED,
     Item,
     cc_excerpt_items,
@@ -247,7 +247,9 @@ def instruction_sentences() -> dict:
     from stages.screens.hidden_html import instruction
 
     return {
-        "seen_while_writing_patterns": f"{sum(bool(instruction(s)) for s in INSTRUCTIONS_SEEN)} of {len(INSTRUCTIONS_SEEN)}",
+        "seen_while_writing_patterns": (
+            f"{sum(bool(instruction(s)) for s in INSTRUCTIONS_SEEN)} of {len(INSTRUCTIONS_SEEN)}"
+        ),
         "unseen": f"{sum(bool(instruction(s)) for s in INSTRUCTIONS_UNSEEN)} of {len(INSTRUCTIONS_UNSEEN)}",
         "missed_unseen": [s for s in INSTRUCTIONS_UNSEEN if not instruction(s)],
     }
@@ -290,7 +292,8 @@ def main() -> None:
         handle.write("\n")
     for name, summary in [("zh_sites", result["zh_sites"]), *result["sets"].items()]:
         print(
-            f"{name}: {summary['pages']} pages, flagged {summary['flagged']:.1%} (portal {summary['portal_flagged']}/{summary['portal_pages']}), per rule {summary['per_rule']}"
+            f"{name}: {summary['pages']} pages, flagged {summary['flagged']:.1%} "
+            f"(portal {summary['portal_flagged']}/{summary['portal_pages']}), per rule {summary['per_rule']}"
         )
     print("attacks planted in zh_sites:", json.dumps(result["attacks_planted_in_zh_sites"], ensure_ascii=False))
     print("instruction sentences:", json.dumps(result["instruction_sentences"], ensure_ascii=False))

@@ -321,21 +321,26 @@ def markdown(summary: dict) -> str:
         "",
         "### Per genre",
         "",
-        "| genre | docs | lost at extraction/langid % | policy dropped % | suite dropped after policy % | pipeline kept % | top drop reasons |",
+        "| genre | docs | lost at extraction/langid % | policy dropped % | suite dropped after policy % "
+        "| pipeline kept % | top drop reasons |",
         "|---|---|---|---|---|---|---|",
     ]
     for group, row in summary["per_genre"].items():
         top = ", ".join(f"{k} {v}" for k, v in list(row["drops_by_reason"].items())[:4])
         out.append(
-            f"| {group} | {row['documents']} | {percent(row['lost_at_extraction_or_langid'])} | {percent(row['policy_dropped'])} | {percent(row['suite_dropped_after_policy'])} | {percent(row['pipeline_kept'])} | {top} |"
+            f"| {group} | {row['documents']} | {percent(row['lost_at_extraction_or_langid'])} "
+            f"| {percent(row['policy_dropped'])} | {percent(row['suite_dropped_after_policy'])} "
+            f"| {percent(row['pipeline_kept'])} | {top} |"
         )
     spam = summary["spam"]
     out += [
         "",
         "### Spam",
         "",
-        f"Recall (any spam rule) {percent(spam['recall_any_rule'])} % of {spam['documents_reached']} spam documents that reach the rules; "
-        f"known-good flagged {percent(spam['good_flagged_any_rule'])} %; spam not kept by the pipeline {percent(spam['recall_pipeline_not_kept'])} %.",
+        f"Recall (any spam rule) {percent(spam['recall_any_rule'])} % of {spam['documents_reached']} "
+        "spam documents that reach the rules; "
+        f"known-good flagged {percent(spam['good_flagged_any_rule'])} %; "
+        f"spam not kept by the pipeline {percent(spam['recall_pipeline_not_kept'])} %.",
         "",
         "| rule | recall % | known-good flagged % | precision % |",
         "|---|---|---|---|",
@@ -350,7 +355,8 @@ def markdown(summary: dict) -> str:
     held = spam["held_out"]
     out += [
         "",
-        f"On the pages the spam model never trained on: recall {percent(held['recall_any_rule'])} % of {held['real_spam_documents']} real spam pages, "
+        f"On the pages the spam model never trained on: recall {percent(held['recall_any_rule'])} % "
+        f"of {held['real_spam_documents']} real spam pages, "
         f"known-good flagged {percent(held['good_flagged_any_rule'])} % of {held['known_good_documents']}.",
     ]
     out += [
@@ -362,7 +368,8 @@ def markdown(summary: dict) -> str:
     ]
     for rule, row in summary["screens"].items():
         out.append(
-            f"| `{rule}` | {row['zh_sites_pages']} | {percent(row['flagged_share'])} | {percent(row['portal_pages_flagged'])} | {percent(row['good_flagged'])} |"
+            f"| `{rule}` | {row['zh_sites_pages']} | {percent(row['flagged_share'])} "
+            f"| {percent(row['portal_pages_flagged'])} | {percent(row['good_flagged'])} |"
         )
     budget = summary["budget"]
     out += [

@@ -336,7 +336,7 @@ def stage_cost(repeat: int = 7) -> dict[str, Any]:
         "documents": len(rows),
         "mean_chars": round(sum(len(r[0]) for r in rows) / len(rows)),
         "ms_per_document": round(1000 * min(seconds) / len(rows), 4),
-        "method": "stage.apply on a batch of the extracted texts with titles, CPU time, best of %d passes" % repeat,
+        "method": f"stage.apply on a batch of the extracted texts with titles, CPU time, best of {repeat:d} passes",
     }
 
 
@@ -461,10 +461,13 @@ def markdown(result: dict[str, Any]) -> str:
     held = result["held_out"]
     model = result["model"]
     out = [
-        f"model {model['path']}: {model['bytes']} bytes, sha256 {model['sha256']}, reproducible: {model['reproducible']}",
-        f"threshold {result['threshold']} (at most {result['threshold_derivation']['budget']:.0%} of the held-out known-good "
+        f"model {model['path']}: {model['bytes']} bytes, sha256 {model['sha256']}, "
+        f"reproducible: {model['reproducible']}",
+        f"threshold {result['threshold']} (at most {result['threshold_derivation']['budget']:.0%} "
+        "of the held-out known-good "
         f"documents of any genre at or above it; binding genre: {result['threshold_derivation']['binding_genre']})",
-        f"cost: {result['cost']['ms_per_document']} ms per document ({result['cost']['documents']} real Chinese pages, {result['cost']['mean_chars']} characters on average)",
+        f"cost: {result['cost']['ms_per_document']} ms per document ({result['cost']['documents']} "
+        f"real Chinese pages, {result['cost']['mean_chars']} characters on average)",
         "",
         "| held out: spam source | pages | recall % |",
         "|---|---|---|",
@@ -492,7 +495,8 @@ def markdown(result: dict[str, Any]) -> str:
     for source, row in result["leave_one_source_out"].items():
         kinds = ", ".join(f"{k} {pct(v)}" for k, v in row["recall_by_kind"].items())
         out.append(
-            f"| {source} | {row['documents']} | {pct(row['recall'])} | {pct(row['precision'])} | {row['threshold']} | {kinds} |"
+            f"| {source} | {row['documents']} | {pct(row['recall'])} | {pct(row['precision'])} "
+            f"| {row['threshold']} | {kinds} |"
         )
     return "\n".join(out)
 

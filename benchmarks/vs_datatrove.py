@@ -32,8 +32,9 @@ starts Ray itself first (``ray.init(num_cpus=N, include_dashboard=False)``) and 
     ``manifest.json``, of the ``wall_seconds`` (and ``cpu_seconds``) of the stages ``read``,
     ``langid_prefilter`` ... ``fineweb_quality`` and ``write``. These are per-task busy
     seconds summed over units, i.e. core-seconds: the figure is per core.
-  The screens, exact/MinHash dedup and the global screens (``screen_url_changes``, ``screen_trigger_bursts``, ``spam_name_bursts``) have
-  no counterpart in the datatrove pipeline and are left out of the comparable figure.
+  The screens, exact/MinHash dedup and the global screens (``screen_url_changes``,
+  ``screen_trigger_bursts``, ``spam_name_bursts``) have no counterpart in the datatrove pipeline
+  and are left out of the comparable figure.
 
 (b) datatrove, in its own virtual environment that this script creates and populates itself
 (benchmarks/datatrove_venv.py: ``python3.11 -m venv`` + ``pip install`` of pinned packages,
@@ -764,7 +765,9 @@ def scaling(runs: dict[str, Any], passes: int = 3) -> dict[str, Any]:
         ),
         "machine_ceiling": round(sorted(ceilings)[len(ceilings) // 2], 2),
         "machine_ceiling_range": [round(min(ceilings), 2), round(max(ceilings), 2)],
-        "machine_ceiling_method": f"trafilatura on 40 readability test pages, twice, in 1 vs 2 spawned processes; median of {passes}",
+        "machine_ceiling_method": (
+            f"trafilatura on 40 readability test pages, twice, in 1 vs 2 spawned processes; median of {passes}"
+        ),
     }
 
 
@@ -853,13 +856,15 @@ def main() -> None:
         print("running curate ...", flush=True)
         cur = run_curate(inputs, os.path.join(work, f"curate_out_n{n}"), n, work, records)
         print(
-            f"  curate whole pipeline: {cur['whole_pipeline']['docs_per_s']} docs/s ({cur['whole_pipeline']['docs_per_s_per_core']}/core), "
+            f"  curate whole pipeline: {cur['whole_pipeline']['docs_per_s']} docs/s "
+            f"({cur['whole_pipeline']['docs_per_s_per_core']}/core), "
             f"run_pipeline {cur['elapsed_seconds_run_pipeline']} s (Ray start-up excluded)",
             flush=True,
         )
         print(
             f"  curate comparable stages: {cur['comparable']['docs_per_s_per_core']} docs/s/core "
-            f"(sum of stage wall {cur['comparable']['wall_seconds_sum']} s, cpu {cur['comparable']['cpu_seconds_sum']} s)",
+            f"(sum of stage wall {cur['comparable']['wall_seconds_sum']} s, "
+            f"cpu {cur['comparable']['cpu_seconds_sum']} s)",
             flush=True,
         )
         print("running datatrove ...", flush=True)
@@ -878,11 +883,13 @@ def main() -> None:
         }
         print(
             f"  ratio curate/datatrove: {ratio['per_core']} per core (comparable stages), "
-            f"{ratio['per_cpu_second']} per CPU second, {ratio['whole_pipeline_elapsed']} elapsed (curate whole pipeline)",
+            f"{ratio['per_cpu_second']} per CPU second, "
+            f"{ratio['whole_pipeline_elapsed']} elapsed (curate whole pipeline)",
             flush=True,
         )
         print(
-            f"  peak RSS per worker: curate {cur['peak_rss_mb']['max_worker']} MB (driver {cur['peak_rss_mb']['driver']} MB); "
+            f"  peak RSS per worker: curate {cur['peak_rss_mb']['max_worker']} MB "
+            f"(driver {cur['peak_rss_mb']['driver']} MB); "
             f"datatrove {dt['peak_rss_mb']['max_worker']} MB (+ sandbox {dt['peak_rss_mb']['max_worker_sandbox']} MB)",
             flush=True,
         )
@@ -902,7 +909,8 @@ def main() -> None:
         result["scaling"] = scaling(result["runs"])
         sc = result["scaling"]
         print(
-            f"\n## scaling, 2 workers vs 1 (elapsed): curate {sc['curate_whole_pipeline']}x, datatrove {sc['datatrove']}x; "
+            f"\n## scaling, 2 workers vs 1 (elapsed): curate {sc['curate_whole_pipeline']}x, "
+            f"datatrove {sc['datatrove']}x; "
             f"this machine's ceiling for two independent CPU-bound processes: {sc['machine_ceiling']}x "
             f"(range {sc['machine_ceiling_range']})",
             flush=True,
@@ -967,7 +975,8 @@ def main() -> None:
             "datatrove_lid_pass_not_read_by_curate": unknown,
         }
         print(
-            f"  N={n}: datatrove passes {len(lid_urls)} pages as zh; the pre-pass keeps {len(lid_urls & pp['kept'])} of them "
+            f"  N={n}: datatrove passes {len(lid_urls)} pages as zh; "
+            f"the pre-pass keeps {len(lid_urls & pp['kept'])} of them "
             f"(recall {result['prepass'][str(n)]['recall']}); rejected by the pre-pass: {len(missed)}"
         )
         for row in result["prepass"][str(n)]["rejected_by_prepass_but_datatrove_zh"]:
@@ -985,10 +994,12 @@ def main() -> None:
     for key, run in result["runs"].items():
         c, d, r = run["curate"], run["datatrove"], run["ratio"]
         print(
-            f"{key:>2} {'curate':<10} {c['whole_pipeline']['docs_per_s']:>8} {c['whole_pipeline']['docs_per_s_per_core']:>12}  whole pipeline, elapsed"
+            f"{key:>2} {'curate':<10} {c['whole_pipeline']['docs_per_s']:>8} "
+            f"{c['whole_pipeline']['docs_per_s_per_core']:>12}  whole pipeline, elapsed"
         )
         print(
-            f"{key:>2} {'curate':<10} {c['comparable']['docs_per_s_if_balanced']:>8} {c['comparable']['docs_per_s_per_core']:>12}  comparable stages (manifest)"
+            f"{key:>2} {'curate':<10} {c['comparable']['docs_per_s_if_balanced']:>8} "
+            f"{c['comparable']['docs_per_s_per_core']:>12}  comparable stages (manifest)"
         )
         print(f"{key:>2} {'datatrove':<10} {d['docs_per_s']:>8} {d['docs_per_s_per_core']:>12}  elapsed / task busy")
         print(f"{key:>2} {'ratio':<10} {'':>8} {r['per_core']:>12}  curate comparable / datatrove, per core")
