@@ -131,7 +131,8 @@ def run(
     stages = manifest["stages"]
     click.echo(
         f"{stages[0]['docs_in']} records in, {manifest['outputs']['rows']} documents out, "
-        f"{len(manifest['outputs']['shards'])} shards in {manifest['seconds']:.1f} s; manifest: {summary.manifest_path}"
+        f"{len(manifest['outputs']['shards'])} shards in {manifest['seconds']:.1f} s; "
+        f"manifest: {summary.manifest_path}"
     )
     for path in failed:
         click.echo(f"warning: input failed and was skipped: {path}", err=True)
@@ -306,7 +307,8 @@ def verify(out: str) -> None:
     "--select",
     multiple=True,
     metavar="INDEX|TEXT",
-    help="Pick files by 0-based index in warc.paths.gz (a whole number) or all whose path contains TEXT (anything else), e.g. a segment id. Repeatable; the union is taken, in list order.",
+    help="Pick files by 0-based index in warc.paths.gz (a whole number) or all whose path contains TEXT "
+    "(anything else), e.g. a segment id. Repeatable; the union is taken, in list order.",
 )
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR", help="Download folder.  [default: cc/CRAWL]"
@@ -467,7 +469,8 @@ def _report_fetch(crawl: str, summary: FetchSummary) -> None:
     multiple=True,
     required=True,
     type=click.Path(dir_okay=False),
-    help="Files of good documents (repeatable): .txt (one per line), .jsonl (text field), .parquet (text column); .gz/.zst allowed.",
+    help="Files of good documents (repeatable): .txt (one per line), .jsonl (text field), .parquet (text column); "
+    ".gz/.zst allowed.",
 )
 @click.option(
     "--negative",

@@ -224,8 +224,8 @@ def _human(count: float) -> str:
     for unit in ("KiB", "MiB", "GiB"):
         count /= 1024
         if count < 1024:
-            break
-    return f"{count:.1f} {unit}"
+            return f"{count:.1f} {unit}"
+    return f"{count:.1f} GiB"
 
 
 # ---------------------------------------------------------------- listing and selection

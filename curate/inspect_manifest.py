@@ -150,7 +150,8 @@ def profile_table(manifest: dict[str, Any]) -> str:
         ]
         for s in stages
     ]
-    header = f"run {manifest['run_id']}  {manifest['seconds']:.1f} s wall  ({sum(s['cpu_seconds'] for s in stages):.1f} s CPU in stages)"
+    stage_cpu = sum(s["cpu_seconds"] for s in stages)
+    header = f"run {manifest['run_id']}  {manifest['seconds']:.1f} s wall  ({stage_cpu:.1f} s CPU in stages)"
     return (
         header
         + "\n"

@@ -59,9 +59,9 @@ def fit_supervised(train_path: str, out: str, params: dict, quantize: dict | Non
         [sys.executable, "-c", _FIT_CHILD, json.dumps(job)], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise TrainingError(
-            f"fastText training failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}"
-        )
+        stderr = result.stderr.strip()
+        reason = stderr.splitlines()[-1] if stderr else result.returncode
+        raise TrainingError(f"fastText training failed: {reason}")
 
 
 def read_texts(path: str) -> Iterator[str]:

@@ -131,7 +131,8 @@ class C4LinesConfig:
     boilerplate_max_line_chars: int = field(default=100, metadata=bounds(0))
     """Our choice: boilerplate phrases remove a line only when it is this short."""
     filter_navigation: bool = True
-    """Ours: remove menu lines, 3+ short items (at most ``nav_item_max_chars``) split by spaces, |, /, > or ·, without end punctuation."""
+    """Ours: remove menu lines, 3+ short items (at most ``nav_item_max_chars``) split by spaces, |, /, > or ·,
+    without end punctuation."""
     nav_item_max_chars: int = field(default=6, metadata=bounds(1))
     filter_javascript: bool = True
     filter_lorem_ipsum: bool = True

@@ -90,7 +90,8 @@ class SpamNameBursts(GlobalFlagScreen):
             return DECISION_SCHEMA.empty_table()
         evidence = {
             key: clip(
-                f"{name!r} in the titles or first lines of {docs} documents on {domains} domains, never in their bodies"
+                f"{name!r} in the titles or first lines of {docs} documents "
+                f"on {domains} domains, never in their bodies"
             )
             for key, name, docs, domains in zip(
                 *(

@@ -113,7 +113,8 @@ def write_config(folder: Path, inputs: str, output: Path, extract: bool = True, 
         else ""
     )
     path.write_text(
-        f"name: g\ninput:\n  paths: ['{inputs}']\n  format: {'warc' if extract else 'jsonl'}\n  batch_size: {batch_size}\nstages:\n"
+        f"name: g\ninput:\n  paths: ['{inputs}']\n  format: {'warc' if extract else 'jsonl'}\n"
+        f"  batch_size: {batch_size}\nstages:\n"
         f"{extract_stage}  - langid: {{languages: [zh]}}\n"
         f"{blocklist}"
         "  - screen_injection: {action: drop}\n"

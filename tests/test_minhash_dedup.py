@@ -169,7 +169,8 @@ def test_candidate_edges_are_stars_from_each_buckets_first_node() -> None:
 
 def page(title: str, text: str) -> bytes:
     paragraphs = "".join(f"<p>{line}</p>" for line in text.split("\n") if line.strip())
-    return f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><article><h1>{title}</h1>{paragraphs}</article></body></html>".encode()
+    head = f"<head><meta charset='utf-8'><title>{title}</title></head>"
+    return f"<html>{head}<body><article><h1>{title}</h1>{paragraphs}</article></body></html>".encode()
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +266,9 @@ def test_validate_prints_the_band_layout_and_s_curve(tmp_path: Path) -> None:
 
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"name: c\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\nstages:\n  - extract: {{}}\n  - minhash_dedup: {{threshold: 0.8}}\noutput:\n  path: {tmp_path / 'out'}\n"
+        f"name: c\ninput:\n  paths: [{REPO / 'samples' / 'zh_web_sample.warc.gz'}]\n"
+        "stages:\n  - extract: {}\n  - minhash_dedup: {threshold: 0.8}\n"
+        f"output:\n  path: {tmp_path / 'out'}\n"
     )
     result = CliRunner().invoke(cli, ["validate", str(config)])
     assert result.exit_code == 0

@@ -1,4 +1,5 @@
-"""Commands on an output folder: `verify` against the manifest, `inspect --json`, `sample`; and the sampling behind it."""
+"""Commands on an output folder: `verify` against the manifest, `inspect --json`, `sample`; and the sampling
+behind it."""
 
 from __future__ import annotations
 

@@ -64,7 +64,10 @@ def boundary_text() -> str:
     """Real news with repeated lines, bullets, hashes, ellipses, brackets, digits, UI lines and a
     code line mixed in, so every signal is non-zero."""
     news = peoples_daily_documents(2, paragraphs=6)
-    extra = "• 第一条要点#话题…\n• 第二条要点……\n【推荐】阅读全文\n展开\n2024年5月1日 10:30 电话 010-12345678\nconst x = f(1);\n"
+    extra = (
+        "• 第一条要点#话题…\n• 第二条要点……\n【推荐】阅读全文\n展开\n"
+        "2024年5月1日 10:30 电话 010-12345678\nconst x = f(1);\n"
+    )
     return news[0] + "\n" + extra + "\n\n" + news[1] + "\n\n" + news[1] + "\n\n" + extra
 
 

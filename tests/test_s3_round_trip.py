@@ -47,9 +47,9 @@ def s3_env():
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except OSError:
+            except OSError as error:
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("the moto S3 server did not start")
+                    raise RuntimeError("the moto S3 server did not start") from error
                 time.sleep(0.2)
         yield env
     finally:
@@ -143,7 +143,7 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
         f"output:\n  path: s3://corpus/out-text\nrun:\n  staging_dir: {tmp_path / 'staging'}\n",
         encoding="utf-8",
     )
-    for attempt in range(2):
+    for _attempt in range(2):
         done = curate(s3_env, "run", str(config), "--workers", "1")
         assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming: 1 of 1 units already complete" in done.stderr

@@ -190,7 +190,8 @@ def test_pii_is_found_redacted_and_counted(real: pa.RecordBatch) -> None:
         planted.append(
             middle(
                 text,
-                f"联系人邮箱 zhang.san@example.com，手机13812345678，身份证号{number}，QQ：12345678，服务器 192.168.10.23。",
+                f"联系人邮箱 zhang.san@example.com，手机13812345678，身份证号{number}，"
+                "QQ：12345678，服务器 192.168.10.23。",
             )
         )
     out, stats = screen("screen_pii", with_texts(real, planted))
@@ -293,7 +294,8 @@ def test_eval_items_pasted_into_pages_are_caught(real: pa.RecordBatch, tmp_path:
     items += [
         {
             "id": f"en-{i}",
-            "question": f"Question {i}: which river flows through the city where the treaty of {i} was signed, and in which year did it first flood?",
+            "question": f"Question {i}: which river flows through the city where the treaty of {i} was signed, "
+            "and in which year did it first flood?",
             "answer": "The Danube, in 1501.",
         }
         for i in range(10)

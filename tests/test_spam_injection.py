@@ -115,7 +115,8 @@ def test_the_shape_not_the_brand() -> None:
 
 def page(title: str, text: str) -> bytes:
     body = "".join(f"<p>{escape(line)}</p>" for line in text.split("\n"))
-    return f"<html><head><meta charset='utf-8'><title>{escape(title)}</title></head><body><article>{body}</article></body></html>".encode()
+    head = f"<head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+    return f"<html>{head}<body><article>{body}</article></body></html>".encode()
 
 
 def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(tmp_path: Path) -> None:
@@ -139,8 +140,10 @@ def test_one_name_on_many_sites_is_flagged_on_every_surviving_copy(tmp_path: Pat
             write_response(a if i % 2 else b, f"http://{host}/news/{i}.html", page(title, text))
     config_path = tmp_path / "c.yaml"
     config_path.write_text(
-        f"name: t\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\nstages:\n  - extract: {{}}\n  - langid: {{}}\n  - spam_injection: {{}}\n"
-        f"  - policy: {{}}\n  - spam_name_bursts: {{min_domains: 5, partitions: 3}}\noutput:\n  path: {tmp_path / 'out'}\n"
+        f"name: t\ninput:\n  paths: ['{tmp_path}/*.warc.gz']\n"
+        "stages:\n  - extract: {}\n  - langid: {}\n  - spam_injection: {}\n"
+        "  - policy: {}\n  - spam_name_bursts: {min_domains: 5, partitions: 3}\n"
+        f"output:\n  path: {tmp_path / 'out'}\n"
     )
     manifest = run_pipeline(load_config(str(config_path)), executor="local").manifest
     rows = pq.read_table(tmp_path / "out" / "data").to_pylist()

@@ -110,7 +110,8 @@ class MinHashDedupConfig:
 def describe_bands(parameters: dict) -> str:
     """One line for people: the band layout and its S-curve (from ``parameters()``)."""
     curve = ", ".join(f"J={j} {p:.3f}" for j, p in parameters["candidate_probability"].items())
-    return f"{parameters['bands']} bands x {parameters['rows']} rows of {parameters['num_perm']} permutations; P(candidate) {curve}"
+    layout = f"{parameters['bands']} bands x {parameters['rows']} rows of {parameters['num_perm']} permutations"
+    return f"{layout}; P(candidate) {curve}"
 
 
 CLUSTER_FIELDS = (pa.field("dup_cluster_id", pa.string()), pa.field("dup_cluster_size", pa.int32()))

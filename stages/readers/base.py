@@ -79,7 +79,8 @@ class InputConfig:
         if given and self.format not in MAPPED_FORMATS:
             raise ConfigError(
                 f"{path}.fields.{given[0]}",
-                f"input.format {self.format!r} has a fixed layout; fields apply to {', '.join(sorted(MAPPED_FORMATS))}",
+                f"input.format {self.format!r} has a fixed layout; "
+                f"fields apply to {', '.join(sorted(MAPPED_FORMATS))}",
             )
 
     def field_names(self) -> dict[str, Any]:

@@ -42,7 +42,8 @@ class ParquetReader:
         text_column = self.names["text"].split(".")[0]
         if text_column not in schema.names:
             raise ParquetSchemaError(
-                f"{path}: no column {text_column!r} for the text (columns: {', '.join(schema.names)}; set input.fields.text)"
+                f"{path}: no column {text_column!r} for the text "
+                f"(columns: {', '.join(schema.names)}; set input.fields.text)"
             )
         text_type = schema.field(text_column).type
         if "." not in self.names["text"] and not (
