@@ -135,7 +135,7 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
     done = curate(s3_env, "verify", "s3://corpus/out-web")
     assert done.returncode == 1 and "data/stray.parquet: not in the manifest" in done.stdout + done.stderr
 
-    # A text run, resumed: the second run finds the first one's work in its staging folder.
+    # A text run in process (no Ray), resumed: the second run finds the first one's work in its staging folder.
     config = tmp_path / "texts.yaml"
     config.write_text(
         "input:\n  format: jsonl\n  paths: ['s3://corpus/texts/*.jsonl.gz']\n"
@@ -144,7 +144,7 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     for _attempt in range(2):
-        done = curate(s3_env, "run", str(config), "--workers", "1")
+        done = curate(s3_env, "run", str(config), "--executor", "local")
         assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming: 1 of 1 units already complete" in done.stderr
     manifest = json.loads(fs.open_input_stream("corpus/out-text/manifest.json").read())
