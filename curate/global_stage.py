@@ -87,6 +87,18 @@ class GlobalStage(Stage):
             columns[column.name] = batch.column(column.name) if present else pa.nulls(batch.num_rows, column.type)
         return columns, [None] * batch.num_rows
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return  # a base for a family of global stages (GlobalFlagScreen), not a stage
+        missing = []
+        if cls.keys is GlobalStage.keys and cls.emit is GlobalStage.emit:
+            missing.append("keys() or emit()")
+        if cls.resolve_partition is GlobalStage.resolve_partition and cls.resolve is GlobalStage.resolve:
+            missing.append("resolve_partition() or resolve()")
+        if missing:
+            raise TypeError(f"global stage {cls.__name__} must define {' and '.join(missing)}")
+
     @property
     def partitions(self) -> int:
         return self.config.partitions
@@ -100,14 +112,15 @@ class GlobalStage(Stage):
 
     def keys(self, batch: pa.RecordBatch, first_doc: int) -> tuple[pa.Table, np.ndarray]:
         """The key rows (``key_schema``) of a batch whose documents are numbered ``first_doc``
-        onwards, and the partition of each row."""
-        raise NotImplementedError(f"{type(self).__name__} must define keys() or emit()")
+        onwards, and the partition of each row. (A stage defines this or ``emit``: checked when
+        the class is created, so the default is never called.)"""
+        raise NotImplementedError(type(self).__name__)
 
     def resolve_partition(self, keys: pa.Table) -> pa.Table:
         """Decisions (``DECISION_SCHEMA``) from one partition's keys of every unit: ``key_schema``
         plus ``unit`` and ``row`` (-1 for documents a later map stage dropped: count them, the
         engine discards their decisions)."""
-        raise NotImplementedError(f"{type(self).__name__} must define resolve_partition() or resolve()")
+        raise NotImplementedError(type(self).__name__)  # never called: see __init_subclass__
 
     def resolve(self, job: GlobalJob, run: PhaseRunner) -> dict[str, Any] | None:
         """Write every unit's decisions; return a summary for the manifest, or None."""

@@ -174,3 +174,24 @@ def test_flagship_config_with_exact_dedup_before_the_quality_rules(tmp_path: Pat
     assert stats["screen_hidden_html"]["docs_in"] > 0
     assert manifest["outputs"]["rows"] == stats["minhash_dedup"]["docs_out"] > 0
     assert "html" not in {field["name"] for field in manifest["outputs"]["schema"]}
+
+
+def test_a_global_stage_without_its_map_or_global_side_fails_at_class_creation() -> None:
+    import pyarrow as pa
+
+    from curate.global_stage import GlobalStage
+
+    with pytest.raises(TypeError, match=r"Half must define resolve_partition\(\) or resolve\(\)"):
+
+        class Half(GlobalStage):
+            name = "half"
+            rule = "dedup.half"
+            key_schema = pa.schema([pa.field("doc", pa.int64())])
+
+            def keys(self, batch, first_doc):
+                return None
+
+    with pytest.raises(TypeError, match=r"keys\(\) or emit\(\) and resolve_partition\(\) or resolve\(\)"):
+
+        class Empty(GlobalStage):
+            name = "empty"
