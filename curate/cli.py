@@ -20,6 +20,9 @@ from curate.fetch_cc import DEFAULT_BASE_URL, FetchSummary
 from curate.manifest import ManifestError, load_manifest
 from stages.readers.base import Format
 
+if typing.TYPE_CHECKING:
+    from curate.runner import RunSummary
+
 
 def _fail_config(error: ConfigError) -> None:
     click.echo(f"error: {error}", err=True)
@@ -90,7 +93,11 @@ def cli(verbose: bool) -> None:
     type=click.Choice(["ray", "local"]),
     help="Where tasks run, replacing the config's run.executor: Ray, or one after the other in this process.",
 )
-@click.option("--fresh", is_flag=True, help="Delete the output folder first instead of resuming completed units.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Delete what earlier runs wrote in the output folder first instead of resuming completed units.",
+)
 @click.option(
     "--profile",
     is_flag=True,
@@ -112,6 +119,7 @@ def run(
 
     Re-running the same config resumes: inputs whose units completed are skipped.
     """
+    from curate.output_folder import OutputRefused
     from curate.runner import RunError, run_pipeline
 
     if inputs and inputs_from:
@@ -123,26 +131,43 @@ def run(
         _fail_config(error)
     try:
         summary = run_pipeline(pipeline, address=address, workers=workers, fresh=fresh, executor=executor)
+    except OutputRefused as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
     except (RunError, ManifestError, OSError) as error:
         click.echo(f"error: run failed: {error}", err=True)
         sys.exit(1)
-    manifest = summary.manifest
-    failed = [i["path"] for i in manifest["inputs"] if i["status"] == "failed"]
-    stages = manifest["stages"]
-    click.echo(
-        f"{stages[0]['docs_in']} records in, {manifest['outputs']['rows']} documents out, "
-        f"{len(manifest['outputs']['shards'])} shards in {manifest['seconds']:.1f} s; "
-        f"manifest: {summary.manifest_path}"
-    )
-    for path in failed:
-        click.echo(f"warning: input failed and was skipped: {path}", err=True)
+    except Exception as error:
+        # Ray's own failures (a raylet or the cluster gone) end the run as loudly as ours.
+        if type(error).__module__.startswith("ray."):
+            click.echo(f"error: run failed: Ray: {type(error).__name__}: {str(error)[:2000]}", err=True)
+            sys.exit(1)
+        raise
+    _print_summary(summary)
     if profile:
         from curate.inspect_manifest import profile_table
 
         path = os.path.join(pipeline.local_output, "profile.txt")
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(profile_table(manifest) + "\n")
+            handle.write(profile_table(summary.manifest) + "\n")
         click.echo(f"profile: {path}")
+
+
+def _print_summary(summary: RunSummary) -> None:
+    manifest = summary.manifest
+    failed = [i for i in manifest["inputs"] if i["status"] == "failed"]
+    empty = [i["path"] for i in manifest["inputs"] if i.get("note") and i["status"] != "failed"]
+    stages = manifest["stages"]
+    notes = f"; {len(failed)} of {len(manifest['inputs'])} inputs failed (listed below)" if failed else ""
+    click.echo(
+        f"{stages[0]['docs_in']} records in, {manifest['outputs']['rows']} documents out, "
+        f"{len(manifest['outputs']['shards'])} shards in {manifest['seconds']:.1f} s{notes}; "
+        f"manifest: {summary.manifest_path}"
+    )
+    for item in failed:
+        click.echo(f"warning: input failed and was skipped: {item['path']}: {item.get('error', '')[:300]}", err=True)
+    for path in empty:
+        click.echo(f"warning: input holds no records: {path}", err=True)
 
 
 @cli.command()
@@ -162,6 +187,13 @@ def validate(config: str, inputs_from: str | None, input_format: str | None) -> 
         )
     except ConfigError as error:
         _fail_config(error)
+    from curate.output_folder import OutputRefused, check_output
+
+    try:
+        check_output(pipeline.local_output, pipeline.inputs)
+    except OutputRefused as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
     for skipped in pipeline.skipped_stages:
         click.echo(f"note: stage {skipped['stage']} left out: {skipped['reason']}")
     stage_names = ", ".join(spec.name for spec in pipeline.stages)

@@ -51,7 +51,13 @@ class RunConfig:
     max_units_in_flight: int | None = field(default=None, metadata=bounds(1))
     """Units submitted but not finished (backpressure); by default twice the workers."""
     task_retries: int = field(default=2, metadata=bounds(0, 100))
-    """Ray retries of a unit whose worker died (transient faults)."""
+    """Ray retries of a task whose worker died or was killed for memory (transient faults);
+    past them the run fails naming the input."""
+    allow_failed_inputs: bool = False
+    """Let a run finish (exit 0, a manifest listing them as failed) when inputs failed because
+    the run broke around them (worker death, out of memory, disk full, a stage error). Off, such
+    a run exits 1 without a manifest and a re-run retries them. Inputs that cannot be read at
+    all (not a WARC file, bad JSON throughout) never fail the run; the summary lists them."""
     local_phases_max_documents: int = field(default=100_000, metadata=bounds(0))
     """Up to this many documents reach a pass's global stages, their phases (exact dedup, global
     screens, MinHash) run in the driver process instead of as Ray tasks: for a small run a

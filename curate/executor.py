@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from curate.progress import Progress
+from curate.ray_watchdog import watch_local_raylet
 
 log = logging.getLogger("curate")
 
@@ -90,17 +91,31 @@ class LocalExecutor(Executor):
             progress.advance(str(job))
 
 
-def connect_ray(address: str | None, workers: int | None) -> bool:
-    """Connect to a cluster, or start a local Ray; return True when we started it here."""
+def connect_ray(address: str | None, workers: int | None, retries: int = 2) -> bool:
+    """Connect to a cluster, or start a local Ray; return True when we started it here.
+
+    Without an address (nor ``RAY_ADDRESS``) the Ray is private to this run, even when a
+    ``ray start`` cluster (or a dead one's leftover address file) is on the machine: ``auto``
+    joins that one. A task killed by Ray's memory monitor is retried ``retries`` times, not
+    forever (Ray's default for memory kills), so a memory-hungry input fails the run."""
     import ray
 
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
+    # The submitting process decides on memory-kill retries, so the setting goes to this
+    # driver's Ray, a cluster's too.
+    os.environ["RAY_task_oom_retries"] = str(retries)
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
     else:
-        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING)
+        ray.init(
+            address="local",
+            num_cpus=workers or os.cpu_count(),
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            _system_config={"task_oom_retries": retries},
+        )
     return True
 
 
@@ -110,7 +125,8 @@ class RayExecutor(Executor):
     def __init__(self, *, address: str | None, workers: int | None, retries: int, max_in_flight: int | None) -> None:
         import ray
 
-        self.started = connect_ray(address, workers)
+        self.started = connect_ray(address, workers, retries)
+        self._watch = watch_local_raylet() if self.started and not (address or os.environ.get("RAY_ADDRESS")) else None
         self.retries = retries
         self._parallel = workers or int(ray.cluster_resources().get("CPU", 1))
         self.max_in_flight = max_in_flight or 2 * self._parallel
@@ -156,6 +172,8 @@ class RayExecutor(Executor):
     def close(self) -> None:
         import ray
 
+        if self._watch is not None:
+            self._watch.set()
         if self.started:
             ray.shutdown()
 

@@ -84,6 +84,9 @@ def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
     }
     if record["status"] == "failed":
         entry["error"] = record["error"]
+        entry["failure"] = record.get("failure", "run")
+    if "note" in record:
+        entry["note"] = record["note"]
     return entry
 
 

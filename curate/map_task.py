@@ -70,9 +70,11 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
         write_json_atomically(record, os.path.join(tmp, "done.json"), indent=1, sort_keys=True)
         publish_folder(tmp, task.folder)
         return record
-    except Exception as error:  # noqa: BLE001 - the unit fails, the run goes on and reports it
+    except Exception as error:  # noqa: BLE001 - the unit fails; the runner decides what that means
         shutil.rmtree(tmp, ignore_errors=True)
-        return failed_unit_record(task.unit, f"{type(error).__name__}: {error}", traceback.format_exc())
+        failure = "input" if isinstance(error, InputUnreadable) else "run"
+        cause = error.__cause__ if isinstance(error, InputUnreadable) and error.__cause__ else error
+        return failed_unit_record(task.unit, f"{type(cause).__name__}: {cause}", traceback.format_exc(), failure)
 
 
 def _node_id() -> str | None:
@@ -82,7 +84,14 @@ def _node_id() -> str | None:
     return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
-def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, Any]:
+class InputUnreadable(Exception):
+    """The reader could not go on with the input file (raised from the reader's own error)."""
+
+
+def failed_unit_record(unit: Unit, error: str, detail: str = "", failure: str = "run") -> dict[str, Any]:
+    """The record of a unit whose task failed. ``failure`` says why: ``input``, the file itself
+    cannot be read (the run goes on without it); ``run``, the run broke around it (a worker died
+    or ran out of memory, the disk filled, a stage raised), which fails the run."""
     try:
         size = storage.file_size(unit.path)
     except OSError:
@@ -92,6 +101,7 @@ def failed_unit_record(unit: Unit, error: str, detail: str = "") -> dict[str, An
         "path": unit.path,
         "size": size,
         "status": "failed",
+        "failure": failure,
         "error": error,
         "detail": detail[-4000:],
     }
@@ -187,7 +197,12 @@ def _read_input(config: PipelineConfig, unit: Unit, read_result: ReadResult) -> 
     batches = reader_for(config.input).read(unit.path, read_result)
     while True:
         with Timer(read_result.stats):
-            batch = next(batches, None)
+            try:
+                batch = next(batches, None)
+            except MemoryError:
+                raise
+            except Exception as error:  # noqa: BLE001 - whatever the reader raises, the file is at fault
+                raise InputUnreadable(str(error)) from error
         if batch is None:
             return
         yield batch
@@ -225,9 +240,10 @@ def _input_record(unit: Unit, read_result: ReadResult) -> dict[str, Any]:
     listed = [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]]
     if errors and read_result.records == 0:
         # Not a single record could be read: the file is not a WARC file (or is empty garbage).
-        failed = failed_unit_record(unit, f"unreadable input: {errors[0].error}")
+        failed = failed_unit_record(unit, f"unreadable input: {errors[0].error}", failure="input")
         return failed | {"sha256": storage.sha256(unit.path), "errors": listed, "error_count": len(errors)}
-    return {
+    record: dict[str, Any] = {"note": "the file holds no records"} if read_result.records == 0 else {}
+    return record | {
         "size": storage.file_size(unit.path),
         "sha256": storage.sha256(unit.path),
         "status": "ok" if not errors else "partial",

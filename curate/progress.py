@@ -34,8 +34,10 @@ class Progress:
         else:
             log.debug("%s: %d/%d done (%s)", self.phase, self.done, self.total, item)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._bar is not None:
-            self._bar.__exit__(*exc)
+            self._bar.__exit__(exc_type, *exc)
+        elif exc_type is not None:
+            log.info("%s: stopped after %d of %d tasks (%s)", self.phase, self.done, self.total, exc_type.__name__)
         elif self.total:
             log.info("%s: finished in %.1f s", self.phase, time.perf_counter() - self._started)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from curate.executor import Executor, LocalExecutor, RunError, make_executor, ra
 from curate.global_stage import GlobalJob
 from curate.manifest import build_manifest, model_records, write_manifest
 from curate.map_task import UnitTask, failed_unit_record, map_unit
+from curate.output_folder import check_output, claim_output, remove_published, remove_written
 from curate.passes import Pass, plan_passes
 from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
@@ -72,6 +72,23 @@ def run_pipeline(
     started = time.time()
     for skipped in config.skipped_stages:
         log.warning("stage %s left out: %s", skipped["stage"], skipped["reason"])
+    check_output(config.local_output, config.inputs)
+    lock = claim_output(config.local_output)
+    try:
+        return _run(config, started, address=address, workers=workers, fresh=fresh, executor=executor)
+    finally:
+        lock.release()
+
+
+def _run(
+    config: PipelineConfig,
+    started: float,
+    *,
+    address: str | None,
+    workers: int | None,
+    fresh: bool,
+    executor: str | None,
+) -> RunSummary:
     _prepare_output(config, fresh)
     # Hashed before the workers load them: the manifest names the files this run read.
     models = model_records(config)
@@ -100,8 +117,8 @@ def run_pipeline(
 
 def _prepare_output(config: PipelineConfig, fresh: bool) -> None:
     out = config.local_output
-    if fresh and os.path.isdir(out):
-        shutil.rmtree(out)
+    if fresh:
+        remove_written(out)
     if is_uri(config.output.path):
         # Until this run uploads its own, the remote folder holds no valid manifest either.
         storage.delete_file(storage.join(config.output.path, "manifest.json"))
@@ -158,14 +175,18 @@ class PipelineRun:
             map_unit,
             todo,
             on_result=lambda unit, record: self.records.__setitem__(unit.key, record),
-            on_error=lambda unit, error: self.records.__setitem__(unit.key, failed_unit_record(unit, str(error))),
+            on_error=lambda unit, error: self.records.__setitem__(
+                unit.key, failed_unit_record(unit, f"{type(error).__name__}: {error}")
+            ),
         )
         self.good = [u for u in self.units if self.records[u.key]["status"] != "failed"]
-        failed = len(self.units) - len(self.good)
-        log.info("map: %d units ok, %d resumed, %d failed", len(self.good), self.resumed, failed)
-        for unit in self.units:
-            if self.records[unit.key]["status"] == "failed":
-                log.warning("input failed: %s: %s", unit.path, self.records[unit.key]["error"])
+        failed = [u for u in self.units if self.records[u.key]["status"] == "failed"]
+        log.info("map: %d units ok, %d resumed, %d failed", len(self.good), self.resumed, len(failed))
+        for unit in failed:
+            log.warning("input failed: %s: %s", unit.path, self.records[unit.key]["error"])
+        broken = [u for u in failed if self.records[u.key].get("failure") != "input"]
+        if broken and not self.config.run.allow_failed_inputs:
+            raise RunError(_broken_message(broken, self.records))
         if self.units and not self.good:
             raise RunError("every input failed; see the errors above")
         self.stage_records.extend(stats for u in self.good for stats in self.records[u.key]["stages"])
@@ -233,7 +254,8 @@ class PipelineRun:
         """Every good unit's final shards, the last pass's decisions applied."""
         last = self.passes[-1]
         decided = tuple(self.stage_folder(last, position) for position in last.closing)
-        _remove_stale_shards(self.config.local_output)
+        # Shard names are deterministic; a previous run's files would otherwise mix with this one's.
+        remove_published(self.config.local_output)
         jobs = [
             (unit, (self.config_ref, WriteTask(unit, tuple(self.folders[unit.key]), last.closing, decided)))
             for unit in self.good
@@ -269,11 +291,14 @@ def _kept(result: dict[str, Any]) -> int:
     return result["rows_in"] - sum(sum(s["drops"].values()) for s in result["stages"])
 
 
-def _remove_stale_shards(out: str) -> None:
-    # Shard names are deterministic; a previous run's files would otherwise mix with this one's.
-    for folder in ("data", "quarantine", "samples"):
-        if os.path.isdir(os.path.join(out, folder)):
-            shutil.rmtree(os.path.join(out, folder))
+def _broken_message(broken: list[Unit], records: dict[str, dict[str, Any]]) -> str:
+    shown = "; ".join(f"{unit.path}: {records[unit.key]['error'][:300]}" for unit in broken[:5])
+    more = f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""
+    return (
+        f"{len(broken)} of {len(records)} inputs failed because the run broke around them, not because "
+        f"they are unreadable: {shown}{more}. No manifest was written; re-run to retry them (completed "
+        "inputs are kept), or set run.allow_failed_inputs: true to publish without them"
+    )
 
 
 def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> RunSummary:
