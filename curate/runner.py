@@ -31,7 +31,7 @@ from curate.executor import Executor, LocalExecutor, RunError, make_executor, ra
 from curate.global_stage import GlobalJob
 from curate.manifest import build_manifest, model_records, write_manifest
 from curate.map_task import UnitTask, failed_unit_record, map_unit
-from curate.output_folder import check_output, claim_output, remove_published, remove_written
+from curate.output_folder import WRITTEN_NAMES, check_output, claim_output, remove_published, remove_written
 from curate.passes import Pass, plan_passes
 from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
@@ -330,9 +330,7 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> R
     )
     path = write_manifest(out, manifest)
     if is_uri(config.output.path):
-        storage.upload_folder(
-            out, config.output.path, replace=["data", "quarantine", "samples"], last=["manifest.json"]
-        )
+        storage.upload_folder(out, config.output.path, replace=WRITTEN_NAMES, last=["manifest.json"])
         path = storage.join(config.output.path, "manifest.json")
         log.info("uploaded the output to %s", config.output.path)
     return RunSummary(path, manifest)

@@ -14,6 +14,7 @@ import glob
 import hashlib
 import io
 import os
+import re
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -123,18 +124,21 @@ def delete_file(path: str) -> None:
         fs.delete_file(inner)
 
 
-def upload_folder(local: str, target: str, *, replace: list[str], last: list[str]) -> None:
+def upload_folder(local: str, target: str, *, replace: dict[str, re.Pattern], last: list[str]) -> None:
     """Copy the published parts of a local output folder to ``target`` (a URI).
 
-    ``replace`` are sub-folders whose remote copies are deleted first (a previous run's
-    shards must not mix with this one's); ``last`` are files uploaded after everything
-    else (the manifest: whoever sees it sees complete shards)."""
+    ``replace`` maps sub-folders to the names curate gives its files there: such remote
+    files are deleted first (a previous run's shards must not mix with this one's), any
+    other file stays; ``last`` are files uploaded after everything else (the manifest:
+    whoever sees it sees complete shards)."""
     fs, root = filesystem(target)
     fs.create_dir(root, recursive=True)
-    for folder in replace:
+    for folder, written in replace.items():
         remote = f"{root.rstrip('/')}/{folder}"
-        if fs.get_file_info(remote).type == pafs.FileType.Directory:
-            fs.delete_dir(remote)
+        found = fs.get_file_info(pafs.FileSelector(remote, recursive=False, allow_not_found=True))
+        for info in found:
+            if info.type == pafs.FileType.File and written.fullmatch(info.base_name):
+                fs.delete_file(info.path)
         if os.path.isdir(os.path.join(local, folder)):
             pafs.copy_files(os.path.join(local, folder), remote, destination_filesystem=fs, use_threads=True)
     for name in last:

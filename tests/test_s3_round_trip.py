@@ -143,10 +143,15 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
         f"output:\n  path: s3://corpus/out-text\nrun:\n  staging_dir: {tmp_path / 'staging'}\n",
         encoding="utf-8",
     )
-    for _attempt in range(2):
+    for attempt in range(2):
         done = curate(s3_env, "run", str(config), "--executor", "local")
         assert done.returncode == 0, done.stderr[-3000:]
+        if attempt == 0:
+            with fs.open_output_stream("corpus/out-text/data/notes.txt", compression=None) as out:
+                out.write(b"a file curate did not write")
     assert "resuming: 1 of 1 units already complete" in done.stderr
+    # The re-run replaced the shards it wrote, not the user's file beside them.
+    assert fs.open_input_stream("corpus/out-text/data/notes.txt").read() == b"a file curate did not write"
     manifest = json.loads(fs.open_input_stream("corpus/out-text/manifest.json").read())
     table = pq.read_table("corpus/out-text/" + manifest["outputs"]["shards"][0]["path"], filesystem=fs)
     assert sorted(table.column("text").to_pylist()) == sorted(set(documents))
