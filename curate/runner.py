@@ -30,7 +30,7 @@ from curate.document import output_schema, pipeline_schema
 from curate.executor import Executor, LocalExecutor, RunError, make_executor, raise_on_error
 from curate.global_stage import GlobalJob
 from curate.manifest import build_manifest, model_records, write_manifest
-from curate.map_task import UnitTask, failed_unit_record, map_unit
+from curate.map_task import DOCS_FILE, UnitTask, failed_unit_record, map_unit
 from curate.output_folder import WRITTEN_NAMES, check_output, claim_output, remove_published, remove_written
 from curate.passes import Pass, plan_passes
 from curate.samples import merged_top_domains, publish_samples
@@ -161,7 +161,7 @@ class PipelineRun:
         todo = []
         for unit in self.units:
             folder = pass_unit_dir(output, None, 0, unit)
-            done = read_completion(folder)
+            done = read_completion(folder, outputs=(DOCS_FILE,))
             self.folders[unit.key] = [folder]
             if done is not None:
                 self.records[unit.key] = done
@@ -202,7 +202,7 @@ class PipelineRun:
             folder = pass_unit_dir(self.config.local_output, self.key, plan.index, unit)
             source = self.folders[unit.key][-1]
             self.folders[unit.key].append(folder)
-            done = read_completion(folder)
+            done = read_completion(folder, outputs=(DOCS_FILE,))
             if done is not None:
                 self._pass_record(unit, done)
             else:

@@ -152,5 +152,11 @@ def publish_folder(tmp: str, final: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def read_completion(folder: str) -> dict[str, Any] | None:
-    return read_json(os.path.join(folder, "done.json"))
+def read_completion(folder: str, *, outputs: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """A unit folder's completion record; None (the unit is redone) when it is missing or any of
+    ``outputs`` is: a folder damaged after it was published must not pass as finished."""
+    record = read_json(os.path.join(folder, "done.json"))
+    if record is not None and not all(os.path.isfile(os.path.join(folder, name)) for name in outputs):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return record

@@ -379,3 +379,17 @@ def test_a_dead_raylet_ends_the_run_with_an_error_line(tmp_path: Path) -> None:
     assert f"error: run failed: the local Ray's raylet (pid {raylet}) died" in stderr
     assert time.time() - started < 10
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_unit_folder_missing_its_documents_is_redone_not_resumed(tmp_path: Path, plugins: None) -> None:
+    """What two unlocked runs once left behind: a completion record without its docs.parquet."""
+    config = fault_config(tmp_path, source_contains="nothing-matches")
+    out = tmp_path / "out"
+    assert invoke(str(config))[0] == 0
+    first = shards(out)
+    (docs,) = (out / "_work" / "units").glob("*/docs.parquet")
+    docs.unlink()
+    code, output = invoke(str(config))
+    assert code == 0, output
+    assert json.loads((out / "manifest.json").read_text())["resumed_units"] == 0
+    assert shards(out) == first
