@@ -1,0 +1,158 @@
+"""Hostile and broken configs fail fast, with exit 2, a short error naming the key, and little memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from curate.cli import cli
+from curate.config import MAX_CONFIG_BYTES, load_config
+from curate.config_schema import ConfigError, describe
+
+# Runs `curate validate` as a child and reports the child's peak RSS: measured in a fresh
+# process, as RUSAGE_CHILDREN of pytest would include every earlier test's children.
+MEASURE = """
+import json, resource, subprocess, sys
+child = subprocess.run([sys.executable, "-m", "curate.cli", "validate", sys.argv[1]], capture_output=True, timeout=60)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+stderr = child.stderr.decode(errors="replace")
+report = {"code": child.returncode, "stdout": len(child.stdout), "stderr": stderr, "stderr_bytes": len(child.stderr)}
+print(json.dumps({**report, "peak": peak}))
+"""
+
+
+def validate_in_subprocess(config: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(config)], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def minimal_config(tmp_path: Path, stages: str = "[extract]", name: str = "t", paths: str | None = None) -> str:
+    warc = tmp_path / "in" / "a.warc.gz"
+    if not warc.exists():
+        warc.parent.mkdir(exist_ok=True)
+        warc.write_bytes(b"")  # validate checks that inputs exist, not what they hold
+    paths = paths or json.dumps([str(warc)])
+    return f"name: {name}\ninput: {{paths: {paths}}}\noutput: {{path: {tmp_path / 'out'}}}\nstages: {stages}\n"
+
+
+def alias_bomb(levels: int) -> str:
+    """Each level is a list of nine aliases of the level before: 9**levels strings from ~50 bytes
+    a level. The value sits where an error quotes it (name must be a string)."""
+    parts = ["&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    parts += [f"&a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "name: [" + ", ".join(parts) + "]\n"
+
+
+# --- YAML: aliases, size, nesting --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("levels", [8, 9])
+def test_alias_bomb_fails_fast_in_little_memory(tmp_path: Path, levels: int) -> None:
+    """Before: 8 levels (423 bytes) peaked at 1.76 GB and printed a 351 MB error; 9 passed 6 GB."""
+    text = minimal_config(tmp_path).replace("name: t\n", "") + alias_bomb(levels)
+    config = tmp_path / "bomb.yaml"
+    config.write_text(text)
+    assert len(text) < 600
+    result = validate_in_subprocess(config)
+    assert result["code"] == 2
+    assert result["stderr_bytes"] < 2048 and result["stdout"] == 0
+    assert result["peak"] < 300 * 1024 * 1024
+    assert f"{config}, line 4: YAML anchors and aliases" in result["stderr"]
+
+
+def test_any_anchor_or_alias_is_refused_naming_the_line(tmp_path: Path) -> None:
+    text = minimal_config(tmp_path, stages="\n  - extract: &same {}\n  - langid: *same")
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=r"c\.yaml, line 5: YAML anchors and aliases"):
+        load_config(str(config))
+
+
+def test_config_files_in_the_repository_use_no_anchors() -> None:
+    for config in sorted((REPO / "configs").glob("*.yaml")):
+        load_config(str(config))  # raises on an anchor, like any user config
+
+
+def test_config_file_size_is_capped_before_parsing(tmp_path: Path) -> None:
+    config = tmp_path / "huge.yaml"
+    config.write_text(minimal_config(tmp_path) + "# " + "x" * MAX_CONFIG_BYTES + "\n")
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert "is larger than 1024 KiB" in result.output
+    assert len(result.output) < 1024
+
+
+def test_deep_nesting_is_refused_before_the_parser_recurses(tmp_path: Path) -> None:
+    """Before: a RecursionError traceback (PyYAML) or a segfault (libyaml, 200,000 levels)."""
+    config = tmp_path / "deep.yaml"
+    config.write_text(minimal_config(tmp_path) + "run: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert "line 5: lists and mappings nested more than 32 levels deep" in result.output
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [("2024-13-01", "a value cannot be read: month must be in 1..12"), ("9" * 6000, "a value cannot be read")],
+)
+def test_scalars_python_cannot_hold_are_config_errors(tmp_path: Path, value: str, message: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, name=value))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output) < 1024
+
+
+# --- bounded quotes of values --------------------------------------------------------------------
+
+
+def test_a_megabyte_string_value_gives_a_short_error(tmp_path: Path) -> None:
+    """Before: the 1 MB value was quoted whole (a 1,000,071-byte error)."""
+    config = tmp_path / "c.yaml"
+    huge = "A" * 1_000_000
+    config.write_text(minimal_config(tmp_path, stages=f'[extract, {{langid: {{min_score: "{huge}"}}}}]'))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert len(result.output.encode()) < 1024
+    assert "stages[1].langid.min_score: expected a number in [0, 1], got 'AAAA" in result.output
+    assert "… (1,000,000 characters)" in result.output
+
+
+def test_a_huge_list_value_and_a_huge_key_give_short_errors(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, name="[" + ", ".join(["x"] * 100_000) + "]"))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert "name: expected a non-empty string, got ['x', 'x'" in result.output
+    assert "(list of 100,000 items)" in result.output and len(result.output) < 1024
+    config.write_text(minimal_config(tmp_path, stages="[{extract: {" + "k" * 1000 + ": 1}}]"))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2
+    assert "stages[0].extract.kkkk" in result.output and "… (1,000 characters): unknown key" in result.output
+    assert len(result.output) < 1024
+
+
+def test_describe_escapes_and_bounds() -> None:
+    assert describe("a\x00b\n") == "'a\\x00b\\n'"
+    assert describe(1.5) == "1.5 (float)"
+    cut = describe("é" * 1000)
+    assert cut.startswith("'éé") and cut.endswith("… (1,000 characters)") and len(cut) < 250
+    nested = [[["x"] * 1000] * 1000] * 1000  # a billion leaves; describing it must not walk them
+    assert len(describe(nested)) < 300
+
+
+def test_every_config_error_is_bounded() -> None:
+    """The last guard, for stage checks that quote a value themselves."""
+    error = ConfigError("k" * 10_000, "v" * 1_000_000)
+    assert len(str(error)) < 3000
+    assert "(1,000,000 characters)" in error.message
