@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from curate.document import READER_SCHEMA
 from curate.global_stage import GlobalStage
 from curate.registry import resolve_stage, stage_key_hint
 from curate.stage import Stage
-from curate.storage import expand, is_uri
+from curate.storage import has_wildcards, is_uri, join, match_inputs
 from stages.readers import TEXT_FORMATS, InputConfig
+
+log = logging.getLogger("curate")
 
 
 @dataclass
@@ -160,16 +163,37 @@ def _resolve_paths(config: Any, base: str, key: str) -> None:
 
 
 def _expand_inputs(patterns: list[str], base: str, key: str) -> list[str]:
+    """The input files the paths and globs match.
+
+    What a user can mean by each: a file or a glob of files is read; a broken symbolic link,
+    FIFO, socket or device, named or matched, is an error (the user expects it read, and
+    reading it would fail or block in a worker); a folder named as such is an error (the
+    files in it need a glob); a folder a glob matches (``crawl/*`` next to the files) is left
+    out with a warning naming it, silently for ``**``, which matches every folder on the way
+    to the files it also matches; a path or glob that matches no file is an error."""
     files: set[str] = set()
     for i, pattern in enumerate(patterns):
+        where = f"{key}[{i}]"
         resolved = _resolve(base, pattern)
         try:
-            matches = expand(resolved)
+            matches = match_inputs(resolved)
         except (OSError, ValueError) as error:  # a remote store that cannot be listed
-            raise ConfigError(f"{key}[{i}]", f"cannot list {resolved}: {error}") from error
-        if not matches:
-            raise ConfigError(f"{key}[{i}]", f"no input file matches {pattern!r} (looked for {resolved})")
-        files.update(matches)
+            raise ConfigError(where, f"cannot list {resolved}: {error}") from error
+        if matches.unreadable:
+            path, why = matches.unreadable[0]
+            more = f" (and {len(matches.unreadable) - 1} more)" if len(matches.unreadable) > 1 else ""
+            raise ConfigError(where, f"{path} is {why}{more}")
+        if matches.folders and not has_wildcards(resolved):
+            raise ConfigError(
+                where, f"{resolved} is a folder; give a glob of the files in it, such as {join(resolved, '*')}"
+            )
+        if matches.folders and "**" not in resolved:
+            shown = ", ".join(matches.folders[:5]) + (", ..." if len(matches.folders) > 5 else "")
+            log.warning("%s: %d folder(s) matched by %s left out: %s", where, len(matches.folders), pattern, shown)
+        if not matches.files:
+            only = f"; it matches only folders: {matches.folders[0]}, ..." if matches.folders else ""
+            raise ConfigError(where, f"no input file matches {describe(pattern)} (looked for {resolved}){only}")
+        files.update(matches.files)
     return sorted(files)
 
 

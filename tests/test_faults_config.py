@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +158,65 @@ def test_every_config_error_is_bounded() -> None:
     error = ConfigError("k" * 10_000, "v" * 1_000_000)
     assert len(str(error)) < 3000
     assert "(1,000,000 characters)" in error.message
+
+
+# --- input paths: folders, broken links ------------------------------------------------------------
+
+
+@pytest.fixture()
+def crawl(tmp_path: Path) -> Path:
+    folder = tmp_path / "crawl"
+    (folder / "more").mkdir(parents=True)
+    for name in ("a.warc.gz", "more/b.warc.gz"):
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+def input_error(tmp_path: Path, paths: list[str]) -> str:
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, paths=json.dumps(paths)))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2, result.output
+    return result.output
+
+
+def test_a_broken_symlink_named_or_matched_is_an_error_naming_it(tmp_path: Path, crawl: Path) -> None:
+    """Before: matched by a glob it was skipped silently; named, 'no input file matches' it."""
+    (crawl / "c.warc.gz").symlink_to(tmp_path / "gone.warc.gz")
+    for paths in (["crawl/*.warc.gz"], [str(crawl / "a.warc.gz"), "crawl/c.warc.gz"], ["crawl/**"]):
+        output = input_error(tmp_path, paths)
+        where = f"input.paths[{len(paths) - 1}]"
+        assert f"{where}: {crawl / 'c.warc.gz'} is a broken symbolic link (to '{tmp_path / 'gone.warc.gz'}')" in output
+
+
+def test_a_fifo_matched_by_a_glob_is_an_error(tmp_path: Path, crawl: Path) -> None:
+    os.mkfifo(crawl / "pipe.warc.gz")
+    assert "input.paths[0]: " + f"{crawl / 'pipe.warc.gz'} is not a regular file" in input_error(tmp_path, ["crawl/*"])
+
+
+def test_a_folder_named_as_input_is_an_error(tmp_path: Path, crawl: Path) -> None:
+    output = input_error(tmp_path, [str(crawl / "a.warc.gz"), "crawl"])
+    assert f"input.paths[1]: {crawl} is a folder; give a glob of the files in it, such as {crawl}/*" in output
+
+
+def test_a_folder_a_glob_matches_is_left_out_with_a_warning(tmp_path: Path, crawl: Path, caplog) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, paths='["crawl/*"]'))
+    with caplog.at_level(logging.WARNING, logger="curate"):
+        loaded = load_config(str(config))
+    assert loaded.inputs == [str(crawl / "a.warc.gz")]
+    assert f"input.paths[0]: 1 folder(s) matched by crawl/* left out: {crawl / 'more'}" in caplog.text
+    caplog.clear()
+    config.write_text(minimal_config(tmp_path, paths='["crawl/**"]'))
+    with caplog.at_level(logging.WARNING, logger="curate"):
+        loaded = load_config(str(config))
+    assert loaded.inputs == [str(crawl / "a.warc.gz"), str(crawl / "more" / "b.warc.gz")]
+    assert not caplog.text  # ** matches every folder on the way to the files: nothing to warn of
+
+
+def test_a_glob_of_only_folders_or_nothing_is_an_error(tmp_path: Path, crawl: Path) -> None:
+    output = input_error(tmp_path, ["crawl/m*"])
+    assert (
+        f"input.paths[0]: no input file matches 'crawl/m*' (looked for {crawl}/m*); it matches only folders" in output
+    )
+    assert "input.paths[0]: no input file matches 'crawl/z*'" in input_error(tmp_path, ["crawl/z*"])
