@@ -220,3 +220,41 @@ def test_a_glob_of_only_folders_or_nothing_is_an_error(tmp_path: Path, crawl: Pa
         f"input.paths[0]: no input file matches 'crawl/m*' (looked for {crawl}/m*); it matches only folders" in output
     )
     assert "input.paths[0]: no input file matches 'crawl/z*'" in input_error(tmp_path, ["crawl/z*"])
+
+
+# --- block lists ---------------------------------------------------------------------------------
+
+SECRET = "ghp_" + "Zk3q9XwYt7Lm2Pn8Rv4Bc6Dh1Jf5Gs0Ta9Ue"  # the shape of a GitHub token, made up
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            f"{SECRET}\n".encode(),
+            "secret.txt:1: expected 'domain: ...', 'url: ...' or 'token: ...', got 'ghp_Zk3q9XwYt7Lm'… (40",
+        ),
+        (b"# mine\ndomain: ok.example\n\x89PNG\r\n\x1a\n\x00\x00", "secret.txt:3: binary data, not UTF-8 text"),
+        (b"domain: ok.example\nELF\x00\x01\n", "secret.txt:2: binary data"),
+        (b"x" * 100_000, "secret.txt:1: a line longer than 8,192 bytes"),
+        (
+            "domain: ok.example\n\x1b[2J\u202eevil\n".encode(),
+            "secret.txt:2: expected 'domain: ...', 'url: ...' or 'token: ...', got '\\x1b[2J\\u202eevil'",
+        ),
+    ],
+)
+def test_a_wrong_block_list_file_is_named_with_its_line_and_no_more_than_a_short_excerpt(
+    tmp_path: Path, content: bytes, message: str, monkeypatch
+) -> None:
+    """Before: the first line was quoted whole (a secret file's secret), and a binary file gave
+    only 'utf-8 codec can't decode byte 0x89', naming neither file nor line. A relative list
+    path was read from the working directory, not the config's folder (a traceback elsewhere)."""
+    (tmp_path / "secret.txt").write_bytes(content)
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, stages="[extract, {screen_blocklist: {lists: [secret.txt]}}]"))
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 2, result.output
+    assert f"stages[1].screen_blocklist.lists[0]: {tmp_path}/{message}" in result.output
+    assert SECRET[16:] not in result.output
+    assert len(result.output) < 512
