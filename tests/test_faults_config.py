@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -258,3 +259,56 @@ def test_a_wrong_block_list_file_is_named_with_its_line_and_no_more_than_a_short
     assert f"stages[1].screen_blocklist.lists[0]: {tmp_path}/{message}" in result.output
     assert SECRET[16:] not in result.output
     assert len(result.output) < 512
+
+
+# --- fastText model paths ------------------------------------------------------------------------
+
+
+def fasttext_header(version: int = 12, model: int = 3) -> bytes:
+    """A fastText header: magic, version, then dim ... model ... t (see stages.langid._HEADER)."""
+    return struct.pack("<2i12id", 793712314, version, 16, 5, 5, 1, 5, 2, 3, model, 50_000, 0, 0, 100, 1e-4)
+
+
+@pytest.mark.parametrize("stage", ["langid", "spam_model", "quality_model"])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            b"__label__hq a good page\n" * 10,
+            "not a fastText model: {path} does not begin with fastText's magic number",
+        ),
+        (b"hello\n", "not a fastText model: {path} is 6 bytes, shorter than a fastText header"),
+        (fasttext_header(model=1), "not a fastText classifier: {path} is a word-vector model"),
+        (fasttext_header(version=13), "not a fastText model this fastText reads: {path} has format version 13"),
+    ],
+    ids=["text", "short", "word-vectors", "newer-format"],
+)
+def test_a_file_that_is_no_fasttext_classifier_fails_validate_naming_the_key(
+    tmp_path: Path, stage: str, content: bytes, message: str
+) -> None:
+    """Before: a text file as langid.model_path or quality_model.model_path passed validate (and
+    failed in every worker); spam_model loaded it, so only it failed."""
+    model = tmp_path / "model.bin"
+    model.write_bytes(content)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        minimal_config(tmp_path, stages=f"[extract, spam_lexicon, {{{stage}: {{model_path: model.bin}}}}]")
+    )
+    expected = f"stages[2].{stage}.model_path: " + message.format(path=model)
+    for command in ("validate", "run"):
+        result = CliRunner().invoke(cli, [command, str(config)])
+        assert result.exit_code == 2, result.output
+        assert expected in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_real_fasttext_classifiers_pass_the_header_check(tmp_path: Path) -> None:
+    from stages.langid import bundled_model_path
+    from stages.spam_model import SHIPPED_MODEL
+
+    lid, spam = bundled_model_path(), SHIPPED_MODEL  # quality_model checks no labels: spam's model will do
+    stages = f"[extract, {{langid: {{model_path: {lid}}}}}, {{quality_model: {{model_path: {spam}}}}}]"
+    config = tmp_path / "c.yaml"
+    config.write_text(minimal_config(tmp_path, stages=stages))
+    result = CliRunner().invoke(cli, ["validate", str(config)])
+    assert result.exit_code == 0, result.output
