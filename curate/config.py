@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 
-from curate.config_schema import ConfigError, bounds, build, to_plain
+from curate.config_schema import ConfigError, bounds, build, describe, key_text, shorten, to_plain
 from curate.document import READER_SCHEMA
 from curate.global_stage import GlobalStage
 from curate.registry import resolve_stage, stage_key_hint
 from curate.stage import Stage
-from curate.storage import expand, is_uri
+from curate.storage import has_wildcards, is_uri, join, match_inputs
 from stages.readers import TEXT_FORMATS, InputConfig
+
+log = logging.getLogger("curate")
 
 
 @dataclass
@@ -164,16 +169,37 @@ def _resolve_paths(config: Any, base: str, key: str) -> None:
 
 
 def _expand_inputs(patterns: list[str], base: str, key: str) -> list[str]:
+    """The input files the paths and globs match.
+
+    What a user can mean by each: a file or a glob of files is read; a broken symbolic link,
+    FIFO, socket or device, named or matched, is an error (the user expects it read, and
+    reading it would fail or block in a worker); a folder named as such is an error (the
+    files in it need a glob); a folder a glob matches (``crawl/*`` next to the files) is left
+    out with a warning naming it, silently for ``**``, which matches every folder on the way
+    to the files it also matches; a path or glob that matches no file is an error."""
     files: set[str] = set()
     for i, pattern in enumerate(patterns):
+        where = f"{key}[{i}]"
         resolved = _resolve(base, pattern)
         try:
-            matches = expand(resolved)
+            matches = match_inputs(resolved)
         except (OSError, ValueError) as error:  # a remote store that cannot be listed
-            raise ConfigError(f"{key}[{i}]", f"cannot list {resolved}: {error}") from error
-        if not matches:
-            raise ConfigError(f"{key}[{i}]", f"no input file matches {pattern!r} (looked for {resolved})")
-        files.update(matches)
+            raise ConfigError(where, f"cannot list {resolved}: {error}") from error
+        if matches.unreadable:
+            path, why = matches.unreadable[0]
+            more = f" (and {len(matches.unreadable) - 1} more)" if len(matches.unreadable) > 1 else ""
+            raise ConfigError(where, f"{path} is {why}{more}")
+        if matches.folders and not has_wildcards(resolved):
+            raise ConfigError(
+                where, f"{resolved} is a folder; give a glob of the files in it, such as {join(resolved, '*')}"
+            )
+        if matches.folders and "**" not in resolved:
+            shown = ", ".join(matches.folders[:5]) + (", ..." if len(matches.folders) > 5 else "")
+            log.warning("%s: %d folder(s) matched by %s left out: %s", where, len(matches.folders), pattern, shown)
+        if not matches.files:
+            only = f"; it matches only folders: {matches.folders[0]}, ..." if matches.folders else ""
+            raise ConfigError(where, f"no input file matches {describe(pattern)} (looked for {resolved}){only}")
+        files.update(matches.files)
     return sorted(files)
 
 
@@ -197,7 +223,7 @@ def _build_stages(data: Any) -> list[StageSpec]:
                 raise ConfigError(f"stages[{i}]", f"stage {name!r} appears twice")
             # The name files the stage's counts, drop reasons and samples: two would mix.
             raise ConfigError(
-                f"stages[{i}]", f"stage {key!r} has the name {name!r} of stages[{seen[name]}] ({other.key!r})"
+                f"stages[{i}]", f"stage {describe(key)} has the name {name!r} of stages[{seen[name]}] ({other.key!r})"
             )
         where = f"stages[{i}].{key}"
         config = build(stage_class.config_class, options, where)
@@ -231,7 +257,7 @@ def load_config(
     base = os.path.dirname(os.path.abspath(path))
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError("name", f"expected a non-empty string, got {name!r}")
+        raise ConfigError("name", f"expected a non-empty string, got {describe(name)}")
     input_config, inputs = _build_input(data["input"], base, input_override, format_override)
     output_config = _build_output(data["output"], base, output_override)
     stages = _build_stages(data["stages"])
@@ -257,27 +283,82 @@ def load_config(
     )
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config is a few kilobytes; the cap bounds what parsing costs before anything is checked."""
+MAX_NESTING = 32
+"""Levels of nested lists and mappings; a real config has about six. libyaml recurses per level
+(and crashes on deep enough input), so depth is checked on the event stream first."""
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: str) -> dict[str, Any]:
     """The config file's top-level mapping, its keys checked."""
-    if not os.path.isfile(path):
-        raise ConfigError("", f"config file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as error:
-        raise ConfigError("", f"{path} is not valid YAML: {error}") from error
-    except UnicodeDecodeError as error:
-        raise ConfigError("", f"{path} is not UTF-8 text: {error}") from error
+    data = _parse_yaml(_read_config_text(path), path)
     if not isinstance(data, dict):
         raise ConfigError("", f"{path}: expected a mapping at the top level")
     allowed = {"name", "input", "output", "run", "stages"}
     for key in data:
         if key not in allowed:
-            raise ConfigError(str(key), f"unknown key (known keys: {', '.join(sorted(allowed))})")
+            raise ConfigError(key_text(key), f"unknown key (known keys: {', '.join(sorted(allowed))})")
     for key in ("input", "output", "stages"):
         if key not in data:
             raise ConfigError(key, "required key is missing")
     return data
+
+
+def _read_config_text(path: str) -> str:
+    if not os.path.isfile(path):
+        raise ConfigError("", f"config file not found: {path}")
+    with open(path, "rb") as handle:
+        # Read one byte past the cap rather than trust the size: the file may be growing.
+        raw = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("", f"{path} is larger than {MAX_CONFIG_BYTES // 1024} KiB: not a pipeline config")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError("", f"{path} is not UTF-8 text: {error}") from None
+
+
+def _parse_yaml(text: str, path: str) -> Any:
+    """The YAML document in ``text``, once a pass over its events (cheap: nothing is built)
+    found no anchors, aliases or deep nesting."""
+    try:
+        _check_events(yaml.parse(_named_stream(text, path), Loader=_LOADER), path)
+        return yaml.load(_named_stream(text, path), Loader=_LOADER)
+    except ConfigError:
+        raise
+    except yaml.YAMLError as error:
+        raise ConfigError("", f"{path} is not valid YAML: {shorten(str(error), 1000)}") from None
+    except ValueError as error:
+        # A scalar YAML types but Python cannot hold: a date 2024-13-01, an integer of 5,000 digits.
+        raise ConfigError("", f"{path}: a value cannot be read: {shorten(str(error))}") from None
+
+
+def _named_stream(text: str, path: str) -> io.StringIO:
+    """``text`` as a stream named ``path``, so YAML errors say 'in "path", line 3' rather than
+    'in "<unicode string>"'."""
+    stream = io.StringIO(text)
+    stream.name = path
+    return stream
+
+
+def _check_events(events: Iterable[yaml.Event], path: str) -> None:
+    """Refuse anchors and aliases (a config never needs them, and a few hundred bytes of nested
+    aliases expand to gigabytes: "billion laughs") and nesting deeper than ``MAX_NESTING``."""
+    depth = 0
+    for event in events:
+        where = f"{path}, line {event.start_mark.line + 1}"
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ConfigError(
+                "", f"{where}: YAML anchors and aliases (&name, *name) are not allowed; write the value out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ConfigError("", f"{where}: lists and mappings nested more than {MAX_NESTING} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _build_input(

@@ -9,18 +9,62 @@ type hints: ``int``, ``float``, ``bool``, ``str``, ``list[X]``, ``X | None``,
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import types
 import typing
 from typing import Any, Literal, Union
 
+QUOTE_LIMIT = 200
+"""Characters of a value an error message quotes: enough to recognise it, and a config value of
+a megabyte (or one a YAML alias bomb expanded) does not become a megabyte of error."""
+_PATH_LIMIT = 300
+_MESSAGE_LIMIT = 2000
+
 
 class ConfigError(ValueError):
-    """A config problem, reported as ``key.path: what is wrong``."""
+    """A config problem, reported as ``key.path: what is wrong``.
+
+    Path and message are cut to a bounded length: the last guard for messages that quote
+    a value without ``describe`` (a stage's own checks, plugins)."""
 
     def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}" if path else message)
+        self.path = shorten(path, _PATH_LIMIT)
+        self.message = shorten(message, _MESSAGE_LIMIT)
+        super().__init__(f"{self.path}: {self.message}" if self.path else self.message)
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters, an ellipsis and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+# reprlib stops walking a container after a few items and levels, so even a value with
+# millions of items costs little to describe.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = QUOTE_LIMIT
+_REPR.maxlevel = 3
+
+
+def describe(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A value as an error message quotes it: its repr (escaped: control characters show as
+    ``\\n``, ``\\x00``), at most about ``limit`` characters, and its type unless a string."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    shown = _REPR.repr(value)
+    if len(shown) > limit:
+        shown = f"{shown[:limit]}…"
+    if isinstance(value, (list, dict)) and len(value) > 1:
+        return f"{shown} ({type(value).__name__} of {len(value):,} items)"
+    return f"{shown} ({type(value).__name__})"
+
+
+def key_text(key: Any) -> str:
+    """A mapping key as it appears in a key path (cut when long: a key may be any YAML value)."""
+    return shorten(str(key), 100)
 
 
 def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any]:
@@ -31,10 +75,6 @@ def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any
 def path_field() -> dict[str, Any]:
     """Field metadata for a file path (or list of paths): resolved against the config's folder and checked to exist."""
     return {"path": True}
-
-
-def _describe(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
 
 
 def _range_text(low: float | None, high: float | None) -> str:
@@ -50,7 +90,7 @@ def _range_text(low: float | None, high: float | None) -> str:
 def _check_range(path: str, value: float, meta: dict[str, Any], noun: str) -> None:
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(path, f"expected {noun}{_range_text(low, high)}, got {_describe(value)}")
+        raise ConfigError(path, f"expected {noun}{_range_text(low, high)}, got {describe(value)}")
 
 
 def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None) -> Any:
@@ -78,13 +118,13 @@ def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None
     if origin is Literal:
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
-            raise ConfigError(path, f"expected one of {choices}, got {_describe(value)}")
+            raise ConfigError(path, f"expected one of {choices}, got {describe(value)}")
         return value
 
     if origin is list:
         (item_hint,) = args
         if isinstance(value, (str, bytes)) or not isinstance(value, list):
-            raise ConfigError(path, f"expected a list, got {_describe(value)}")
+            raise ConfigError(path, f"expected a list, got {describe(value)}")
         return [convert(f"{path}[{i}]", item, item_hint) for i, item in enumerate(value)]
 
     if dataclasses.is_dataclass(hint):
@@ -92,25 +132,25 @@ def convert(path: str, value: Any, hint: Any, meta: dict[str, Any] | None = None
 
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(path, f"expected true or false, got {_describe(value)}")
+            raise ConfigError(path, f"expected true or false, got {describe(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(
-                path, f"expected an integer{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}"
+                path, f"expected an integer{_range_text(meta.get('low'), meta.get('high'))}, got {describe(value)}"
             )
         _check_range(path, value, meta, "an integer")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(
-                path, f"expected a number{_range_text(meta.get('low'), meta.get('high'))}, got {_describe(value)}"
+                path, f"expected a number{_range_text(meta.get('low'), meta.get('high'))}, got {describe(value)}"
             )
         _check_range(path, float(value), meta, "a number")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(path, f"expected a string, got {_describe(value)}")
+            raise ConfigError(path, f"expected a string, got {describe(value)}")
         return value
     raise TypeError(f"config type {hint!r} at {path} is not supported")
 
@@ -120,14 +160,14 @@ def build(cls: type, data: Any, path: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(path, f"expected a mapping, got {_describe(data)}")
+        raise ConfigError(path, f"expected a mapping, got {describe(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     prefix = f"{path}." if path else ""
     for key in data:
         if key not in fields:
             known = ", ".join(sorted(fields))
-            raise ConfigError(f"{prefix}{key}", f"unknown key (known keys: {known})")
+            raise ConfigError(f"{prefix}{key_text(key)}", f"unknown key (known keys: {known})")
     values = {}
     for name, f in fields.items():
         if name in data:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -92,17 +93,43 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class Matches:
+    """What an input path or glob matched, sorted."""
+
+    files: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    """Folders it matched: a ``*`` or ``**`` matches folder names as well as file names."""
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """(path, why) of entries that are neither: dangling symbolic links, FIFOs, sockets, devices."""
+
+
+def has_wildcards(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
 def expand(pattern: str) -> list[str]:
-    """Files matching a path or glob (``*``, ``?``, ``**``), local or remote."""
+    """Files matching a path or glob (``*``, ``?``, ``**``), local or remote; whatever else
+    it matches is left out (``match_inputs`` reports it)."""
+    return match_inputs(pattern).files
+
+
+def match_inputs(pattern: str) -> Matches:
+    """Everything a path or glob (``*``, ``?``, ``**``) matches, local or remote, by kind."""
     if not is_uri(pattern):
-        return sorted(m for m in glob.glob(local_path(pattern), recursive=True) if os.path.isfile(m))
+        return _match_local(local_path(pattern))
     fs, inner = filesystem(pattern)
     scheme = pattern.split("://", 1)[0] + "://"
     query = "?" + pattern.split("?", 1)[1] if "?" in pattern else ""
-    if not any(ch in inner for ch in "*?["):
-        return [pattern] if fs.get_file_info(inner).type == pafs.FileType.File else []
+    if not has_wildcards(inner):
+        kind = fs.get_file_info(inner).type
+        return Matches(
+            files=[pattern] if kind == pafs.FileType.File else [],
+            folders=[pattern] if kind == pafs.FileType.Directory else [],
+        )
     # List from the deepest folder without wildcards, then match the rest (fnmatch's * also
-    # crosses "/", so ** needs no special case).
+    # crosses "/", so ** needs no special case, and the files inside a matched folder match
+    # too: folders are not reported).
     fixed = inner.split("*")[0].split("?")[0].split("[")[0]
     root = fixed.rsplit("/", 1)[0] if "/" in fixed else ""
     selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
@@ -110,7 +137,21 @@ def expand(pattern: str) -> list[str]:
     for info in fs.get_file_info(selector):
         if info.type == pafs.FileType.File and fnmatch.fnmatchcase(info.path, inner.replace("**/", "*")):
             found.append(f"{scheme}{info.path}{query}")
-    return sorted(found)
+    return Matches(files=sorted(found))
+
+
+def _match_local(pattern: str) -> Matches:
+    matches = Matches()
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        if os.path.isfile(path):
+            matches.files.append(path)
+        elif os.path.isdir(path):
+            matches.folders.append(path)
+        elif os.path.islink(path):
+            matches.unreadable.append((path, f"a broken symbolic link (to {os.readlink(path)!r})"))
+        else:
+            matches.unreadable.append((path, "not a regular file (a FIFO, socket or device)"))
+    return matches
 
 
 def delete_file(path: str) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -53,6 +54,41 @@ def load_model(path: str):  # -> fasttext.FastText._FastText
     return fasttext.load_model(path)
 
 
+FASTTEXT_MAGIC = 793712314
+FASTTEXT_VERSION = 12
+"""The newest file format fastText 0.9 reads (it reads older ones too)."""
+_SUPERVISED = 3  # fastText's model_name::sup; 1 and 2 are word-vector models (cbow, skipgram)
+# magic, version, then the training arguments dim, ws, epoch, minCount, neg, wordNgrams, loss,
+# model, bucket, minn, maxn, lrUpdateRate (int32) and t (double): the same in .bin and .ftz.
+_HEADER = struct.Struct("<2i12id")
+
+
+def check_model_file(key: str, path: str) -> None:
+    """Raise ConfigError at ``key`` unless ``path`` starts like a fastText classifier.
+
+    Reads the 64-byte header only (magic number, format version, model kind), so a config
+    check costs nothing even for lid.176.bin's 126 MB, and a text or binary file given by
+    mistake fails at load time rather than in every worker; a file truncated or corrupt past
+    its header still fails when the stage loads it."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(_HEADER.size)
+    except OSError as error:
+        raise ConfigError(key, f"cannot read {path}: {error.strerror}") from None
+    if len(header) < _HEADER.size:
+        raise ConfigError(key, f"not a fastText model: {path} is {len(header)} bytes, shorter than a fastText header")
+    fields = _HEADER.unpack(header)
+    magic, version, model = fields[0], fields[1], fields[9]
+    if magic != FASTTEXT_MAGIC:
+        raise ConfigError(key, f"not a fastText model: {path} does not begin with fastText's magic number")
+    if not 0 < version <= FASTTEXT_VERSION:
+        raise ConfigError(
+            key, f"not a fastText model this fastText reads: {path} has format version {version} (not 1-12)"
+        )
+    if model != _SUPERVISED:
+        raise ConfigError(key, f"not a fastText classifier: {path} is a word-vector model (cbow or skipgram)")
+
+
 @dataclass
 class LangIdConfig:
     languages: list[str] = field(default_factory=lambda: ["zh"])
@@ -76,6 +112,10 @@ class LangIdConfig:
     def check(self, path: str) -> None:
         if not self.languages:
             raise ConfigError(f"{path}.languages", "expected at least one language code")
+
+    def check_files(self, path: str) -> None:
+        if self.model_path:
+            check_model_file(f"{path}.model_path", self.model_path)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from curate.config_schema import bounds, path_field
 from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
 from stages.cjk import HAN
+from stages.langid import check_model_file
 from stages.words import segmenter
 
 POSITIVE_LABEL = "__label__hq"
@@ -51,6 +52,9 @@ class QualityModelConfig:
     """A model written by ``curate train-quality``."""
     threshold: float = field(default=0.5, metadata=bounds(0, 1))
     """Minimum probability of the high-quality label."""
+
+    def check_files(self, path: str) -> None:
+        check_model_file(f"{path}.model_path", self.model_path)
 
 
 class QualityModel(Stage):

@@ -55,6 +55,7 @@ from curate.config_schema import ConfigError, bounds, path_field
 from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
 from stages._text_kernels import spaced_tokens
+from stages.langid import check_model_file
 from stages.quality_model import NEGATIVE_LABEL, POSITIVE_LABEL, load_classifier
 
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "spam_zh.ftz")
@@ -105,15 +106,17 @@ class SpamModelConfig:
 
     def check_files(self, path: str) -> None:
         """The model loads and has both labels: a wrong file fails here, not in every worker."""
+        check_model_file(f"{path}.model_path", self.model_file())  # before fastText reads it whole
         try:
             labels = set(load_classifier(self.model_file()).get_labels())
         except (ValueError, RuntimeError, OSError) as error:
             raise ConfigError(f"{path}.model_path", f"not a fastText model: {error}") from error
         missing = {SPAM_LABEL, GOOD_LABEL} - labels
         if missing:
+            # A language model has 176 labels: name a few, not all.
+            has = ", ".join(sorted(labels)[:6]) + (f", ... ({len(labels)} labels)" if len(labels) > 6 else "")
             raise ConfigError(
-                f"{path}.model_path",
-                f"the model has no {', '.join(sorted(missing))} label (it has {', '.join(sorted(labels))})",
+                f"{path}.model_path", f"the model has no {', '.join(sorted(missing))} label (it has {has})"
             )
 
     def model_file(self) -> str:

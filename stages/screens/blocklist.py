@@ -29,13 +29,18 @@ from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 
-from curate.config_schema import ConfigError, path_field
+from curate.config_schema import ConfigError, describe, path_field
 from curate.decoded_columns import column_values
 from stages.screens.base import Action, Finding, ScreenStage
 
 BUILTIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lexicons", "blocklist")
 _ENTRY = re.compile(r"^(domain|url|token):\s*(\S.*?)\s*$")
 _LETTERS = re.compile(r"[a-z]+")
+MAX_LINE_BYTES = 8192
+"""Longer than any domain or URL entry."""
+EXCERPT_CHARS = 16
+"""Characters of a bad line an error quotes (escaped): enough to see what is wrong with an
+entry, too few to leak much when the file is no list at all (a key file, a .env)."""
 
 
 @dataclass
@@ -46,13 +51,19 @@ class BlocklistScreenConfig:
     """More list files; the file name (without .txt) is the category."""
 
     def check(self, path: str) -> None:
+        if not self.builtin_lists and not self.lists:
+            raise ConfigError(f"{path}.lists", "no block lists: set builtin_lists: true or give lists")
+
+    def check_files(self, path: str) -> None:
+        """Every list parses: a wrong file fails at load time, not in every worker. Runs once
+        the paths are resolved against the config's folder."""
         for i, list_path in enumerate(self.lists):
             try:
                 read_list(list_path)
+            except OSError as error:
+                raise ConfigError(f"{path}.lists[{i}]", f"cannot read {list_path}: {error.strerror}") from None
             except ValueError as error:
                 raise ConfigError(f"{path}.lists[{i}]", str(error)) from None
-        if not self.builtin_lists and not self.lists:
-            raise ConfigError(f"{path}.lists", "no block lists: set builtin_lists: true or give lists")
 
 
 def to_unicode_host(host: str) -> str:
@@ -70,20 +81,36 @@ def to_unicode_host(host: str) -> str:
 
 
 def read_list(path: str) -> list[tuple[str, str]]:
-    """(kind, entry) pairs of a list file; a line that is not an entry is an error naming the line."""
+    """(kind, entry) pairs of a list file; a line that is not an entry is an error naming the
+    file and line. Lines are read bounded and decoded one by one, so a binary file (or any
+    file given by mistake) fails on its first bad line without being read whole."""
     entries = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            match = _ENTRY.match(line)
-            if not match:
-                raise ValueError(f"{path}:{number}: expected 'domain: ...', 'url: ...' or 'token: ...', got {line!r}")
-            kind, value = match.groups()
-            value = to_unicode_host(value) if kind == "domain" else value.lower()
-            entries.append((kind, value))
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+            entry = _parse_line(raw, f"{path}:{number}")
+            if entry is not None:
+                entries.append(entry)
     return entries
+
+
+def _parse_line(raw: bytes, where: str) -> tuple[str, str] | None:
+    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        raise ValueError(f"{where}: a line longer than {MAX_LINE_BYTES:,} bytes; not a block list?")
+    try:
+        line: str | None = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        line = None
+    if line is None or "\0" in line:
+        raise ValueError(f"{where}: binary data, not UTF-8 text; not a block list?")
+    if not line or line.startswith("#"):
+        return None
+    match = _ENTRY.match(line)
+    if not match:
+        raise ValueError(
+            f"{where}: expected 'domain: ...', 'url: ...' or 'token: ...', got {describe(line, EXCERPT_CHARS)}"
+        )
+    kind, value = match.groups()
+    return kind, to_unicode_host(value) if kind == "domain" else value.lower()
 
 
 @functools.lru_cache(maxsize=4)
