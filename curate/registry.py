@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.config_schema import ConfigError
+from curate.config_schema import ConfigError, describe
 from curate.stage import Stage
 from stages import STAGES
 
@@ -33,15 +33,15 @@ def resolve_stage(key: Any, where: str) -> type[Stage]:
     if isinstance(key, str) and key in STAGES:
         return STAGES[key]
     if not isinstance(key, str) or ":" not in key:
-        raise ConfigError(where, f"unknown stage {key!r} ({stage_key_hint()})")
+        raise ConfigError(where, f"unknown stage {describe(key)} ({stage_key_hint()})")
     module_name, _, qualname = key.partition(":")
     if not module_name or not qualname:
-        raise ConfigError(where, f"stage {key!r}: expected an import path, {IMPORT_PATH_FORM}")
+        raise ConfigError(where, f"stage {describe(key)}: expected an import path, {IMPORT_PATH_FORM}")
     try:
         stage_class = _import(module_name, qualname)
         check_stage_class(stage_class)
     except ValueError as error:
-        raise ConfigError(where, f"stage {key!r}: {error}") from error
+        raise ConfigError(where, f"stage {describe(key)}: {error}") from error
     return stage_class
 
 

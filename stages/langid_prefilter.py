@@ -34,7 +34,7 @@ from curate.decoded_columns import column_values
 from curate.stage import Drop, Reason, Stage
 from stages.charset import decode_html
 from stages.cjk import han_mask
-from stages.langid import CHINESE_VARIETIES, bundled_model_path, load_model
+from stages.langid import CHINESE_VARIETIES, bundled_model_path, check_model_file, load_model
 from stages.text_profile import LETTER, char_kinds
 
 # ISO 639-3 codes Common Crawl writes, for the ISO 639-1 codes of the config.
@@ -57,6 +57,10 @@ class LangIdPrefilterConfig:
     """Let Content-Language, <html lang> and WARC-Identified-Content-Language add candidates."""
     model_path: str | None = field(default=None, metadata=path_field())
     """lid.176.bin instead of the bundled lid.176.ftz."""
+
+    def check_files(self, path: str) -> None:
+        if self.model_path:
+            check_model_file(f"{path}.model_path", self.model_path)
 
 
 def cheap_text(html: bytes, content_type: str | None) -> str:

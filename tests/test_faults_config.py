@@ -271,7 +271,7 @@ def fasttext_header(version: int = 12, model: int = 3) -> bytes:
     return struct.pack("<2i12id", 793712314, version, 16, 5, 5, 1, 5, 2, 3, model, 50_000, 0, 0, 100, 1e-4)
 
 
-@pytest.mark.parametrize("stage", ["langid", "spam_model", "quality_model"])
+@pytest.mark.parametrize("stage", ["langid_prefilter", "langid", "spam_model", "quality_model"])
 @pytest.mark.parametrize(
     "content,message",
     [
@@ -293,10 +293,12 @@ def test_a_file_that_is_no_fasttext_classifier_fails_validate_naming_the_key(
     model = tmp_path / "model.bin"
     model.write_bytes(content)
     config = tmp_path / "c.yaml"
-    config.write_text(
-        minimal_config(tmp_path, stages=f"[extract, spam_lexicon, {{{stage}: {{model_path: model.bin}}}}]")
-    )
-    expected = f"stages[2].{stage}.model_path: " + message.format(path=model)
+    stages = ["extract", "spam_lexicon", f"{{{stage}: {{model_path: model.bin}}}}"]
+    if stage == "langid_prefilter":  # it reads the HTML, so it comes before extract
+        stages.insert(0, stages.pop())
+    config.write_text(minimal_config(tmp_path, stages=f"[{', '.join(stages)}]"))
+    expected = f"stages[{stages.index(f'{{{stage}: {{model_path: model.bin}}}}')}].{stage}.model_path: "
+    expected += message.format(path=model)
     for command in ("validate", "run"):
         result = CliRunner().invoke(cli, [command, str(config)])
         assert result.exit_code == 2, result.output
