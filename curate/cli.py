@@ -208,11 +208,22 @@ def validate(config: str, inputs_from: str | None, input_format: str | None) -> 
 
 
 def _manifest_or_exit(out: str) -> dict:
+    """OUT's manifest, checked against manifests/schema.json: a folder can be edited by anyone who
+    can write to it, so a manifest that is not JSON, not an object or off the schema is one
+    ``error:`` line naming the file and the JSON path, and exit 2."""
     try:
         return load_manifest(out)
     except ManifestError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+
+
+def _refuse(out: str, error: Exception) -> typing.NoReturn:
+    """Exit 2 for a file of OUT that is not read: outside the folder, missing, or not its table."""
+    from curate.untrusted import shown
+
+    click.echo(f"error: {shown(out, 200)}: {shown(str(error), 400)}", err=True)
+    sys.exit(2)
 
 
 @cli.command()
@@ -237,42 +248,50 @@ def inspect(out: str, as_json: bool) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True)
 def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | None, output_format: str) -> None:
     """Print sampled documents of OUT, dropped (by reason) or kept, collected during the run."""
-    from curate import storage
-    from curate.samples import KEPT, draw
+    from curate.samples import KEPT, draw, read_samples
+    from curate.untrusted import UnsafeOutput, shown
 
     manifest = _manifest_or_exit(out)
     if "samples" not in manifest:
         click.echo(f"error: {out} has no samples (output.samples_per_reason was 0)", err=True)
         sys.exit(2)
-    rows = storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist()
+    try:
+        rows = read_samples(out, manifest["samples"])
+    except UnsafeOutput as error:
+        _refuse(out, error)
     reasons = sorted({r["reason"] for r in rows} - {KEPT})
     if kept:
         wanted = [KEPT]
     elif reason is not None:
         if reason not in reasons:
-            click.echo(
-                f"error: no samples for reason {reason!r} (reasons with samples: {', '.join(reasons)})", err=True
-            )
+            listed = shown(", ".join(reasons), 2000)
+            click.echo(f"error: no samples for reason {reason!r} (reasons with samples: {listed})", err=True)
             sys.exit(2)
         wanted = [reason]
     else:
         wanted = reasons
-    seed = manifest["config"]["output"]["sample_seed"] if seed is None else seed
+    seed = manifest["config"]["output"].get("sample_seed", 0) if seed is None else seed
     for name in wanted:
         for row in draw([r for r in rows if r["reason"] == name], count, seed):
             row.pop("priority")
-            if output_format == "jsonl":
-                click.echo(json.dumps(row, ensure_ascii=False))
-                continue
-            value = "" if row["value"] is None else f"  value {row['value']:.4g}"
-            click.echo(f"== {row['reason']}  ({row['stage']}){value}  {row['url'] or row['id']}")
-            if row["evidence"]:
-                click.echo(f"evidence: {row['evidence']}")
-            if row["kept_id"]:
-                click.echo(f"kept instead: {row['kept_id']}")
-            text = row["text"] or ""
-            click.echo(text[:800] + (" …" if len(text) > 800 else ""))
-            click.echo("")
+            click.echo(json.dumps(row, ensure_ascii=False) if output_format == "jsonl" else _sample_text(row))
+
+
+def _sample_text(row: dict[str, typing.Any]) -> str:
+    """A sampled document for a terminal: crawled strings cut and with their control and bidi
+    characters shown as code points (an ESC in a page must not drive the terminal)."""
+    from curate.untrusted import shown
+
+    value = "" if row["value"] is None else f"  value {row['value']:.4g}"
+    lines = [f"== {shown(row['reason'] or '', 200)}  ({shown(row['stage'] or '', 200)}){value}  "]
+    lines[0] += shown(row["url"] or row["id"] or "", 300)
+    if row["evidence"]:
+        lines.append(f"evidence: {shown(row['evidence'], 300)}")
+    if row["kept_id"]:
+        lines.append(f"kept instead: {shown(row['kept_id'], 300)}")
+    text = row["text"] or ""
+    lines.append(shown(text[:800]) + (" …" if len(text) > 800 else ""))
+    return "\n".join(lines) + "\n"
 
 
 @cli.command()
@@ -290,9 +309,13 @@ def sample(out: str, reason: str | None, kept: bool, count: int, seed: int | Non
 def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> None:
     """Write OUT/report.html: funnel, drops, signal histograms, samples, clusters, quarantine, domains."""
     from curate.report import write_report
+    from curate.untrusted import UnsafeOutput
 
     manifest = _manifest_or_exit(out)
-    path = write_report(out, manifest, per_reason, seed)
+    try:
+        path = write_report(out, manifest, per_reason, seed)
+    except (UnsafeOutput, OSError) as error:
+        _refuse(out, error)
     click.echo(f"report: {path}")
     if open_browser:
         import webbrowser
@@ -309,18 +332,16 @@ def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> N
 @cli.command()
 @click.argument("out", type=click.Path())
 def verify(out: str) -> None:
-    """Re-hash every shard of OUT against its manifest; check rows and schema. Exit 1 on any mismatch."""
+    """Re-hash every shard of OUT against its manifest; check rows, schema and stray files. Exit 1 on
+    any mismatch, 2 when the manifest is missing or off the schema."""
+    from curate.verify import listed_files
     from curate.verify import verify as verify_output
 
     manifest = _manifest_or_exit(out)
     problems = verify_output(out, manifest)
     for problem in problems:
         click.echo(problem)
-    files = (
-        len(manifest["outputs"]["shards"])
-        + len(manifest.get("quarantine", {}).get("files", []))
-        + ("samples" in manifest)
-    )
+    files = len(listed_files(manifest))
     if problems:
         click.echo(f"{len(problems)} mismatches in {out}", err=True)
         sys.exit(1)

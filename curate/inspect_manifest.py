@@ -1,14 +1,24 @@
-"""``curate inspect``: a manifest as terminal tables."""
+"""``curate inspect``: a manifest as terminal tables.
+
+The manifest is untrusted (anyone who can write to the folder can edit it): every
+string goes out through ``shown``, cut and with control and bidi characters as
+code points, so a value cannot drive the terminal or reorder a line."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from curate.untrusted import shown
+
+CELL_CHARS = 200
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
     """A plain-text table; ``align`` holds 'l' or 'r' per column (numbers default right)."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [
+        ["" if v is None else shown(str(v), CELL_CHARS) for v in row] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if not align:
         align = "".join("r" if rows and isinstance(rows[0][i], (int, float)) else "l" for i in range(len(headers)))
@@ -46,11 +56,12 @@ def render(manifest: dict[str, Any]) -> str:
 
 
 def _run_header(manifest: dict[str, Any]) -> list[str]:
-    return [
+    lines = [
         f"run {manifest['run_id']}  config {manifest['name']} ({manifest['config_hash'][:12]})",
         f"curate {manifest['curate_version']}  commit {manifest['git_commit'] or '-'}  "
         f"{manifest['started_at']} .. {manifest['finished_at']}  ({manifest['seconds']:.1f} s)",
     ]
+    return [shown(line, 2 * CELL_CHARS) for line in lines]
 
 
 def _funnel(stages: list[dict[str, Any]]) -> list[str]:
@@ -117,9 +128,9 @@ def _near_duplicates(near: dict[str, Any]) -> list[str]:
     return [
         "",
         "Near-duplicates (MinHash)",
-        describe_bands(near["parameters"]),
+        shown(describe_bands(near["parameters"]), 2 * CELL_CHARS),
         table(headers, [row], align="rrrrlr"),
-        "cluster sizes: " + sizes,
+        "cluster sizes: " + shown(sizes, 10 * CELL_CHARS),
     ]
 
 

@@ -40,15 +40,45 @@ def manifest_schema() -> dict[str, Any]:
         return json.load(handle)
 
 
-def validate_manifest(manifest: dict[str, Any]) -> None:
-    """Raise ManifestError listing every place the manifest breaks the schema."""
+def _short(value: Any, limit: int = 60) -> str:
+    """``value`` quoted for one line: repr escapes control and bidi characters, and a
+    huge value (a tampered manifest's 1 MB string) is cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_path(error: Any) -> str:
+    path = "$"
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if part.isidentifier() else f"[{_short(part)}]")
+    return path
+
+
+def _problem(error: Any) -> str:
+    """One short line: where (a JSON path) and what is wrong."""
+    if error.validator in ("pattern", "not") and "title" in error.schema:
+        what = f"{_short(error.instance)} is not {error.schema['title']}"
+    elif len(error.message) <= 160:
+        what = error.message
+    else:  # jsonschema quotes the whole value, and keys too
+        what = f"{_short(error.instance)} fails {error.validator!s} {_short(error.validator_value)}"
+    return f"{_json_path(error)}: {what}"
+
+
+def manifest_problems(manifest: Any) -> list[str]:
+    """Where ``manifest`` breaks manifests/schema.json, one short line each, the most telling first."""
     import jsonschema
+    from jsonschema.exceptions import relevance
 
     validator = jsonschema.Draft202012Validator(manifest_schema())
-    errors = sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:20]]
-        raise ManifestError("manifest does not match manifests/schema.json:\n" + "\n".join(lines))
+    return [_problem(e) for e in sorted(validator.iter_errors(manifest), key=relevance, reverse=True)]
+
+
+def validate_manifest(manifest: dict[str, Any]) -> None:
+    """Raise ManifestError listing every place the manifest breaks the schema."""
+    problems = manifest_problems(manifest)
+    if problems:
+        raise ManifestError("manifest does not match manifests/schema.json:\n" + "\n".join(problems[:20]))
 
 
 def git_commit() -> str | None:
@@ -174,15 +204,22 @@ def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
 
 
 def load_manifest(out_dir: str) -> dict[str, Any]:
-    """The manifest of an output folder (local or a URI), or the manifest file itself."""
+    """The manifest of an output folder (local or a URI), or the manifest file itself, checked
+    against the schema: commands read it as untrusted input, so whatever they use has the type
+    they assume. ManifestError, naming the file and the JSON path, when it is not so."""
     if is_uri(out_dir):
         path = out_dir if out_dir.endswith(".json") else join(out_dir, "manifest.json")
     else:
         path = os.path.join(out_dir, "manifest.json") if os.path.isdir(out_dir) else out_dir
-    text = read_text(path)
-    if text is None:
-        raise ManifestError(f"no manifest at {path}: is this the output folder of a finished `curate run`?")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{path} is not valid JSON: {error}") from error
+        text = read_text(path)
+        if text is None:
+            raise ManifestError(f"no manifest at {path}: is this the output folder of a finished `curate run`?")
+        manifest = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ManifestError(f"{path}: not JSON: {_short(str(error), 120)}") from error
+    problems = manifest_problems(manifest)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ManifestError(f"{path}: {problems[0]}{more}")
+    return manifest

@@ -4,23 +4,33 @@ Everything is inline (CSS, SVG charts, a few lines of script to sort tables);
 the page fetches nothing. It reads only what the run collected for it: the
 manifest, the samples (``OUT/samples/``), the first quarantined documents, and
 the kept texts of the sampled near-duplicates (a filtered read by id), so its
-cost does not grow with the corpus. Every document text is escaped: pages are
-hostile input.
+cost does not grow with the corpus.
+
+Everything it shows is hostile input: documents are web pages, and the manifest
+and the files it lists are whatever the folder holds (anyone who can write to it
+can edit them). So every value goes into the page through ``_text`` or ``_num``
+(HTML-escaped; cut to a length, so a 1 MB URL is a line; bidi controls shown as
+code points), numbers are formatted only once they are known to be numbers, and
+the Content-Security-Policy runs only the page's own script and style, by hash.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
+import hashlib
 import json
+import math
 import os
 from collections import defaultdict
 from html import escape
 from typing import Any
 
-import pyarrow.parquet as pq
+import pyarrow as pa
 
 from curate import storage
-from curate.samples import KEPT, draw
+from curate.samples import KEPT, draw, read_samples
+from curate.untrusted import UnsafeOutput, inside, read_rows, shown
 
 HISTOGRAMS = (
     ("text length (characters)", "chars"),
@@ -35,6 +45,22 @@ HISTOGRAMS = (
 )
 QUARANTINE_SHOWN = 50
 EXCERPT_CHARS = 1200
+LINE_CHARS = 300
+"""Any one-line value (URL, id, reason, evidence, path, error) is cut here: whole, a crafted
+one could be megabytes, repeated in every card that shows it."""
+LIST_SHOWN = 20
+"""Evidence entries and flags shown per quarantined document."""
+QUARANTINE_VIEW = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("screen_flags", pa.list_(pa.string())),
+        pa.field("screen_evidence", pa.list_(pa.struct([("rule", pa.string()), ("evidence", pa.string())]))),
+        pa.field("text", pa.string()),
+    ]
+)
+"""The quarantine columns the report shows, with the types it reads them as."""
 
 CSS = """
 body{font:14px/1.5 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -48,6 +74,7 @@ max-height:20em;overflow:auto}
 mark{background:#ffe066}ins{background:#c8f7c5;text-decoration:none}del{background:#f7c5c5}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:.5em}.charts{display:flex;flex-wrap:wrap;gap:1em}
 .legend span{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}
+.legend .kept{background:#4c8bf5}.legend .dropped{background:#f08c8c}
 """
 
 SORT_SCRIPT = """
@@ -69,8 +96,32 @@ y = b.cells[index].dataset.value || b.cells[index].textContent;
 """
 
 
-def _number(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+LEGEND = '<p class="legend"><span class="kept"></span>kept<span class="dropped"></span>dropped</p>'
+
+
+def _source_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+CSP = (
+    f"default-src 'none'; script-src {_source_hash(SORT_SCRIPT)}; style-src {_source_hash(CSS)}; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+"""Only the page's own script and style run (an injected one has another hash), nothing is fetched;
+style attributes are not allowed either, so the page has none."""
+
+
+def _text(value: object, limit: int = LINE_CHARS) -> str:
+    """A value shown as text: cut to ``limit``, bidi controls neutralised, HTML-escaped."""
+    return escape(shown("" if value is None else str(value), limit))
+
+
+def _num(value: object, spec: str | None = None) -> str:
+    """A number as text (``spec``, else thousands for integers and 4 digits for the rest); anything
+    else shown as text, never formatted as a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _text(value, 40)
+    return escape(format(value, spec if spec is not None else ("," if isinstance(value, int) else ".4g")))
 
 
 def funnel_section(manifest: dict[str, Any]) -> str:
@@ -78,14 +129,16 @@ def funnel_section(manifest: dict[str, Any]) -> str:
     widest = max((s["docs_in"] for s in stages), default=1) or 1
     bars, y = [], 0
     for stage in stages:
-        kept = 600 * stage["docs_out"] / widest
-        dropped = 600 * (stage["docs_in"] - stage["docs_out"]) / widest
+        # Clamped: a tampered manifest's docs_out above docs_in must not draw a negative width.
+        kept = max(0.0, 600 * stage["docs_out"] / widest)
+        dropped = max(0.0, 600 * (stage["docs_in"] - stage["docs_out"]) / widest)
         bars.append(
-            f'<text x="0" y="{y + 14}" font-size="12">{escape(stage["name"])}</text>'
-            f'<rect x="170" y="{y + 2}" width="{kept:.1f}" height="16" fill="#4c8bf5"/>'
-            f'<rect x="{170 + kept:.1f}" y="{y + 2}" width="{dropped:.1f}" height="16" fill="#f08c8c"/>'
-            f'<text x="{176 + kept + dropped:.1f}" y="{y + 14}" font-size="12">'
-            f"{stage['docs_out']:,} of {stage['docs_in']:,}</text>"
+            f'<text x="0" y="{y + 14}" font-size="12">{_text(stage["name"], 60)}</text>'
+            f'<rect x="170" y="{y + 2}" width="{_num(kept, ".1f")}" height="16" fill="#4c8bf5"/>'
+            f'<rect x="{_num(170 + kept, ".1f")}" y="{y + 2}" width="{_num(dropped, ".1f")}" height="16"'
+            ' fill="#f08c8c"/>'
+            f'<text x="{_num(176 + kept + dropped, ".1f")}" y="{y + 14}" font-size="12">'
+            f"{_num(stage['docs_out'])} of {_num(stage['docs_in'])}</text>"
         )
         y += 22
     chart = (
@@ -94,43 +147,42 @@ def funnel_section(manifest: dict[str, Any]) -> str:
     )
     first = stages[0]["docs_in"] if stages else 0
     rows = "".join(
-        f'<tr data-stage="{escape(s["name"])}"><td>{escape(s["name"])}</td><td class="num in">{s["docs_in"]}</td>'
-        f'<td class="num out">{s["docs_out"]}</td><td class="num">{s["docs_in"] - s["docs_out"]}</td>'
-        f'<td class="num">{100 * s["docs_out"] / first if first else 0:.1f}%</td>'
-        f'<td class="num">{s["wall_seconds"]:.2f}</td></tr>'
+        f'<tr data-stage="{_text(s["name"])}"><td>{_text(s["name"])}</td>'
+        f'<td class="num in">{_num(s["docs_in"], "")}</td><td class="num out">{_num(s["docs_out"], "")}</td>'
+        f'<td class="num">{_num(s["docs_in"] - s["docs_out"], "")}</td>'
+        f'<td class="num">{_num(100 * s["docs_out"] / first if first else 0, ".1f")}%</td>'
+        f'<td class="num">{_num(s["wall_seconds"], ".2f")}</td></tr>'
         for s in stages
-    )
-    legend = (
-        '<p class="legend"><span style="background:#4c8bf5"></span>kept'
-        '<span style="background:#f08c8c"></span>dropped</p>'
     )
     table = (
         '<table id="funnel"><thead><tr><th>stage</th><th>in</th><th>out</th><th>dropped</th>'
         f"<th>kept of input</th><th>wall s</th></tr></thead><tbody>{rows}</tbody></table>"
     )
-    return f"<h2>Funnel</h2>{legend}{chart}{table}"
+    return f"<h2>Funnel</h2>{LEGEND}{chart}{table}"
+
+
+def _span(span: list[float] | None) -> str:
+    if not span:
+        return ""
+    return _num(span[0]) if span[0] == span[1] else f"{_num(span[0])} .. {_num(span[1])}"
 
 
 def drops_section(manifest: dict[str, Any]) -> str:
     rows = []
     for stage in manifest["stages"]:
+        name = _text(stage["name"])
         for reason, count in stage["drops"].items():
-            span = stage.get("drop_values", {}).get(reason)
-            values = (
-                ""
-                if not span
-                else (_number(span[0]) if span[0] == span[1] else f"{_number(span[0])} .. {_number(span[1])}")
-            )
             share = 100 * count / stage["docs_in"] if stage["docs_in"] else 0
             rows.append(
-                f'<tr><td>{escape(stage["name"])}</td><td><a href="#reason-{escape(reason)}">{escape(reason)}</a></td>'
-                f'<td class="num">{count}</td><td class="num" data-value="{share:.6f}">{share:.1f}%</td>'
-                f"<td>{escape(values)}</td></tr>"
+                f'<tr><td>{name}</td><td><a href="#reason-{_text(reason)}">{_text(reason)}</a></td>'
+                f'<td class="num">{_num(count, "")}</td>'
+                f'<td class="num" data-value="{_num(share, ".6f")}">{_num(share, ".1f")}%</td>'
+                f"<td>{_span(stage.get('drop_values', {}).get(reason))}</td></tr>"
             )
         for rule, count in stage.get("flags", {}).items():
             rows.append(
-                f"<tr><td>{escape(stage['name'])}</td><td>{escape(rule)} (flagged, kept)</td>"
-                f'<td class="num">{count}</td><td></td><td></td></tr>'
+                f"<tr><td>{name}</td><td>{_text(rule)} (flagged, kept)</td>"
+                f'<td class="num">{_num(count, "")}</td><td></td><td></td></tr>'
             )
     header = "".join(
         f'<th class="sortable">{h}</th>' for h in ("stage", "reason", "documents", "of stage input", "measured values")
@@ -142,11 +194,18 @@ def drops_section(manifest: dict[str, Any]) -> str:
 
 
 def _metric(row: dict[str, Any], key: str) -> float | None:
+    """A sampled document's measured ``key``; None when it has none, or the samples file holds
+    something other than a finite number there."""
     if key == "chars":
         return float(len(row["text"] or ""))
-    signals = json.loads(row["signals"]) if row["signals"] else {}
-    value = signals.get(key)
-    return float(value) if value is not None else None
+    try:
+        signals = json.loads(row["signals"]) if row["signals"] else {}
+    except (ValueError, RecursionError):
+        return None
+    value = signals.get(key) if isinstance(signals, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def histogram(title: str, kept: list[float], dropped: list[float], bins: int = 20) -> str:
@@ -167,11 +226,11 @@ def histogram(title: str, kept: list[float], dropped: list[float], bins: int = 2
                 f' fill="{colour}"><title>{name}: {counts[name][i]}</title></rect>'
             )
     axis = (
-        f'<text x="0" y="125" font-size="10">{_number(low)}</text>'
-        f'<text x="{bins * 16}" y="125" font-size="10" text-anchor="end">{_number(high)}</text>'
+        f'<text x="0" y="125" font-size="10">{_num(low)}</text>'
+        f'<text x="{bins * 16}" y="125" font-size="10" text-anchor="end">{_num(high)}</text>'
     )
     return (
-        f"<figure><figcaption>{escape(title)} (kept {len(kept)}, dropped {len(dropped)})</figcaption>"
+        f"<figure><figcaption>{_text(title)} (kept {len(kept)}, dropped {len(dropped)})</figcaption>"
         f'<svg width="{bins * 16}" height="130">{"".join(bars)}{axis}</svg></figure>'
     )
 
@@ -184,11 +243,12 @@ def histograms_section(samples: list[dict[str, Any]]) -> str:
         if kept or dropped:
             charts.append(histogram(title, kept, dropped))
     note = '<p class="meta">Over the sampled documents (kept, and dropped for any reason), not the whole corpus.</p>'
-    legend = (
-        '<p class="legend"><span style="background:#4c8bf5"></span>kept'
-        '<span style="background:#f08c8c"></span>dropped</p>'
-    )
-    return f'<h2>Signals, kept and dropped</h2>{note}{legend}<div class="charts">{"".join(charts)}</div>'
+    return f'<h2>Signals, kept and dropped</h2>{note}{LEGEND}<div class="charts">{"".join(charts)}</div>'
+
+
+def _html(text: str) -> str:
+    """A piece of an excerpt (already cut): bidi controls neutralised, HTML-escaped."""
+    return escape(shown(text))
 
 
 def highlighted(text: str, evidence: str | None) -> str:
@@ -199,19 +259,17 @@ def highlighted(text: str, evidence: str | None) -> str:
         for candidate in (needle, needle[:40]):
             at = text.find(candidate)
             if at >= 0:
-                return (
-                    escape(text[:at]) + "<mark>" + escape(candidate) + "</mark>" + escape(text[at + len(candidate) :])
-                )
-    return escape(text)
+                return _html(text[:at]) + "<mark>" + _html(candidate) + "</mark>" + _html(text[at + len(candidate) :])
+    return _html(text)
 
 
 def document_card(row: dict[str, Any]) -> str:
-    value = "" if row["value"] is None else f" · value {_number(row['value'])}"
-    evidence = f'<div class="meta">evidence: {escape(row["evidence"])}</div>' if row["evidence"] else ""
-    where = escape(row["url"] or row["id"] or "")
+    value = "" if row["value"] is None else f" · value {_num(row['value'])}"
+    evidence = f'<div class="meta">evidence: {_text(row["evidence"])}</div>' if row["evidence"] else ""
+    where = _text(row["url"] or row["id"] or "")
+    source = _text(os.path.basename(row["source"] or ""))
     return (
-        f'<div class="doc"><div class="meta">{where} · {escape(row["domain"] or "")} · '
-        f"{escape(os.path.basename(row['source'] or ''))}{escape(value)}</div>"
+        f'<div class="doc"><div class="meta">{where} · {_text(row["domain"] or "")} · {source}{value}</div>'
         f'{evidence}<div class="text">{highlighted(row["text"] or "", row["evidence"])}</div></div>'
     )
 
@@ -219,13 +277,13 @@ def document_card(row: dict[str, Any]) -> str:
 def samples_section(samples: list[dict[str, Any]], per_reason: int, seed: int) -> str:
     by_reason: dict[str, list[dict]] = defaultdict(list)
     for row in samples:
-        by_reason[row["reason"]].append(row)
+        by_reason[row["reason"] or ""].append(row)
     parts = ["<h2>Samples</h2>"]
     for reason in sorted(r for r in by_reason if r != KEPT) + ([KEPT] if KEPT in by_reason else []):
         chosen = draw(by_reason[reason], per_reason, seed)
         title = "kept documents" if reason == KEPT else reason
         parts.append(
-            f'<details id="reason-{escape(reason)}"><summary>{escape(title)} ({len(chosen)} shown)</summary>'
+            f'<details id="reason-{_text(reason)}"><summary>{_text(title)} ({len(chosen)} shown)</summary>'
             + "".join(document_card(r) for r in chosen)
             + "</details>"
         )
@@ -237,14 +295,44 @@ def _diff(removed: str, kept: str) -> tuple[str, str]:
     left, right = [], []
     for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, removed, kept, autojunk=False).get_opcodes():
         if op == "equal":
-            left.append(escape(removed[a1:a2]))
-            right.append(escape(kept[b1:b2]))
+            left.append(_html(removed[a1:a2]))
+            right.append(_html(kept[b1:b2]))
         else:
             if a2 > a1:
-                left.append(f"<del>{escape(removed[a1:a2])}</del>")
+                left.append(f"<del>{_html(removed[a1:a2])}</del>")
             if b2 > b1:
-                right.append(f"<ins>{escape(kept[b1:b2])}</ins>")
+                right.append(f"<ins>{_html(kept[b1:b2])}</ins>")
     return "".join(left), "".join(right)
+
+
+def _minhash_summary(near: dict[str, Any]) -> str:
+    from stages.minhash import describe_bands
+
+    sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"
+    verified = "-" if near["verified_pairs"] is None else _num(near["verified_pairs"], "")
+    return (
+        f'<p class="meta">{_text(describe_bands(near["parameters"]))}</p>'
+        '<table id="minhash">'
+        f'<tr><th>candidate pairs</th><td class="num">{_num(near["candidate_pairs"], "")}</td></tr>'
+        f'<tr><th>verified pairs</th><td class="num">{verified}</td></tr>'
+        f'<tr><th>clusters</th><td class="num">{_num(near["clusters"], "")}</td></tr>'
+        f'<tr><th>documents removed</th><td class="num">{_num(near["documents_removed"], "")}</td></tr>'
+        f"<tr><th>cluster sizes</th><td>{_text(sizes, 2000)}</td></tr></table>"
+    )
+
+
+def _kept_texts(out: str, manifest: dict[str, Any], ids: list[str]) -> dict[str, str]:
+    """The texts of the documents with ``ids`` in the output shards (a filtered read)."""
+    texts: dict[str, str] = {}
+    for shard in manifest["outputs"]["shards"]:
+        path = inside(out, shard["path"])
+        try:
+            table = storage.read_parquet(path, columns=["id", "text"], filters=[("id", "in", ids)])
+        except (pa.ArrowException, ValueError) as error:
+            raise UnsafeOutput(f"{shown(shard['path'], 200)}: not a shard with id and text: {error}") from error
+        pairs = zip(table.column("id").to_pylist(), table.column("text").to_pylist())
+        texts.update((i, t) for i, t in pairs if isinstance(i, str) and isinstance(t, str))
+    return texts
 
 
 def clusters_section(
@@ -254,41 +342,34 @@ def clusters_section(
     removed = draw([r for r in samples if r["reason"] == "dedup.minhash" and r["kept_id"]], per_reason, seed)
     if near is None and not removed:
         return ""
-    summary = ""
-    if near is not None:
-        from stages.minhash import describe_bands
-
-        sizes = ", ".join(f"{size}: {count}" for size, count in near["cluster_sizes"].items()) or "none"
-        verified = "-" if near["verified_pairs"] is None else near["verified_pairs"]
-        summary = (
-            f'<p class="meta">{escape(describe_bands(near["parameters"]))}</p>'
-            f'<table id="minhash"><tr><th>candidate pairs</th><td class="num">{near["candidate_pairs"]}</td></tr>'
-            f'<tr><th>verified pairs</th><td class="num">{verified}</td></tr>'
-            f'<tr><th>clusters</th><td class="num">{near["clusters"]}</td></tr>'
-            f'<tr><th>documents removed</th><td class="num">{near["documents_removed"]}</td></tr>'
-            f"<tr><th>cluster sizes</th><td>{escape(sizes)}</td></tr></table>"
-        )
+    summary = "" if near is None else _minhash_summary(near)
     if not removed:
         return f"<h2>Near-duplicate clusters</h2>{summary}"
-    ids = sorted({r["kept_id"] for r in removed})
-    kept_texts: dict[str, str] = {}
-    for shard in manifest["outputs"]["shards"]:
-        table = storage.read_parquet(
-            storage.join(out, shard["path"]), columns=["id", "text"], filters=[("id", "in", ids)]
-        )
-        kept_texts.update(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+    kept_texts = _kept_texts(out, manifest, sorted({r["kept_id"] for r in removed}))
     parts = [
         f'<h2>Near-duplicate clusters</h2>{summary}<p class="meta">Removed document (left) and the one kept instead'
         " (right); deletions and insertions marked.</p>"
     ]
     for row in removed:
-        left, right = _diff(row["text"] or "", kept_texts.get(row["kept_id"], "") or "")
+        left, right = _diff(row["text"] or "", kept_texts.get(row["kept_id"], ""))
         parts.append(
-            f'<div class="doc"><div class="meta">removed {escape(row["url"] or row["id"])}'
-            f" · kept {escape(row['kept_id'])}</div>"
+            f'<div class="doc"><div class="meta">removed {_text(row["url"] or row["id"])}'
+            f" · kept {_text(row['kept_id'])}</div>"
             f'<div class="pair"><div class="text">{left}</div><div class="text">{right}</div></div></div>'
         )
     return "".join(parts)
+
+
+def _quarantine_card(row: dict[str, Any]) -> str:
+    entries = [e for e in row["screen_evidence"] or [] if e]
+    evidence = "".join(f"<li><b>{_text(e['rule'])}</b>: {_text(e['evidence'])}</li>" for e in entries[:LIST_SHOWN])
+    first = next((e["evidence"] for e in entries if e["rule"] == row["reason"]), None)
+    flags = [f or "" for f in row["screen_flags"] or []]
+    return (
+        f'<div class="doc"><div class="meta">{_text(row["reason"])} · {_text(row["url"] or row["id"])}'
+        f" · flags: {_text(', '.join(flags[:LIST_SHOWN]))}</div>"
+        f'<ul>{evidence}</ul><div class="text">{highlighted(row["text"] or "", first)}</div></div>'
+    )
 
 
 def quarantine_section(out: str, manifest: dict[str, Any]) -> str:
@@ -297,28 +378,13 @@ def quarantine_section(out: str, manifest: dict[str, Any]) -> str:
         return ""
     rows: list[dict] = []
     for item in files:
-        for batch in pq.ParquetFile(storage.open_random_access(storage.join(out, item["path"]))).iter_batches(
-            batch_size=QUARANTINE_SHOWN
-        ):
-            rows.extend(batch.to_pylist())
-            break
+        rows += read_rows(inside(out, item["path"]), QUARANTINE_VIEW, limit=QUARANTINE_SHOWN - len(rows))
         if len(rows) >= QUARANTINE_SHOWN:
             break
-    cards = []
-    for row in rows[:QUARANTINE_SHOWN]:
-        evidence = "".join(
-            f"<li><b>{escape(e['rule'])}</b>: {escape(e['evidence'])}</li>" for e in row["screen_evidence"] or []
-        )
-        first = next((e["evidence"] for e in row["screen_evidence"] or [] if e["rule"] == row["reason"]), None)
-        cards.append(
-            f'<div class="doc"><div class="meta">{escape(row["reason"] or "")}'
-            f" · {escape(row['url'] or row['id'] or '')} · flags: {escape(', '.join(row['screen_flags'] or []))}</div>"
-            f'<ul>{evidence}</ul><div class="text">{highlighted(row["text"] or "", first)}</div></div>'
-        )
     total = manifest["quarantine"]["rows"]
     return (
-        f'<h2>Quarantine</h2><p class="meta">{min(total, QUARANTINE_SHOWN)} of {total} quarantined documents.</p>'
-        f"{''.join(cards)}"
+        f'<h2>Quarantine</h2><p class="meta">{_num(len(rows), "")} of {_num(total, "")}'
+        f" quarantined documents.</p>{''.join(_quarantine_card(row) for row in rows)}"
     )
 
 
@@ -328,74 +394,87 @@ def domains_section(manifest: dict[str, Any]) -> str:
         return ""
     tables = []
     for key in ("kept", "dropped"):
-        rows = "".join(f'<tr><td>{escape(domain)}</td><td class="num">{count}</td></tr>' for domain, count in top[key])
+        rows = "".join(
+            f'<tr><td>{_text(domain)}</td><td class="num">{_num(count, "")}</td></tr>' for domain, count in top[key]
+        )
         tables.append(
-            f"<div><h3>{key}</h3><table><thead><tr><th>domain</th><th>documents</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<div><h3>{key}</h3><table><thead><tr><th>domain</th><th>documents</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
         )
     return f'<h2>Top domains</h2><div class="charts">{"".join(tables)}</div>'
 
 
-def summary_section(manifest: dict[str, Any]) -> str:
-    inputs = manifest["inputs"]
-    items = [
-        ("config", f"{manifest['name']} ({manifest['config_hash'][:12]})"),
-        ("curate", f"{manifest['curate_version']}, commit {manifest['git_commit'] or '-'}"),
+def _run_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, HTML) rows about the run: config, code, times, inputs, output."""
+    inputs, outputs = manifest["inputs"], manifest["outputs"]
+    with_errors = sum(1 for i in inputs if i["status"] != "ok")
+    records = sum(i.get("records", 0) for i in inputs)
+    return [
+        ("config", f"{_text(manifest['name'])} ({_text(manifest['config_hash'][:12])})"),
+        ("curate", f"{_text(manifest['curate_version'])}, commit {_text(manifest['git_commit'] or '-')}"),
         (
             "run",
-            f"{manifest['run_id']}: {manifest['started_at']} .. {manifest['finished_at']}"
-            f" ({manifest['seconds']:.1f} s)",
+            f"{_text(manifest['run_id'])}: {_text(manifest['started_at'])} .. {_text(manifest['finished_at'])}"
+            f" ({_num(manifest['seconds'], '.1f')} s)",
         ),
-        (
-            "inputs",
-            f"{len(inputs)} files, {sum(i.get('records', 0) for i in inputs):,} records, "
-            f"{sum(1 for i in inputs if i['status'] != 'ok')} with errors",
-        ),
-        ("output", f"{manifest['outputs']['rows']:,} documents in {len(manifest['outputs']['shards'])} shards"),
-        ("input format", manifest["config"]["input"]["format"]),
+        ("inputs", f"{len(inputs)} files, {_num(records, ',')} records, {with_errors} with errors"),
+        ("output", f"{_num(outputs['rows'], ',')} documents in {len(outputs['shards'])} shards"),
+        ("input format", _text(manifest["config"]["input"]["format"])),
     ]
-    items += [("left out", f"{s['stage']}: {s['reason']}") for s in manifest.get("skipped_stages", [])]
+
+
+def _stage_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, HTML) rows about the stages: left out, models loaded, flagged and kept."""
+    items = [("left out", f"{_text(s['stage'])}: {_text(s['reason'])}") for s in manifest.get("skipped_stages", [])]
     items += [
-        ("model", f"{m['stage']}: {m['path']} ({m['bytes']:,} bytes, sha256 {m['sha256'][:16]})")
+        (
+            "model",
+            f"{_text(m['stage'])}: {_text(m['path'])}"
+            f" ({_num(m['bytes'], ',')} bytes, sha256 {_text(m['sha256'][:16])})",
+        )
         for m in manifest.get("models", [])
     ]
     for stage in manifest["stages"]:
         if stage.get("flags"):
             # Global screens count a population larger than the survivors they flag.
             counted = (
-                f" (counted over {stage['observed']:,} documents that reached extraction)"
+                f" (counted over {_num(stage['observed'], ',')} documents that reached extraction)"
                 if "observed" in stage
                 else ""
             )
-            items.append(
-                (
-                    "flagged, kept",
-                    f"{stage['name']}: "
-                    + ", ".join(f"{rule} {count:,}" for rule, count in stage["flags"].items())
-                    + counted,
-                )
-            )
+            rules = ", ".join(f"{_text(rule)} {_num(count, ',')}" for rule, count in stage["flags"].items())
+            items.append(("flagged, kept", f"{_text(stage['name'])}: {rules}{counted}"))
+    return items
+
+
+def _input_items(inputs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, HTML) rows for the first inputs with errors, each with its first error."""
+    items = []
     for item in [i for i in inputs if i["status"] != "ok"][:10]:
         error = item["errors"][0] if item["errors"] else None
-        where = (
-            "" if error is None else (f" (line {error['line']})" if "line" in error else f" (byte {error['offset']})")
-        )
-        first = item.get("error") or (f"{error['error']}{where}" if error else "")
-        items.append((f"input {item['status']}", f"{item['path']}: {item['error_count']} errors; first: {first}"))
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in items)
+        where = ""
+        if error is not None:
+            where = f" (line {_num(error['line'], '')})" if "line" in error else f" (byte {_num(error['offset'], '')})"
+        first = _text(item["error"]) if item.get("error") else (f"{_text(error['error'])}{where}" if error else "")
+        summary = f"{_text(item['path'])}: {_num(item['error_count'], '')} errors; first: {first}"
+        items.append((f"input {item['status']}", summary))
+    return items
+
+
+def summary_section(manifest: dict[str, Any]) -> str:
+    items = _run_items(manifest) + _stage_items(manifest) + _input_items(manifest["inputs"])
+    rows = "".join(f"<tr><th>{_text(label)}</th><td>{value}</td></tr>" for label, value in items)
     return f'<table id="summary">{rows}</table>'
 
 
 def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed: int | None = None) -> str:
-    """The report page of output folder ``out``."""
+    """The report page of output folder ``out``; ``manifest`` checked against the schema (as
+    ``load_manifest`` does). UnsafeOutput when a file it lists is outside ``out`` or not its table."""
     seed = manifest["config"]["output"].get("sample_seed", 0) if seed is None else seed
-    samples = (
-        storage.read_parquet(storage.join(out, manifest["samples"]["path"])).to_pylist()
-        if "samples" in manifest
-        else []
-    )
+    samples = read_samples(out, manifest["samples"]) if "samples" in manifest else []
     body = "".join(
         [
-            f"<h1>curate report: {escape(manifest['name'])}</h1>",
+            f"<h1>curate report: {_text(manifest['name'])}</h1>",
             summary_section(manifest),
             funnel_section(manifest),
             drops_section(manifest),
@@ -408,10 +487,8 @@ def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed:
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        # No fetches of any kind: everything the page needs is in it.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline';"
-        " script-src 'unsafe-inline'; img-src data:\">"
-        f"<title>curate report: {escape(manifest['name'])}</title><style>{CSS}</style></head>"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f"<title>curate report: {_text(manifest['name'])}</title><style>{CSS}</style></head>"
         f"<body>{body}<script>{SORT_SCRIPT}</script></body></html>"
     )
 

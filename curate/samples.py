@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import storage
+from curate.untrusted import inside, read_rows
 from curate.workdir import write_parquet_atomically
 
 TEXT_CHARS = 20_000
@@ -223,3 +224,10 @@ def publish_samples(output: str, unit_dirs: list[str], samples_per_reason: int) 
 def merged_top_domains(unit_dirs: list[str]) -> dict[str, list[list]]:
     """Domains with the most kept and dropped documents over the run (every document counted)."""
     return top_domains(_unit_tables(unit_dirs, (MAP_DOMAINS_FILE, WRITE_DOMAINS_FILE), DOMAIN_SCHEMA))
+
+
+def read_samples(out: str, record: dict) -> list[dict]:
+    """The rows of the samples file a manifest lists (``record``, its ``samples``), as SAMPLE_SCHEMA
+    says, each with a reason (one without is filed under nothing); UnsafeOutput when its path leads
+    out of ``out`` or the file holds another table."""
+    return [row for row in read_rows(inside(out, record["path"]), SAMPLE_SCHEMA) if row["reason"] is not None]
