@@ -203,6 +203,11 @@ def write_manifest(out_dir: str, manifest: dict[str, Any]) -> str:
     return path
 
 
+def _refuse_constant(name: str) -> None:
+    # json.dumps never writes NaN or Infinity into a manifest; one that holds them was edited.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def load_manifest(out_dir: str) -> dict[str, Any]:
     """The manifest of an output folder (local or a URI), or the manifest file itself, checked
     against the schema: commands read it as untrusted input, so whatever they use has the type
@@ -215,8 +220,8 @@ def load_manifest(out_dir: str) -> dict[str, Any]:
         text = read_text(path)
         if text is None:
             raise ManifestError(f"no manifest at {path}: is this the output folder of a finished `curate run`?")
-        manifest = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        manifest = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as error:
         raise ManifestError(f"{path}: not JSON: {_short(str(error), 120)}") from error
     problems = manifest_problems(manifest)
     if problems:

@@ -202,6 +202,7 @@ def test_a_wrong_type_is_one_error_line_with_its_json_path(copy: Path, where: st
         (b"[]", "$: [] is not of type 'object'"),
         (b"null", "$: None is not of type 'object'"),
         (b'"' + b"x" * 1_000_000 + b'"', "$: 'xxxx"),
+        (b'{"seconds": NaN}', "not JSON: 'NaN is not a JSON number'"),
     ],
 )
 def test_a_manifest_that_is_not_a_json_object_is_one_error_line(copy: Path, content: bytes, what: str) -> None:
