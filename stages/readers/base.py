@@ -5,6 +5,12 @@ counts what it could not use. Bad pieces of a file (a corrupt WARC record, a
 JSON line that does not parse, a field of the wrong type, a cut-off
 compressed stream) are skipped and counted as ``read.*`` drops, with their
 line or byte offset kept for the manifest; the rest of the file is still used.
+
+Memory stays bounded whatever the file holds: records and lines over the
+``input`` caps are passed over unread (``read.payload_too_large``,
+``read.line_too_large``), decompression never inflates more than a bounded
+step at a time, and only the first ``MAX_ERRORS_KEPT`` errors of a file are kept
+(the rest are counted in ``ReadResult.error_count``).
 """
 
 from __future__ import annotations
@@ -65,10 +71,23 @@ class InputConfig:
     """Files or globs, local or ``s3://...``; relative ones resolve against the config file's folder."""
     format: Format = "warc"
     """warc (HTML pages), wet (Common Crawl text), jsonl, parquet, wudao (WuDaoCorpora JSON
-    arrays) or mnbvc (MNBVC JSON lines). JSON inputs may be ``.gz`` or ``.zst``."""
+    arrays) or mnbvc (MNBVC JSON lines). JSON inputs may be ``.gz``, ``.zst`` or ``.bz2``."""
     fields: FieldMap = field(default_factory=FieldMap)
     max_payload_bytes: int = field(default=4 * 1024 * 1024, metadata=bounds(1024))
-    """WARC records with a larger HTTP block are skipped unread (memory stays bounded)."""
+    """WARC records with a larger block (their Content-Length, as stored) are skipped unread
+    (``read.payload_too_large``). 4 MiB holds every Common Crawl record (its crawler truncates
+    payloads at 1 MiB since 2013) with room for other crawlers' larger pages."""
+    max_decoded_bytes: int = field(default=20_000_000, metadata=bounds(1024))
+    """WARC responses whose HTTP body, once its chunked transfer and gzip/deflate content
+    encoding are undone, is larger are dropped (``read.payload_too_large``); decoding stops at
+    the cap, so a 2 KB record that inflates to 1 GiB costs 20 MB, not 1 GiB. The default is
+    trafilatura's MAX_FILE_SIZE: extraction refuses a larger page anyway."""
+    max_line_bytes: int = field(default=20_000_000, metadata=bounds(1024))
+    """jsonl and mnbvc lines longer than this many bytes, and wudao array elements longer than
+    this many characters, are dropped (``read.line_too_large``) and passed over as they stream
+    by, never held whole. The default matches ``max_decoded_bytes``: a corpus document may be
+    as large as the largest page the WARC path keeps, and parsing one line of that size stays
+    in the hundreds of MB even for the worst JSON (``[{},{},...]`` grows ~20x)."""
     batch_size: int = field(default=256, metadata=bounds(1, 1_000_000))
     """Documents per Arrow batch travelling through the stages of one unit."""
 
@@ -105,21 +124,38 @@ class ReadError:
         return out
 
 
+MAX_ERRORS_KEPT = 100
+"""Errors kept per file with their offsets, as many as the manifest lists; later ones are only
+counted, so a file of a billion bad lines holds a hundred."""
+
+
 @dataclass
 class ReadResult:
     """What reading one file produced besides its batches."""
 
     stats: StageStats = field(default_factory=lambda: StageStats("read"))
     errors: list[ReadError] = field(default_factory=list)
+    """The first ``MAX_ERRORS_KEPT`` errors; ``error_count`` counts them all."""
+    error_count: int = 0
+    """Errors met in the file, kept in ``errors`` or not."""
     records: int = 0
     """Records (WARC), lines (JSON lines), array elements (WuDao) or rows (Parquet) read."""
+    skipped_bytes: int = 0
+    """Bytes of a WARC file passed over unread after damage (a corrupt gzip member, a record
+    fastwarc cannot parse), from where the bad record starts to the next record read."""
 
-    def skip(self, reason: str, error: ReadError | None = None) -> None:
-        """Count one unusable record as a drop; keep its error for the manifest."""
-        self.stats.docs_in += 1
-        self.stats.drops[reason] += 1
-        if error is not None:
+    def add_error(self, error: ReadError) -> None:
+        """Count an error; keep it for the manifest while fewer than MAX_ERRORS_KEPT are."""
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(error)
+
+    def skip(self, reason: str, error: ReadError | None = None, count: int = 1) -> None:
+        """Count ``count`` unusable records as drops; keep the error for the manifest."""
+        self.stats.docs_in += count
+        self.stats.drops[reason] += count
+        if error is not None:
+            self.add_error(error)
 
 
 class MalformedRecord(ValueError):

@@ -1,9 +1,12 @@
-"""Read JSON Lines (plain, ``.gz`` or ``.zst``, streamed) into text documents.
+"""Read JSON Lines (plain, ``.gz``, ``.zst`` or ``.bz2``, streamed) into text documents.
 
 Field names come from ``input.fields`` (defaults: ``text``, ``id``, ``url``).
-Drops, each counted with its line number:
+Drops, each counted with its line number; reading goes on with the next line:
 
-- ``read.bad_json``: a line that is not a JSON object (or not UTF-8);
+- ``read.bad_json``: a line that is not a JSON object (or not UTF-8, or nested
+  deeper than the parser's recursion limit);
+- ``read.line_too_large``: a line over ``input.max_line_bytes``, passed over
+  unread (one huge line must not take the worker's memory);
 - ``read.bad_field``: a mapped field of the wrong type (a number or list as text);
 - ``read.missing_text``: no text field, or an empty one;
 - ``read.truncated``: the compressed stream is cut off; the lines before it are used.
@@ -27,7 +30,7 @@ from stages.readers.base import (
     ReadResult,
     mapped_document,
 )
-from stages.readers.compressed import TruncatedInput, numbered_lines
+from stages.readers.compressed import LongLine, TruncatedInput, numbered_lines
 
 
 def parse_json_line(line: bytes) -> object:
@@ -37,14 +40,23 @@ def parse_json_line(line: bytes) -> object:
         raise MalformedRecord("read.bad_json", f"not UTF-8: {error.reason} at byte {error.start}") from error
     except ValueError as error:
         raise MalformedRecord("read.bad_json", f"not JSON: {error}") from error
+    except RecursionError as error:
+        raise MalformedRecord("read.bad_json", "not JSON: nested too deeply to parse") from error
+    except MemoryError as error:
+        # One line's objects (a capped line of "[{}," can grow ~20x) failed to allocate: only it is lost.
+        raise MalformedRecord("read.bad_json", "not JSON: too large to parse in memory") from error
 
 
 def read_json_lines(
-    path: str, result: ReadResult, builder: BatchBuilder, documents_of: Callable[[object], list[Document]]
+    path: str,
+    result: ReadResult,
+    builder: BatchBuilder,
+    documents_of: Callable[[object], list[Document]],
+    max_line_bytes: int,
 ) -> Iterator[pa.RecordBatch]:
     """Shared loop of the line-based readers: ``documents_of(record)`` gives
     (text, source id, url, metadata) tuples or raises MalformedRecord."""
-    lines = numbered_lines(path)
+    lines = numbered_lines(path, max_line_bytes)
     while True:
         try:
             item = next(lines, None)
@@ -54,6 +66,11 @@ def read_json_lines(
         if item is None:
             break
         number, offset, line = item
+        if type(line) is LongLine:
+            result.records += 1
+            message = f"line of {line.size} bytes, over input.max_line_bytes ({max_line_bytes})"
+            result.skip("read.line_too_large", ReadError(offset, message, line=number))
+            continue
         if not line.strip():
             continue
         result.records += 1
@@ -61,6 +78,10 @@ def read_json_lines(
             documents = documents_of(parse_json_line(line))
         except MalformedRecord as error:
             result.skip(error.reason, ReadError(offset, str(error), line=number))
+            continue
+        except RecursionError:
+            # Parsed just under the recursion limit, then nested too deeply to re-encode as metadata.
+            result.skip("read.bad_json", ReadError(offset, "nested too deeply to convert", line=number))
             continue
         for document in documents:
             batch = builder.add_document(result, number, document)
@@ -80,4 +101,7 @@ class JsonlReader:
 
     def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
         builder = BatchBuilder(path, self.config.batch_size)
-        yield from read_json_lines(path, result, builder, lambda record: [mapped_document(record, self.names)])
+        yield from read_json_lines(path, result, builder, self._documents, self.config.max_line_bytes)
+
+    def _documents(self, record: object) -> list[Document]:
+        return [mapped_document(record, self.names)]

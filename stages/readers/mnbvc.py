@@ -1,4 +1,4 @@
-"""Read MNBVC JSON lines (plain or ``.zst``, streamed) in its common layouts.
+"""Read MNBVC JSON lines (plain, ``.zst``, ``.gz`` or ``.bz2``, streamed) in its common layouts.
 
 Each line is one record, recognised by its keys:
 
@@ -11,7 +11,9 @@ Each line is one record, recognised by its keys:
   ``问：...\\n答：...``; ``id`` becomes ``source_id``, ``来源`` and ``元数据`` go to metadata;
 - forum records (论坛): ``主题`` and each reply's ``回复`` joined by newlines.
 
-Drops, each with its line number: ``read.bad_json``, ``read.bad_field`` (a
+Drops, each with its line number (reading goes on with the next line):
+``read.bad_json`` (not JSON, or nested too deeply), ``read.line_too_large`` (a
+line over ``input.max_line_bytes``, passed over unread), ``read.bad_field`` (a
 paragraph list that is not a list of objects, a non-string 内容),
 ``read.missing_text`` (no text in any paragraph), ``read.unknown_layout``
 (an object in none of the layouts above) and ``read.truncated``.
@@ -98,4 +100,5 @@ class MnbvcReader:
         self.config = config
 
     def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
-        yield from read_json_lines(path, result, BatchBuilder(path, self.config.batch_size), mnbvc_document)
+        builder = BatchBuilder(path, self.config.batch_size)
+        yield from read_json_lines(path, result, builder, mnbvc_document, self.config.max_line_bytes)

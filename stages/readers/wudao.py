@@ -8,9 +8,11 @@ already starts with it); ``id`` becomes ``source_id`` and ``dataType``,
 ``input.fields``). A file of concatenated objects or JSON lines reads too.
 
 Drops, each counted with its element number and line: ``read.bad_json`` (an
-element that does not parse, or is not an object; reading resumes at the next
-element), ``read.bad_field``, ``read.missing_text``, and ``read.truncated``
-(the file ends inside the array: the complete elements before it are used).
+element that does not parse, is nested too deeply, or is not an object),
+``read.line_too_large`` (an element longer than ``input.max_line_bytes``
+characters, passed over unread), ``read.bad_field``, ``read.missing_text``,
+and ``read.truncated`` (the file ends inside the array: the complete elements
+before it are used). After a bad element reading resumes at the next one.
 """
 
 from __future__ import annotations
@@ -25,81 +27,110 @@ import pyarrow as pa
 from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
 from stages.readers.compressed import TruncatedInput, decompressed_chunks
 
-MAX_ELEMENT_CHARS = 64 * 1024 * 1024
-"""An element still unparsed after this many characters is malformed, not incomplete."""
 _SEPARATORS = re.compile(r"[\s,]*")
-_NEXT_ELEMENT = re.compile(r"\}\s*,\s*\{")
+_NEXT_ELEMENT = re.compile(r'[,\n]\s*(?=\{\s*")')
+"""Where the next element starts: ``{"`` after a comma or newline. Inside a JSON string a quote
+is escaped, so this cannot match in the text of a field."""
+_BOUNDARY_CHARS = 256
+"""Characters kept from passed-over text: a boundary may straddle two chunks."""
 
 
 class ArrayElements:
-    """(element number from 1, line of its start, decoded object or the parse error) of a JSON array."""
+    """(element number from 1, line of its start, decoded object or the parse error) of a JSON array.
 
-    def __init__(self, path: str) -> None:
+    An element that does not parse (malformed, nested too deeply) or is longer than
+    ``max_chars`` becomes a MalformedRecord; reading resumes at the next element start, and a
+    long element's text is passed over chunk by chunk, never held whole."""
+
+    def __init__(self, path: str, max_chars: int) -> None:
         self.path = path
+        self.max_chars = max_chars
         self.truncated: str | None = None
         """Why the stream stopped early, if it did."""
 
+    def _more(self) -> bool:
+        """Append the next decoded chunk (dropping what is before ``pos``); False at the end."""
+        if self.at_end:
+            return False
+        try:
+            chunk = next(self.chunks, None)
+        except TruncatedInput as error:
+            self.truncated, chunk = str(error), None
+        rest = self.buffer[self.pos :]
+        if chunk is None:
+            self.at_end = True
+            self.buffer = rest + self.text.decode(b"", final=True)
+        else:
+            self.buffer = rest + self.text.decode(chunk)
+        self.pos = 0
+        return True
+
+    def _advance(self, end: int) -> None:
+        self.line += self.buffer.count("\n", self.pos, end)
+        self.pos = end
+
+    def _skip_element(self) -> bool:
+        """Move to the next element start after ``pos``, reading on as needed; False at the end."""
+        while True:
+            found = _NEXT_ELEMENT.search(self.buffer, self.pos + 1)
+            if found is not None:
+                self._advance(found.end())
+                return True
+            self._advance(max(self.pos, len(self.buffer) - _BOUNDARY_CHARS))
+            if not self._more():
+                return False
+
+    def _failed(self, number: int, reason: str, message: str) -> tuple[int, int, MalformedRecord]:
+        return number, self.line, MalformedRecord(reason, f"element {number}: {message} (line {self.line})")
+
     def __iter__(self) -> Iterator[tuple[int, int, object]]:
         decoder = json.JSONDecoder()
-        text_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        chunks = decompressed_chunks(self.path)
-        buffer, pos, line, number = "", 0, 1, 0
-        at_end, opened = False, False
-
-        def more() -> bool:
-            nonlocal buffer, pos, at_end
-            if at_end:
-                return False
-            try:
-                chunk = next(chunks, None)
-            except TruncatedInput as error:
-                self.truncated, chunk = str(error), None
-            if chunk is None:
-                at_end = True
-                buffer = buffer[pos:] + text_decoder.decode(b"", final=True)
-            else:
-                buffer = buffer[pos:] + text_decoder.decode(chunk)
-            pos = 0
-            return True
-
+        self.text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.chunks = decompressed_chunks(self.path)
+        self.buffer, self.pos, self.line, self.at_end = "", 0, 1, False
+        number, opened = 0, False
         while True:
-            gap = _SEPARATORS.match(buffer, pos)
-            line += buffer.count("\n", pos, gap.end())
-            pos = gap.end()
-            if pos >= len(buffer):
-                if not more():
+            self._advance(_SEPARATORS.match(self.buffer, self.pos).end())
+            if self.pos >= len(self.buffer):
+                if not self._more():
                     if opened and self.truncated is None:
                         self.truncated = "the array is not closed"
                     return
                 continue
-            if buffer[pos] == "[" and not opened:
-                opened, pos = True, pos + 1
+            if self.buffer[self.pos] == "[" and not opened:
+                opened, self.pos = True, self.pos + 1
                 continue
-            if buffer[pos] == "]":
+            if self.buffer[self.pos] == "]":
                 return
             try:
-                value, end = decoder.raw_decode(buffer, pos)
+                value, end = decoder.raw_decode(self.buffer, self.pos)
             except json.JSONDecodeError as error:
                 # The parser stopped at the buffer's end (or inside a string running to it): the
                 # element continues in the next chunk. Anywhere else the element is malformed.
-                incomplete = error.pos >= len(buffer) - 8 or error.msg.startswith("Unterminated string")
-                if incomplete and len(buffer) - pos < MAX_ELEMENT_CHARS and more():
+                incomplete = error.pos >= len(self.buffer) - 8 or error.msg.startswith("Unterminated string")
+                if incomplete and len(self.buffer) - self.pos <= self.max_chars and self._more():
                     continue
-                if at_end and (self.truncated or not _NEXT_ELEMENT.search(buffer, pos)):
+                if incomplete and not self.at_end:
+                    failure = ("read.line_too_large", f"longer than input.max_line_bytes ({self.max_chars} chars)")
+                elif self.at_end and (self.truncated or not _NEXT_ELEMENT.search(self.buffer, self.pos)):
                     self.truncated = self.truncated or f"the file ends inside element {number + 1}"
                     return
+                else:
+                    failure = ("read.bad_json", error.msg)
+            except (RecursionError, MemoryError):
+                failure = ("read.bad_json", "nested too deeply to parse")
+            else:
                 number += 1
-                yield number, line, MalformedRecord("read.bad_json", f"element {number}: {error.msg} (line {line})")
-                skip = _NEXT_ELEMENT.search(buffer, pos)
-                if skip is None:
-                    return
-                line += buffer.count("\n", pos, skip.start() + 1)
-                pos = skip.start() + 1
+                if end - self.pos > self.max_chars:
+                    yield self._failed(number, "read.line_too_large", f"{end - self.pos} chars")
+                else:
+                    yield number, self.line, value
+                self._advance(end)
                 continue
             number += 1
-            yield number, line, value
-            line += buffer.count("\n", pos, end)
-            pos = end
+            yield self._failed(number, *failure)
+            if not self._skip_element():
+                return
 
 
 class WudaoReader:
@@ -109,7 +140,7 @@ class WudaoReader:
 
     def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
         builder = BatchBuilder(path, self.config.batch_size)
-        elements = ArrayElements(path)
+        elements = ArrayElements(path, self.config.max_line_bytes)
         for number, line, value in elements:
             result.records += 1
             try:
@@ -119,6 +150,10 @@ class WudaoReader:
             except MalformedRecord as error:
                 message = str(error) if str(error).startswith("element") else f"element {number}: {error}"
                 result.skip(error.reason, ReadError(0, message, line=line))
+                continue
+            except RecursionError:
+                # Parsed just under the recursion limit, then nested too deeply to re-encode as metadata.
+                result.skip("read.bad_json", ReadError(0, f"element {number}: nested too deeply", line=line))
                 continue
             batch = builder.add_document(result, number, document)
             if batch is not None:

@@ -1,0 +1,366 @@
+"""Issue 15: bounded memory on any input, and one bad record loses only itself.
+
+Each case is a small generated file: decompression and size bombs (read in a child process
+whose peak RSS must stay under 1 GiB), corrupt gzip members and wrong Content-Lengths in real
+WARC files (reading resumes at the next record), and JSON nested too deeply to parse.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import zstandard
+from conftest import REPO, SAMPLE_WARC, require_shared
+from fastwarc.warc import ArchiveIterator
+
+from curate.warc_writer import write_record, write_response
+from stages.readers import InputConfig, ReadResult, reader_for
+from stages.readers.base import MAX_ERRORS_KEPT
+from stages.readers.http_response import BodyTooLarge, parse_http_response
+
+MiB = 1 << 20
+RSS_LIMIT = 1 << 30
+
+CHILD = """
+import json, resource, sys
+from stages.readers import InputConfig, ReadResult, reader_for
+path, fmt = sys.argv[1], sys.argv[2]
+result = ReadResult()
+rows = sum(b.num_rows for b in reader_for(InputConfig(paths=[path], format=fmt)).read(path, result))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"rows": rows, "records": result.records, "drops": dict(result.stats.drops), "peak": peak}))
+"""
+
+
+def read_in_child(path: Path, format: str) -> dict:
+    """Read ``path`` in a fresh interpreter; its counts and its own peak RSS (RUSAGE_SELF there:
+    RUSAGE_CHILDREN here would be the largest of every child the test session ever ran)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), format], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def read(path: Path, format: str = "warc", **options) -> tuple[pa.Table | None, ReadResult]:
+    result = ReadResult()
+    batches = list(reader_for(InputConfig(paths=[str(path)], format=format, **options)).read(str(path), result))
+    return (pa.Table.from_batches(batches) if batches else None), result
+
+
+def compressed(data_size: int, byte: bytes, compressor, tail: bytes = b"", head: bytes = b"") -> bytes:
+    """``head``, ``data_size`` bytes of ``byte``, then ``tail``, compressed a MiB at a time."""
+    piece = byte * MiB
+    parts = [compressor.compress(head)] + [compressor.compress(piece) for _ in range(data_size // MiB)]
+    return b"".join(parts) + compressor.compress(tail) + compressor.flush()
+
+
+def gzip_compressor():
+    return zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+
+
+def assert_bounded(summary: dict) -> None:
+    assert summary["peak"] < RSS_LIMIT, f"peak RSS {summary['peak'] / MiB:.0f} MiB"
+
+
+# Decompression and size bombs
+
+
+def test_http_gzip_bomb_in_a_warc_record_is_dropped_without_inflating(tmp_path: Path) -> None:
+    body = compressed(256 * MiB, b"\0", gzip_compressor())  # 256 KB inflating to 256 MiB
+    path = tmp_path / "bomb.warc.gz"
+    with open(path, "wb") as out:
+        block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n" + body
+        write_record(out, "response", block, target_uri="https://bomb.example.cn/")
+        write_response(out, "https://ok.example.cn/", b"<html><body>ok</body></html>", None)
+    assert path.stat().st_size < 16 * 1024
+    summary = read_in_child(path, "warc")
+    assert summary["drops"] == {"read.payload_too_large": 1}
+    assert (summary["records"], summary["rows"]) == (2, 1)
+    assert_bounded(summary)
+
+
+@pytest.mark.parametrize("wrap", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+def test_deflate_and_gzip_bodies_stop_at_the_cap(wrap: int) -> None:
+    encoder = zlib.compressobj(9, zlib.DEFLATED, wrap)
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\n"
+    bomb = head + compressed(8 * MiB, b"\0", encoder)
+    with pytest.raises(BodyTooLarge):
+        parse_http_response(bomb, max_body_bytes=MiB)
+    small = zlib.compressobj(9, zlib.DEFLATED, wrap)
+    fits = head + small.compress(b"<html>x</html>") + small.flush()
+    assert parse_http_response(fits, max_body_bytes=MiB).body == b"<html>x</html>"
+    gzipped = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+    member = gzip.compress(b"x" * (2 * MiB))
+    gzipped += b"%x\r\n" % len(member) + member + b"\r\n0\r\n\r\n"
+    with pytest.raises(BodyTooLarge):
+        parse_http_response(gzipped, max_body_bytes=MiB)
+    assert len(parse_http_response(gzipped, max_body_bytes=4 * MiB).body) == 2 * MiB
+
+
+def test_one_huge_zst_line_is_passed_over(tmp_path: Path) -> None:
+    path = tmp_path / "line.jsonl.zst"
+    tail = b'"}\n' + json.dumps({"text": "下一行"}, ensure_ascii=False).encode() + b"\n"
+    compressor = zstandard.ZstdCompressor().compressobj()
+    path.write_bytes(compressed(256 * MiB, b"a", compressor, tail, head=b'{"text": "'))
+    assert path.stat().st_size < 64 * 1024
+    summary = read_in_child(path, "jsonl")
+    assert summary["drops"] == {"read.line_too_large": 1}
+    assert (summary["records"], summary["rows"]) == (2, 1)
+    assert_bounded(summary)
+
+
+def test_gz_of_newlines_is_read_in_bounded_steps(tmp_path: Path) -> None:
+    # Before: the whole 1 MB input inflated in one call, then split into one list item per line.
+    path = tmp_path / "newlines.jsonl.gz"
+    path.write_bytes(compressed(64 * MiB, b"\n", gzip_compressor(), b'{"text": "last"}\n'))
+    summary = read_in_child(path, "jsonl")
+    assert (summary["records"], summary["rows"], summary["drops"]) == (1, 1, {})
+    assert_bounded(summary)
+    table, _ = read(path, "jsonl")
+    assert table.column("source_offset").to_pylist() == [64 * MiB + 1]  # its line number
+
+
+def test_plain_json_line_over_the_cap_is_never_held(tmp_path: Path) -> None:
+    path = tmp_path / "plain.jsonl"
+    with open(path, "wb") as out:
+        out.write(b'{"text": "' + b"x" * (64 * MiB) + b'"}\n{"text": "ok"}\n')
+    summary = read_in_child(path, "jsonl")
+    assert summary["drops"] == {"read.line_too_large": 1}
+    assert summary["rows"] == 1
+    assert_bounded(summary)
+
+
+def test_bz2_text_input_and_its_long_lines(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl.bz2"
+    good = "\n".join(json.dumps({"text": f"第{i}段"}, ensure_ascii=False) for i in range(3)) + "\n"
+    # Two bz2 streams, as from parallel compressors; a 2 MiB line between them.
+    path.write_bytes(
+        bz2.compress(good.encode()) + compressed(2 * MiB, b"a", bz2.BZ2Compressor(), b"\n" + good.encode())
+    )
+    table, result = read(path, "jsonl", max_line_bytes=MiB)
+    assert table.column("text").to_pylist() == ["第0段", "第1段", "第2段"] * 2
+    assert dict(result.stats.drops) == {"read.line_too_large": 1}
+    assert result.errors[0].line == 4 and "2097152 bytes" in result.errors[0].error
+
+
+def test_mnbvc_line_over_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "mnbvc.jsonl"
+    record = {"文件名": "a.txt", "段落": [{"行号": 1, "内容": "长" * 50_000}]}
+    short = {"文件名": "b.txt", "段落": [{"行号": 1, "内容": "短"}]}
+    lines = [json.dumps(r, ensure_ascii=False) for r in (record, short)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table, result = read(path, "mnbvc", max_line_bytes=64 * 1024)
+    assert table.column("source_id").to_pylist() == ["b.txt"]
+    assert dict(result.stats.drops) == {"read.line_too_large": 1}
+
+
+def test_errors_kept_are_bounded_and_all_are_counted(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"not json\n" * 200_000 + b'{"text": "ok"}\n')
+    table, result = read(path, "jsonl")
+    assert table.num_rows == 1
+    assert result.stats.drops["read.bad_json"] == result.error_count == 200_000
+    assert len(result.errors) == MAX_ERRORS_KEPT
+    assert [e.line for e in result.errors[:3]] == [1, 2, 3]
+
+
+# JSON nested too deeply
+
+
+def test_deeply_nested_json_line_loses_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl.gz"
+    lines = [
+        json.dumps({"text": "第一行"}, ensure_ascii=False),
+        "[" * 200_000,
+        '{"text": "x", "meta": ' + "[" * 5000 + "]" * 5000 + "}",
+        json.dumps({"text": "最后一行"}, ensure_ascii=False),
+    ]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    table, result = read(path, "jsonl")
+    assert table.column("text").to_pylist() == ["第一行", "最后一行"]
+    assert dict(result.stats.drops) == {"read.bad_json": 2}
+    assert [(e.line, "nested too deeply" in e.error) for e in result.errors] == [(2, True), (3, True)]
+
+
+def test_mnbvc_deep_line_loses_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl.zst"
+    good = json.dumps({"文件名": "a.txt", "段落": [{"行号": 1, "内容": "正文"}]}, ensure_ascii=False)
+    path.write_bytes(zstandard.ZstdCompressor().compress(f"{'[' * 200_000}\n{good}\n".encode()))
+    table, result = read(path, "mnbvc")
+    assert table.column("source_id").to_pylist() == ["a.txt"]
+    assert dict(result.stats.drops) == {"read.bad_json": 1}
+
+
+def wudao_element(i: int, content: str | None = None) -> str:
+    element = {"id": i, "uniqueKey": f"u{i}", "titleUkey": f"t{i}", "dataType": "新闻", "title": f"标题{i}"}
+    element["content"] = content if content is not None else f"第{i}篇的正文。"
+    return json.dumps(element, ensure_ascii=False)
+
+
+def test_wudao_deep_long_and_malformed_elements_lose_only_themselves(tmp_path: Path) -> None:
+    elements = [wudao_element(i) for i in range(8)]
+    elements[1] = '{"id": 1, "content": ' + "[" * 200_000 + "]" * 200_000 + "}"  # nested in an object
+    elements[3] = "[" * 200_000  # bare and never closed
+    elements[5] = wudao_element(5, "长" * (3 * MiB))  # over the cap; spans several read chunks
+    # Malformed early, ending two read chunks later: the next element lies past the buffer.
+    elements[6] = '{"id": 6, "title": "坏" "content": "' + "x" * (2 * MiB) + '"}'
+    path = tmp_path / "wudao.json.gz"
+    path.write_bytes(gzip.compress(("[\n" + ",\n".join(elements) + "\n]\n").encode("utf-8")))
+    table, result = read(path, "wudao", max_line_bytes=MiB)
+    assert table.column("source_id").to_pylist() == ["0", "2", "4", "7"]
+    assert dict(result.stats.drops) == {"read.bad_json": 3, "read.line_too_large": 1}
+    assert [e.line for e in result.errors] == [3, 5, 7, 8]  # element 0 is on line 2
+    assert result.records == 8
+
+
+# Damaged WARC files: reading resumes at the next record
+
+
+def members(path: Path) -> tuple[bytes, list[tuple[int, int, str]]]:
+    """The file's bytes and (start, end, record type) of each gzip member (one per record)."""
+    data = path.read_bytes()
+    records = [(r.stream_pos, str(r.record_type)) for r in ArchiveIterator(io.BytesIO(data), parse_http=False)]
+    ends = [start for start, _ in records[1:]] + [len(data)]
+    return data, [(start, end, kind) for (start, kind), end in zip(records, ends)]
+
+
+def middle_response(spans: list[tuple[int, int, str]]) -> int:
+    responses = [i for i, (_, _, kind) in enumerate(spans) if "response" in kind]
+    return responses[len(responses) // 2]
+
+
+def replaced(data: bytes, span: tuple[int, int, str], member: bytes) -> bytes:
+    return data[: span[0]] + member + data[span[1] :]
+
+
+def offsets_after(table: pa.Table, position: int) -> list[int]:
+    return [o for o in table.column("source_offset").to_pylist() if o > position]
+
+
+@pytest.mark.parametrize("source", ["cc_excerpt", "zh_web_sample"])
+def test_corrupt_gzip_member_loses_only_its_record(tmp_path: Path, source: str) -> None:
+    original = (
+        require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz") if source == "cc_excerpt" else SAMPLE_WARC
+    )
+    data, spans = members(original)
+    clean, _ = read(original)
+    bad = middle_response(spans)
+    start, end, _ = spans[bad]
+    damaged = bytearray(data)
+    damaged[(start + end) // 2 : (start + end) // 2 + 16] = b"\xff" * 16
+    path = tmp_path / "damaged.warc.gz"
+    path.write_bytes(bytes(damaged))
+
+    table, result = read(path)
+    assert result.records == len(spans) - 1  # 532 of the sample's 533: every record but the bad one
+    assert result.stats.drops["read.corrupt_record"] == 1
+    assert result.skipped_bytes == end - start
+    assert (result.errors[0].offset, result.error_count) == (start, 1)
+    assert table.num_rows == clean.num_rows - 1
+    # The records after the damage keep their exact offsets (the file's bytes did not move).
+    assert offsets_after(table, start) == offsets_after(clean, end - 1)
+
+
+def test_corrupt_member_deep_in_a_large_block(tmp_path: Path) -> None:
+    """Damage found while reading a record's block (not its header) also resumes after it."""
+    path = tmp_path / "large.warc.gz"
+    starts = []
+    with open(path, "wb") as out:
+        for i in range(4):
+            starts.append(out.tell())
+            noise = os.urandom(1_200_000).hex().encode()  # incompressible: the member is MBs long
+            write_response(out, f"https://large.example.cn/{i}", b"<html><body>" + noise + b"</body></html>", None)
+        starts.append(out.tell())
+    data = bytearray(path.read_bytes())
+    data[starts[2] - 300 : starts[2] - 290] = b"\xff" * 10  # near the end of record 1's member
+    path.write_bytes(bytes(data))
+    table, result = read(path, max_payload_bytes=8 * MiB)
+    assert table.column("url").to_pylist() == [f"https://large.example.cn/{i}" for i in (0, 2, 3)]
+    assert result.stats.drops == {"read.corrupt_record": 1}
+    assert result.skipped_bytes == starts[2] - starts[1]
+    assert result.errors[0].offset == starts[1]
+
+
+def with_content_length(record: bytes, change: int) -> bytes:
+    found = re.search(rb"Content-Length: (\d+)", record)
+    return record[: found.start(1)] + str(int(found.group(1)) + change).encode() + record[found.end(1) :]
+
+
+@pytest.mark.parametrize("change", [+5000, -50])
+def test_wrong_content_length_loses_no_other_record(tmp_path: Path, change: int) -> None:
+    original = require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz")
+    data, spans = members(original)
+    clean, _ = read(original)
+    bad = middle_response(spans)
+    record = gzip.decompress(data[spans[bad][0] : spans[bad][1]])
+    path = tmp_path / "wrong_length.warc.gz"
+    path.write_bytes(replaced(data, spans[bad], gzip.compress(with_content_length(record, change))))
+
+    table, result = read(path)
+    assert result.records == len(spans)  # the records it ran into are read again after it
+    assert result.stats.drops["read.corrupt_record"] == 1
+    assert result.errors[0].offset == spans[bad][0]  # the record with the wrong length is named
+    assert result.skipped_bytes == 0
+    assert set(clean.column("url").to_pylist()) <= set(table.column("url").to_pylist())
+
+
+def test_huge_target_uri_loses_only_its_record(tmp_path: Path) -> None:
+    original = require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz")
+    data, spans = members(original)
+    clean, _ = read(original)
+    bad = middle_response(spans)
+    record = gzip.decompress(data[spans[bad][0] : spans[bad][1]])
+    url = re.search(rb"WARC-Target-URI: (\S+)", record).group(1)
+    long_url = b"https://spam.example.cn/" + b"a" * 100_000
+    member = gzip.compress(record.replace(b"WARC-Target-URI: " + url, b"WARC-Target-URI: " + long_url, 1))
+    path = tmp_path / "long_uri.warc.gz"
+    path.write_bytes(replaced(data, spans[bad], member))
+
+    table, result = read(path)
+    assert result.records == len(spans) - 1
+    assert result.stats.drops["read.corrupt_record"] == 1
+    assert result.skipped_bytes == len(member)
+    assert "header length" in result.errors[0].error
+    assert set(table.column("url").to_pylist()) == set(clean.column("url").to_pylist()) - {url.decode()}
+
+
+def test_uncompressed_warc_resumes_at_the_next_warc_line(tmp_path: Path) -> None:
+    original = require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz")
+    data, spans = members(original)
+    records = [gzip.decompress(data[start:end]) for start, end, _ in spans]
+    bad = middle_response(spans)
+    records[bad] = b"garbage, not a record\r\n" * 40
+    path = tmp_path / "plain.warc"
+    path.write_bytes(b"".join(records))
+    clean, _ = read(original)
+
+    table, result = read(path)
+    assert result.records == len(spans) - 1
+    assert result.stats.drops["read.corrupt_record"] == 1
+    assert result.skipped_bytes == len(records[bad])
+    assert table.num_rows == clean.num_rows - 1
+
+
+def test_damaged_first_record_and_a_file_of_garbage(tmp_path: Path) -> None:
+    data, spans = members(require_shared("warc", "commoncrawl_excerpt", "warcfile.warc.gz"))
+    path = tmp_path / "bad_start.warc.gz"
+    path.write_bytes(b"\0" * 1000 + data[spans[1][0] :])
+    table, result = read(path)
+    assert (result.records, result.skipped_bytes) == (len(spans) - 1, 1000)
+    (tmp_path / "garbage.warc.gz").write_bytes(os.urandom(50_000))
+    table, result = read(tmp_path / "garbage.warc.gz")
+    assert (table, result.records, result.skipped_bytes) == (None, 0, 50_000)
+    assert result.stats.drops == {"read.corrupt_record": 1}
