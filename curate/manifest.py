@@ -106,6 +106,7 @@ def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
         "records": record.get("records", 0),
         "documents_out": record.get("documents_out", 0),
         "error_count": record.get("error_count", 0),
+        "skipped_bytes": record.get("skipped_bytes", 0),
         "errors": record.get("errors", []),
         "node": record.get("node"),
         "seconds": record.get("seconds"),

@@ -241,13 +241,19 @@ def _input_record(unit: Unit, read_result: ReadResult) -> dict[str, Any]:
     if errors and read_result.records == 0:
         # Not a single record could be read: the file is not a WARC file (or is empty garbage).
         failed = failed_unit_record(unit, f"unreadable input: {errors[0].error}", failure="input")
-        return failed | {"sha256": storage.sha256(unit.path), "errors": listed, "error_count": len(errors)}
+        return failed | {
+            "sha256": storage.sha256(unit.path),
+            "errors": listed,
+            "error_count": read_result.error_count,
+            "skipped_bytes": read_result.skipped_bytes,
+        }
     record: dict[str, Any] = {"note": "the file holds no records"} if read_result.records == 0 else {}
     return record | {
         "size": storage.file_size(unit.path),
         "sha256": storage.sha256(unit.path),
         "status": "ok" if not errors else "partial",
         "records": read_result.records,
-        "error_count": len(errors),
+        "error_count": read_result.error_count,
+        "skipped_bytes": read_result.skipped_bytes,
         "errors": listed,
     }
