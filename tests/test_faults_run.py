@@ -393,3 +393,68 @@ def test_a_unit_folder_missing_its_documents_is_redone_not_resumed(tmp_path: Pat
     assert code == 0, output
     assert json.loads((out / "manifest.json").read_text())["resumed_units"] == 0
     assert shards(out) == first
+
+
+# 6. Bombs through a whole run: the reader's caps hold with every stage behind them.
+
+RUN_MEASURED = """
+import atexit, resource, sys
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+atexit.register(lambda: print(f"peak_rss {peak()}", file=sys.stderr))
+from curate.cli import main
+sys.argv = ["curate", "run", *sys.argv[1:], "--executor", "local"]
+main()
+"""
+
+
+def bomb_inputs(folder: Path) -> dict[str, Path]:
+    """A 256 KB WARC.gz whose HTTP gzip body inflates to 256 MiB, a 24 KB .jsonl.zst holding one
+    256 MiB line, and a .jsonl.gz of 256 MiB of newlines; each ends with one good document."""
+    import zlib
+
+    import zstandard
+
+    from curate.warc_writer import write_record, write_response
+
+    folder.mkdir()
+    page = "<html><body><p>" + "今天的天气很好，我们去公园散步。" * 20 + "</p></body></html>"
+
+    def squeeze(compressor, byte: bytes, head: bytes = b"", tail: bytes = b"") -> bytes:
+        parts = [compressor.compress(head)] + [compressor.compress(byte * (1 << 20)) for _ in range(256)]
+        return b"".join(parts) + compressor.compress(tail) + compressor.flush()
+
+    warc = folder / "http.warc.gz"
+    with open(warc, "wb") as out:
+        body = squeeze(zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), b"<")
+        block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n" + body
+        write_record(out, "response", block, target_uri="https://bomb.test/")
+        write_response(out, "https://ok.test/", page.encode(), "text/html; charset=utf-8")
+    good = json.dumps({"text": "今天的天气很好，我们去公园散步。" * 10}, ensure_ascii=False).encode() + b"\n"
+    line = folder / "line.jsonl.zst"
+    line.write_bytes(squeeze(zstandard.ZstdCompressor().compressobj(), b"a", b'{"text": "', b'"}\n' + good))
+    newlines = folder / "newlines.jsonl.gz"
+    newlines.write_bytes(squeeze(zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), b"\n", tail=good))
+    return {"warc": warc, "line": line, "newlines": newlines}
+
+
+@pytest.mark.parametrize("bomb", ["warc", "line", "newlines"])
+def test_a_run_over_a_bomb_stays_under_1_gib(tmp_path: Path, bomb: str) -> None:
+    path = bomb_inputs(tmp_path / "in")[bomb]
+    config = ZH_WEB if bomb == "warc" else REPO / "configs" / "mnbvc.yaml"
+    args = [str(config), "--input", str(path), "--output", str(tmp_path / "out")]
+    if bomb != "warc":
+        args += ["--format", "jsonl"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_MEASURED, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    peak = int(done.stderr.rsplit("peak_rss ", 1)[1].split()[0])
+    assert peak < 1 << 30, f"peak RSS {peak >> 20} MiB"
+    (entry,) = json.loads((tmp_path / "out" / "manifest.json").read_text())["inputs"]
+    read = json.loads((tmp_path / "out" / "manifest.json").read_text())["stages"][0]
+    expected = {"warc": "read.payload_too_large", "line": "read.line_too_large", "newlines": None}[bomb]
+    if expected:
+        assert read["drops"].get(expected) == 1, read["drops"]
+    assert entry["status"] in ("ok", "partial")
+    print(f"{bomb}: peak RSS {peak >> 20} MiB")
