@@ -458,3 +458,24 @@ def test_a_run_over_a_bomb_stays_under_1_gib(tmp_path: Path, bomb: str) -> None:
         assert read["drops"].get(expected) == 1, read["drops"]
     assert entry["status"] in ("ok", "partial")
     print(f"{bomb}: peak RSS {peak >> 20} MiB")
+
+
+def test_two_runs_started_into_one_folder_one_runs_the_other_exits_2(tmp_path: Path) -> None:
+    """Before the lock, the second run removed the first one's in-flight unit folders at start-up."""
+    out = tmp_path / "out"
+    config = one_row_shards(tmp_path, out)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "curate.cli", "run", str(config)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    while not ((out / LOCK).exists() and f"pid {first.pid} " in (out / LOCK).read_text()):
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    second = run_subprocess(str(config))
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"is in use by another curate run (pid {first.pid} on " in second.stderr
+    assert first.wait(timeout=240) == 0, first.stderr.read()[-2000:]
+    reference = tmp_path / "reference"
+    assert run_subprocess(str(one_row_shards(tmp_path, reference))).returncode == 0
+    assert shards(out) == shards(reference)
