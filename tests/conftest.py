@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -151,4 +152,41 @@ def _all_html_pages_warc() -> str:
             body = gzip.decompress(page.read_bytes()) if page.suffix == ".gz" else page.read_bytes()
             # The charset is left to the page itself (meta tag or detection), as many crawls serve it.
             write_response(out, f"http://page{number}.example.org/{page.name}", body, "text/html")
+    return path
+
+
+def run_flagship(out: Path) -> Path:
+    """``curate run configs/zh_web.yaml`` into ``out``, in this process (no Ray)."""
+    from click.testing import CliRunner
+
+    from curate.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+HEADLESS_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+)
+"""Chromium without a display, network chatter or a first-run page; its log on stderr."""
+
+
+def chromium() -> str:
+    """The Chromium binary; missing fails under CI (.ci/run installs it) and skips elsewhere."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs the Debian package)")
+        pytest.skip("chromium is not installed: apt-get install chromium")
     return path

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
-from conftest import REPO
+from conftest import HEADLESS_FLAGS, chromium, run_flagship
 
 from curate.cli import cli
 from curate.untrusted import BIDI_CONTROLS, UnsafeOutput, inside
@@ -32,12 +32,7 @@ RAW_MARKUP = re.compile(r"<script>document|<img|onerror=\"document")
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("faults") / "out"
-    result = CliRunner().invoke(
-        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"]
-    )
-    assert result.exit_code == 0, result.output
-    return out
+    return run_flagship(tmp_path_factory.mktemp("faults") / "out")
 
 
 @pytest.fixture
@@ -398,9 +393,7 @@ def test_totals_that_disagree_with_the_file_lists_are_mismatches(copy: Path) -> 
 def test_an_injected_script_does_not_run_in_chromium(copy: Path, tmp_path: Path) -> None:
     """Escaping is the defence; the CSP is the second one: a script that got into the page anyway
     (here, spliced in by hand) is refused, while the page's own sorting script is not."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed (optional here; tests/test_report.py needs it)")
+    browser = chromium()
     _hostile(copy, PAYLOAD)
     assert invoke("report", str(copy)).exit_code == 0
     page = copy / "report.html"
@@ -408,15 +401,7 @@ def test_an_injected_script_does_not_run_in_chromium(copy: Path, tmp_path: Path)
     dom = subprocess.run(
         [
             browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
+            *HEADLESS_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
             page.resolve().as_uri(),

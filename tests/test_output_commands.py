@@ -10,19 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import REPO, run_flagship
 
 from curate.cli import cli
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("verify") / "out"
-    result = CliRunner().invoke(
-        cli, ["run", str(REPO / "configs" / "zh_web.yaml"), "--output", str(out), "--executor", "local"]
-    )
-    assert result.exit_code == 0, result.output
-    return out
+    return run_flagship(tmp_path_factory.mktemp("verify") / "out")
 
 
 def verify(out: Path) -> tuple[int, str]:

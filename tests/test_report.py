@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, _real_chinese_pages_warc, peoples_daily_documents
+from conftest import HEADLESS_FLAGS, REPO, _real_chinese_pages_warc, chromium, peoples_daily_documents
 
 from curate.cli import cli
 from curate.warc_writer import write_response
@@ -21,15 +20,6 @@ ARTIFACTS = Path(os.environ.get("CURATE_TEST_ARTIFACTS", REPO / "test-artifacts"
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> lorem ipsum dolor sit amet"
 # Chromium's own background services; anything else would be the page fetching.
 BROWSER_HOSTS = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)(/|:|$)")
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs the Debian package)")
-        pytest.skip("chromium is not installed: apt-get install chromium")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +78,7 @@ def reported(tmp_path_factory) -> Path:
 def open_in_chromium(report: Path, work: Path) -> tuple[str, str, list[str]]:
     """(DOM after scripts ran, browser log, URLs requested) of the page, with a screenshot saved."""
     browser = chromium()
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-    ]
+    flags = HEADLESS_FLAGS
     url = report.resolve().as_uri()
     net_log = work / "net.json"
     dom = subprocess.run(
