@@ -190,3 +190,14 @@ def chromium() -> str:
             pytest.fail("chromium is not installed (.ci/run installs the Debian package)")
         pytest.skip("chromium is not installed: apt-get install chromium")
     return path
+
+
+def peak_rss() -> int:
+    """This process's peak resident set in bytes, since its exec: /proc's VmHWM. (ru_maxrss is no
+    use in a child: Linux carries the forking parent's peak across exec, so under a large pytest
+    process every child would report the test session's size.)"""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")

@@ -33,20 +33,20 @@ MiB = 1 << 20
 RSS_LIMIT = 1 << 30
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from stages.readers import InputConfig, ReadResult, reader_for
+from conftest import peak_rss
 path, fmt = sys.argv[1], sys.argv[2]
 result = ReadResult()
 rows = sum(b.num_rows for b in reader_for(InputConfig(paths=[path], format=fmt)).read(path, result))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_rss()
 print(json.dumps({"rows": rows, "records": result.records, "drops": dict(result.stats.drops), "peak": peak}))
 """
 
 
 def read_in_child(path: Path, format: str) -> dict:
-    """Read ``path`` in a fresh interpreter; its counts and its own peak RSS (RUSAGE_SELF there:
-    RUSAGE_CHILDREN here would be the largest of every child the test session ever ran)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    """Read ``path`` in a fresh interpreter; its counts and its own peak RSS (``peak_rss``)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), format], env=env, capture_output=True, text=True, timeout=120
     )

@@ -398,9 +398,9 @@ def test_a_unit_folder_missing_its_documents_is_redone_not_resumed(tmp_path: Pat
 # 6. Bombs through a whole run: the reader's caps hold with every stage behind them.
 
 RUN_MEASURED = """
-import atexit, resource, sys
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-atexit.register(lambda: print(f"peak_rss {peak()}", file=sys.stderr))
+import atexit, sys
+from conftest import peak_rss
+atexit.register(lambda: print(f"peak_rss {peak_rss()}", file=sys.stderr))
 from curate.cli import main
 sys.argv = ["curate", "run", *sys.argv[1:], "--executor", "local"]
 main()
@@ -444,7 +444,7 @@ def test_a_run_over_a_bomb_stays_under_1_gib(tmp_path: Path, bomb: str) -> None:
     args = [str(config), "--input", str(path), "--output", str(tmp_path / "out")]
     if bomb != "warc":
         args += ["--format", "jsonl"]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]))
     done = subprocess.run(
         [sys.executable, "-c", RUN_MEASURED, *args], capture_output=True, text=True, env=env, timeout=300
     )
