@@ -2,7 +2,8 @@
 
 Each case is a small generated file: decompression and size bombs (read in a child process
 whose peak RSS must stay under 1 GiB), corrupt gzip members and wrong Content-Lengths in real
-WARC files (reading resumes at the next record), and JSON nested too deeply to parse.
+WARC files (reading resumes at the next record), corrupt members and frames in multi-member
+text inputs (reading resumes at the next one), and JSON nested too deeply to parse.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import os
 import re
 import subprocess
 import sys
+import typing
 import zlib
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 import zstandard
-from conftest import REPO, SAMPLE_WARC, require_shared
+from conftest import REPO, SAMPLE_WARC, peoples_daily_documents, require_shared
 from fastwarc.warc import ArchiveIterator
 
 from curate.warc_writer import write_record, write_response
@@ -73,6 +75,13 @@ def gzip_compressor():
 
 def assert_bounded(summary: dict) -> None:
     assert summary["peak"] < RSS_LIMIT, f"peak RSS {summary['peak'] / MiB:.0f} MiB"
+
+
+def assert_adds_up(table: pa.Table | None, result: ReadResult) -> None:
+    """Every record read is a document out of the reader or one read.* drop."""
+    rows = table.num_rows if table is not None else 0
+    assert result.records == rows + sum(result.stats.drops.values())
+    assert (result.stats.docs_in, result.stats.docs_out) == (result.records, rows)
 
 
 # Decompression and size bombs
@@ -265,11 +274,12 @@ def test_corrupt_gzip_member_loses_only_its_record(tmp_path: Path, source: str) 
     path.write_bytes(bytes(damaged))
 
     table, result = read(path)
-    assert result.records == len(spans) - 1  # 532 of the sample's 533: every record but the bad one
+    assert result.records == len(spans)  # the bad one counts once, as read.corrupt_record
     assert result.stats.drops["read.corrupt_record"] == 1
     assert result.skipped_bytes == end - start
     assert (result.errors[0].offset, result.error_count) == (start, 1)
     assert table.num_rows == clean.num_rows - 1
+    assert_adds_up(table, result)
     # The records after the damage keep their exact offsets (the file's bytes did not move).
     assert offsets_after(table, start) == offsets_after(clean, end - 1)
 
@@ -292,6 +302,7 @@ def test_corrupt_member_deep_in_a_large_block(tmp_path: Path) -> None:
     assert result.stats.drops == {"read.corrupt_record": 1}
     assert result.skipped_bytes == starts[2] - starts[1]
     assert result.errors[0].offset == starts[1]
+    assert_adds_up(table, result)
 
 
 def with_content_length(record: bytes, change: int) -> bytes:
@@ -314,7 +325,12 @@ def test_wrong_content_length_loses_no_other_record(tmp_path: Path, change: int)
     assert result.stats.drops["read.corrupt_record"] == 1
     assert result.errors[0].offset == spans[bad][0]  # the record with the wrong length is named
     assert result.skipped_bytes == 0
-    assert set(clean.column("url").to_pylist()) <= set(table.column("url").to_pylist())
+    # It is the corrupt one, so it gives no document (before, +5000 gave one whose HTML ran on into the
+    # next record); every other page is read.
+    url = re.search(rb"WARC-Target-URI: (\S+)", record).group(1).decode()
+    assert set(table.column("url").to_pylist()) == set(clean.column("url").to_pylist()) - {url}
+    assert not any(b"WARC/1." in html for html in table.column("html").to_pylist())
+    assert_adds_up(table, result)
 
 
 def test_huge_target_uri_loses_only_its_record(tmp_path: Path) -> None:
@@ -330,11 +346,12 @@ def test_huge_target_uri_loses_only_its_record(tmp_path: Path) -> None:
     path.write_bytes(replaced(data, spans[bad], member))
 
     table, result = read(path)
-    assert result.records == len(spans) - 1
+    assert result.records == len(spans)
     assert result.stats.drops["read.corrupt_record"] == 1
     assert result.skipped_bytes == len(member)
     assert "header length" in result.errors[0].error
     assert set(table.column("url").to_pylist()) == set(clean.column("url").to_pylist()) - {url.decode()}
+    assert_adds_up(table, result)
 
 
 def test_uncompressed_warc_resumes_at_the_next_warc_line(tmp_path: Path) -> None:
@@ -348,10 +365,11 @@ def test_uncompressed_warc_resumes_at_the_next_warc_line(tmp_path: Path) -> None
     clean, _ = read(original)
 
     table, result = read(path)
-    assert result.records == len(spans) - 1
+    assert result.records == len(spans)
     assert result.stats.drops["read.corrupt_record"] == 1
     assert result.skipped_bytes == len(records[bad])
     assert table.num_rows == clean.num_rows - 1
+    assert_adds_up(table, result)
 
 
 def test_damaged_first_record_and_a_file_of_garbage(tmp_path: Path) -> None:
@@ -359,8 +377,168 @@ def test_damaged_first_record_and_a_file_of_garbage(tmp_path: Path) -> None:
     path = tmp_path / "bad_start.warc.gz"
     path.write_bytes(b"\0" * 1000 + data[spans[1][0] :])
     table, result = read(path)
-    assert (result.records, result.skipped_bytes) == (len(spans) - 1, 1000)
+    assert (result.records, result.skipped_bytes) == (len(spans), 1000)  # the 1000 bytes are one corrupt record
+    assert_adds_up(table, result)
     (tmp_path / "garbage.warc.gz").write_bytes(os.urandom(50_000))
     table, result = read(tmp_path / "garbage.warc.gz")
+    # No record at all: records stays 0 (the manifest then calls the file unreadable), the only
+    # file whose drops are not records read.
     assert (table, result.records, result.skipped_bytes) == (None, 0, 50_000)
     assert result.stats.drops == {"read.corrupt_record": 1}
+
+
+# Damaged multi-member text inputs: reading resumes at the next gzip member or zstd frame
+
+MEMBER_TEXT = 32 * 1024
+"""Text per member, cut anywhere in a line as block writers (bgzip, parallel zstd) do."""
+BAD_BLOCK = {"gzip": b"\x06", "zstd": b"\x06\x00\x00"}
+"""A deflate block header of the reserved type 11, a zstd block header of the reserved type 3: at
+a block boundary, every decoder stops right there, so the damage is where the test says."""
+ZSTD_PAD = b"\x00\x40\x00" + b" " * 2048
+"""A raw zstd block of 2048 spaces before the damage: zstd drops the output of the step it fails
+in (ZSTD_SLICE bytes), and without it the text's last block would end in that step."""
+SUFFIX = {"gzip": "gz", "zstd": "zst"}
+
+
+def member(kind: str, data: bytes, damage_at: int | None = None) -> tuple[bytes, int]:
+    """One gzip member or zstd frame (with the checksum the zstd tool writes) of ``data``, and where
+    its damage is: with ``damage_at``, a bad block after the text before that offset, then the
+    member's other bytes."""
+    if kind == "gzip":
+        encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        to_block_end, pad = (lambda: encoder.flush(zlib.Z_FULL_FLUSH)), b""
+    else:
+        encoder = zstandard.ZstdCompressor(write_checksum=True).compressobj()
+        to_block_end, pad = (lambda: encoder.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)), ZSTD_PAD
+    if damage_at is None:
+        return encoder.compress(data) + encoder.flush(), -1
+    head = encoder.compress(data[:damage_at]) + to_block_end() + pad
+    return head + BAD_BLOCK[kind] + encoder.compress(data[damage_at:]) + encoder.flush(), len(head)
+
+
+class Damage(typing.NamedTuple):
+    at: int
+    """File offset of the bad block."""
+    resume: int
+    """File offset of the member after the damaged one."""
+    text_at: int
+    """Offset in the text of the damage, and of the next member's first byte."""
+    text_resume: int
+
+
+def write_damaged(path: Path, kind: str, text: bytes) -> Damage:
+    """``text`` as members of MEMBER_TEXT bytes, the middle one damaged halfway."""
+    pieces = [text[i : i + MEMBER_TEXT] for i in range(0, len(text), MEMBER_TEXT)]
+    bad = len(pieces) // 2
+    before = b"".join(member(kind, piece)[0] for piece in pieces[:bad])
+    damaged, at = member(kind, pieces[bad], len(pieces[bad]) // 2)
+    path.write_bytes(before + damaged + b"".join(member(kind, piece)[0] for piece in pieces[bad + 1 :]))
+    text_at = bad * MEMBER_TEXT + len(pieces[bad]) // 2
+    return Damage(len(before) + at, len(before) + len(damaged), text_at, (bad + 1) * MEMBER_TEXT)
+
+
+def kept_lines(text: bytes, damage: Damage) -> tuple[list[int], int]:
+    """Indexes of the lines of ``text`` a resync keeps (those ending before the damage and those
+    starting in the next member; the rest of the cut line goes with it), and the cut line's."""
+    kept, cut, start = [], -1, 0
+    for index, line in enumerate(text.split(b"\n")[:-1]):
+        if start + len(line) <= damage.text_at or start >= damage.text_resume:
+            kept.append(index)
+        elif cut < 0:
+            cut = index
+        start += len(line) + 1
+    return kept, cut
+
+
+def assert_skipped_from_the_damage(result: ReadResult, damage: Damage, kind: str) -> None:
+    """Skipped bytes run from the damage to the next member: from its very byte in gzip (a failed step
+    is decoded again byte by byte), from the start of the ZSTD_SLICE it ends in in zstd."""
+    if kind == "gzip":
+        assert result.skipped_bytes == damage.resume - damage.at
+    else:
+        assert damage.resume - damage.at - 3 <= result.skipped_bytes < damage.resume - damage.at + 1024
+
+
+def jsonl_text(documents: list[str]) -> bytes:
+    return ("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in documents) + "\n").encode()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_corrupt_member_of_a_jsonl_loses_only_the_rest_of_it(tmp_path: Path, kind: str) -> None:
+    documents = peoples_daily_documents(300)
+    text = jsonl_text(documents)
+    damage = write_damaged(tmp_path / f"corpus.jsonl.{SUFFIX[kind]}", kind, text)
+    table, result = read(tmp_path / f"corpus.jsonl.{SUFFIX[kind]}", "jsonl")
+
+    kept, cut = kept_lines(text, damage)
+    # Before: read.truncated at the damage, and every document after it lost (about half).
+    assert table.column("text").to_pylist() == [documents[i] for i in kept]
+    assert dict(result.stats.drops) == {"read.corrupt_record": 1}  # the cut line, its rest folded in
+    assert_skipped_from_the_damage(result, damage, kind)
+    assert_adds_up(table, result)
+    (error,) = result.errors
+    assert error.line == cut + 1 and f"member at byte {damage.resume}" in error.error
+    # Lines after the damage number on from the cut one (line cut + 1; cut + 2 is its rest in the
+    # next member): unique and increasing, shifted from the text's.
+    lines = table.column("source_offset").to_pylist()
+    assert lines == sorted(set(lines)) and lines[cut] == cut + 3
+
+    # A file of one member has nothing to resume at: it ends there, as a cut-off file does.
+    one = tmp_path / f"one.jsonl.{SUFFIX[kind]}"
+    data, at = member(kind, text, damage.text_at)
+    one.write_bytes(data)
+    table, result = read(one, "jsonl")
+    assert table.column("text").to_pylist() == documents[:cut]
+    assert dict(result.stats.drops) == {"read.truncated": 1}
+    assert_skipped_from_the_damage(result, Damage(at, len(data), damage.text_at, len(text)), kind)
+
+
+def test_corrupt_frame_of_mnbvc_sample_loses_only_the_rest_of_it(tmp_path: Path) -> None:
+    text = (
+        zstandard.ZstdDecompressor()
+        .decompressobj()
+        .decompress((REPO / "samples" / "mnbvc_sample.jsonl.zst").read_bytes())
+    )
+    (tmp_path / "clean.jsonl").write_bytes(text)
+    clean, _ = read(tmp_path / "clean.jsonl", "mnbvc")
+    damage = write_damaged(tmp_path / "mnbvc.jsonl.zst", "zstd", text)
+    table, result = read(tmp_path / "mnbvc.jsonl.zst", "mnbvc")
+
+    kept, _ = kept_lines(text, damage)
+    lines = clean.column("source_offset").to_pylist()  # line numbers: the sample has bad lines too
+    expected = [t for t, line in zip(clean.column("text").to_pylist(), lines) if line - 1 in kept]
+    assert 0 < len(expected) < clean.num_rows
+    assert table.column("text").to_pylist() == expected
+    assert result.stats.drops["read.corrupt_record"] == 1 and "read.truncated" not in result.stats.drops
+    assert_skipped_from_the_damage(result, damage, "zstd")
+    assert_adds_up(table, result)
+
+
+def test_corrupt_member_of_a_wudao_array_loses_only_the_rest_of_it(tmp_path: Path) -> None:
+    documents = peoples_daily_documents(300)
+    text = ("[\n" + ",\n".join(wudao_element(i, t) for i, t in enumerate(documents)) + "\n]\n").encode()
+    damage = write_damaged(tmp_path / "wudao.json.gz", "gzip", text)
+    table, result = read(tmp_path / "wudao.json.gz", "wudao")
+
+    kept, cut = kept_lines(text, damage)  # element i is on line i + 1 (from 0)
+    assert table.column("source_id").to_pylist() == [str(i - 1) for i in kept[1:-1]]
+    assert dict(result.stats.drops) == {"read.corrupt_record": 1}  # the rest of the cut one is passed over
+    assert_skipped_from_the_damage(result, damage, "gzip")
+    assert_adds_up(table, result)
+    (error,) = result.errors
+    assert error.error.startswith(f"element {cut}: corrupt gzip data")
+    numbers = table.column("source_offset").to_pylist()  # element numbers go on from the cut one
+    assert numbers == sorted(set(numbers)) and numbers[cut - 1] == cut + 1
+
+
+def test_corrupt_bz2_stream_is_passed_over(tmp_path: Path) -> None:
+    documents = peoples_daily_documents(90)
+    streams = [bz2.compress(jsonl_text(documents[i : i + 30])) for i in (0, 30, 60)]
+    streams[1] = streams[1][:3] + b"0" + streams[1][4:]  # block size 0: the stream is refused at once
+    path = tmp_path / "corpus.jsonl.bz2"
+    path.write_bytes(b"".join(streams))
+    table, result = read(path, "jsonl")
+    assert table.column("text").to_pylist() == documents[:30] + documents[60:]
+    assert dict(result.stats.drops) == {"read.corrupt_record": 1}
+    assert result.skipped_bytes == len(streams[1])
+    assert_adds_up(table, result)

@@ -9,9 +9,20 @@ Drops, each counted with its line number; reading goes on with the next line:
   unread (one huge line must not take the worker's memory);
 - ``read.bad_field``: a mapped field of the wrong type (a number or list as text);
 - ``read.missing_text``: no text field, or an empty one;
-- ``read.truncated``: the compressed stream is cut off; the lines before it are used.
+- ``read.corrupt_record``: a corrupt gzip member, zstd frame or bz2 stream in a file
+  of several. Reading resumes at the next member that decodes (``compressed``); the
+  line the damage cut is this one record, whatever the stretch held (the lines lost
+  whole inside it cannot be counted), and its compressed bytes passed over add to
+  ``skipped_bytes``. When the next member starts inside a line, that line's rest fails
+  to parse and is counted with the cut line, not as ``read.bad_json`` on its own.
+  Line numbers and offsets after it count the text decoded, the damaged stretch
+  standing for one line (``compressed``): unique and increasing, but shifted from the
+  original file's;
+- ``read.truncated``: the compressed stream is cut off, or damaged with no member
+  after the damage; the lines before it are used.
 
-Blank lines are skipped without a count.
+Blank lines are skipped without a count. ``records`` counts every other line, the
+cut one included, so it equals the documents plus the drops other than ``read.truncated``.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from stages.readers.base import (
     ReadResult,
     mapped_document,
 )
-from stages.readers.compressed import LongLine, TruncatedInput, numbered_lines
+from stages.readers.compressed import CutLine, LongLine, TruncatedInput, numbered_lines
 
 
 def parse_json_line(line: bytes) -> object:
@@ -56,11 +67,13 @@ def read_json_lines(
 ) -> Iterator[pa.RecordBatch]:
     """Shared loop of the line-based readers: ``documents_of(record)`` gives
     (text, source id, url, metadata) tuples or raises MalformedRecord."""
-    lines = numbered_lines(path, max_line_bytes)
+    lines = numbered_lines(path, max_line_bytes, resync=True)
+    cut_line = -1  # the number of the last line a damaged stretch cut
     while True:
         try:
             item = next(lines, None)
         except TruncatedInput as error:
+            result.skipped_bytes += error.skipped
             result.skip("read.truncated", ReadError(error.offset, str(error), line=error.line))
             break
         if item is None:
@@ -71,13 +84,20 @@ def read_json_lines(
             message = f"line of {line.size} bytes, over input.max_line_bytes ({max_line_bytes})"
             result.skip("read.line_too_large", ReadError(offset, message, line=number))
             continue
+        if type(line) is CutLine:
+            _count_cut(result, number, offset, line)
+            cut_line = number
+            continue
         if not line.strip():
             continue
         result.records += 1
         try:
             documents = documents_of(parse_json_line(line))
         except MalformedRecord as error:
-            result.skip(error.reason, ReadError(offset, str(error), line=number))
+            if number == cut_line + 1 and error.reason == "read.bad_json":
+                result.records -= 1  # the rest of the cut line: already counted with it
+            else:
+                result.skip(error.reason, ReadError(offset, str(error), line=number))
             continue
         except RecursionError:
             # Parsed just under the recursion limit, then nested too deeply to re-encode as metadata.
@@ -90,6 +110,18 @@ def read_json_lines(
     batch = builder.flush()
     if batch is not None:
         yield batch
+
+
+def _count_cut(result: ReadResult, number: int, offset: int, line: CutLine) -> None:
+    """Count the line a damaged stretch cut as one corrupt record, and the bytes passed over."""
+    damage = line.damage
+    result.records += 1
+    result.skipped_bytes += damage.skipped
+    message = (
+        f"{damage.error} at compressed byte {damage.found_at}; skipped {damage.skipped} bytes to the member"
+        f" at byte {damage.resumed_at}; the line it cut is dropped ({line.size} bytes before the damage)"
+    )
+    result.skip("read.corrupt_record", ReadError(offset, message, line=number))
 
 
 class JsonlReader:

@@ -16,7 +16,9 @@ Drops, each with its line number (reading goes on with the next line):
 line over ``input.max_line_bytes``, passed over unread), ``read.bad_field`` (a
 paragraph list that is not a list of objects, a non-string 内容),
 ``read.missing_text`` (no text in any paragraph), ``read.unknown_layout``
-(an object in none of the layouts above) and ``read.truncated``.
+(an object in none of the layouts above), ``read.corrupt_record`` (the line a
+corrupt zstd frame or gzip member cut; reading resumes at the next one that
+decodes, as for ``jsonl``, whose loop this reader shares) and ``read.truncated``.
 """
 
 from __future__ import annotations

@@ -15,13 +15,22 @@ with its reason, so the funnel's first step adds up:
   cannot read (a bad gzip member, an invalid or oversized header, a wrong
   Content-Length). Reading resumes at the next record start after the damage
   (see ``warc_records``); the error, its byte offset and the bytes skipped are kept
-  for the manifest.
+  for the manifest. A record with a wrong Content-Length is found out only when the
+  next record does not follow it, so each record's outcome is counted once the next
+  one is read (its row stays in the batch being built until then): a record found
+  corrupt then gives nothing but its ``read.corrupt_record`` (a too large length
+  would have put the bytes it ran into on the end of its HTML).
+
+``ReadResult.records`` counts every record, the corrupt ones included, so it equals
+the documents plus the drops (but for a file with no readable record at all, see
+``warc_records``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pyarrow as pa
 from fastwarc.warc import WarcRecord, WarcRecordType
@@ -64,6 +73,13 @@ Page = tuple[str | None, bytes | None, str | None, str | None, bytes]
 """(text, html, HTTP content type, HTTP content language, the payload its digest is of)."""
 
 
+class Drop(NamedTuple):
+    """A record that yields no document: why, and the error kept for the manifest."""
+
+    reason: str
+    error: ReadError | None = None
+
+
 class WarcReader:
     """Streams one WARC/WET file as Arrow batches of READER_SCHEMA."""
 
@@ -76,51 +92,47 @@ class WarcReader:
         rows: dict[str, list] = {name: [] for name in READER_SCHEMA.names}
         with open_input(path) as stream:
             records = WarcRecords(stream, result)
+            pending: tuple[int, Page | Drop | None] | None = None
             for record in records:
-                result.records += 1
-                page = self._page(record, records, result)
-                if page is None:
-                    continue
-                result.stats.docs_in += 1
-                result.stats.docs_out += 1
-                _add_row(rows, path, source_name, result.records, record, page)
+                # Reading this record shows whether the one before ended where it said.
+                _settle(pending, records, result, rows)
                 if len(rows["id"]) >= self.config.batch_size:
                     yield pa.RecordBatch.from_pydict(rows, schema=READER_SCHEMA)
                     rows = {name: [] for name in READER_SCHEMA.names}
+                result.records += 1
+                page = self._page(record, records)
+                if page is not None and not isinstance(page, Drop):
+                    _add_row(rows, path, source_name, result.records, record, page)
+                pending = (record.stream_pos, page)
+            _settle(pending, records, result, rows)
         if rows["id"]:
             yield pa.RecordBatch.from_pydict(rows, schema=READER_SCHEMA)
 
-    def _page(self, record: WarcRecord, records: WarcRecords, result: ReadResult) -> Page | None:
-        """The record's page, or None when it is dropped (counted in ``result``)."""
+    def _page(self, record: WarcRecord, records: WarcRecords) -> Page | Drop | None:
+        """The record's page, why it is dropped, or None when its bytes are damaged."""
         record_type = record.record_type
         if record_type not in KEPT_TYPES:
-            result.skip(f"read.record_{str(record_type).rsplit('.', 1)[-1]}")
-            return None
+            return Drop(f"read.record_{str(record_type).rsplit('.', 1)[-1]}")
         if record.content_length > self.config.max_payload_bytes:
-            result.skip("read.payload_too_large")
-            return None
+            return Drop("read.payload_too_large")
         block = records.read_block(record)
         if block is None:
             return None  # damaged bytes: counted where reading resumes
         offset = record.stream_pos
         if len(block) < record.content_length:
             message = f"truncated record: {len(block)} of {record.content_length} bytes"
-            result.skip("read.corrupt_record", ReadError(offset, message))
-            return None
+            return Drop("read.corrupt_record", ReadError(offset, message))
         if record_type == WarcRecordType.conversion:
             return block.decode("utf-8", errors="replace"), None, None, None, block
         try:
             response = parse_http_response(block, self.config.max_decoded_bytes)
         except HttpFramingError as error:
-            result.skip("read.corrupt_record", ReadError(offset, f"bad HTTP response: {error}"))
-            return None
+            return Drop("read.corrupt_record", ReadError(offset, f"bad HTTP response: {error}"))
         except BodyTooLarge:
-            result.skip("read.payload_too_large")
-            return None
+            return Drop("read.payload_too_large")
         reason = _response_drop(record, response)
         if reason is not None:
-            result.skip(reason)
-            return None
+            return Drop(reason)
         headers = response.headers
         return None, response.body, headers.get("content-type"), headers.get("content-language"), response.body
 
@@ -138,6 +150,28 @@ def _response_drop(record: WarcRecord, response: HttpResponse) -> str | None:
         if mime not in ("", "application/octet-stream", "text/plain") or not _looks_like_html(response.body):
             return "read.not_html"
     return None
+
+
+def _settle(
+    pending: tuple[int, Page | Drop | None] | None, records: WarcRecords, result: ReadResult, rows: dict
+) -> None:
+    """Count the last record's outcome; one found corrupt once the next was read (``records.blamed``,
+    counted as read.corrupt_record where reading resumed) gives nothing: its row, the last added, goes."""
+    if pending is None:
+        return
+    start, outcome = pending
+    if outcome is None:
+        return
+    if records.blamed == start:
+        if not isinstance(outcome, Drop):
+            for column in rows.values():
+                column.pop()
+        return
+    if isinstance(outcome, Drop):
+        result.skip(outcome.reason, outcome.error)
+        return
+    result.stats.docs_in += 1
+    result.stats.docs_out += 1
 
 
 def _add_row(rows: dict[str, list], path: str, source_name: str, ordinal: int, record: WarcRecord, page: Page) -> None:

@@ -13,8 +13,15 @@ Each damaged stretch counts as ``read.corrupt_record`` (once per record start
 that failed, at least once) and its bytes, from the end of the last good record
 to the next record read, add to ``ReadResult.skipped_bytes``. A record whose
 Content-Length disagrees with where it really ends (its gzip member, or the next
-record start) is reported as the bad one, at its own offset. Offsets stay exact
+record start) is reported as the bad one, at its own offset, and named in
+``blamed``: it was already yielded (its length is only found wrong when the next
+record does not follow it), so the reader must not use it. Offsets stay exact
 after a resync: fastwarc's ``stream_pos`` is the position in the file.
+
+Every corrupt record counts in ``ReadResult.records`` as one record read (a
+yielded record once, when it was yielded), so the records read equal the
+documents plus the drops, except in a file in which no record at all could be
+read: it keeps ``records`` at 0, which marks it unreadable in the manifest.
 
 A file with neither kind of record start after the damage (a zstd WARC, one
 gzip member for a whole file, an ARC file) ends there: the rest of it counts as
@@ -54,6 +61,9 @@ class WarcRecords:
         """Start and error of a yielded record whose block could not be read."""
         self._resumed_at = -1
         """Where the last resync resumed: the next one looks past it even if no record came."""
+        self.blamed = -1
+        """stream_pos of the last yielded record found corrupt after it was yielded (its
+        Content-Length, or its gzip member, disagrees with where it ends)."""
 
     def read_block(self, record: WarcRecord) -> bytes | None:
         """The record's block, or None when its bytes are damaged (reading then resumes after it)."""
@@ -90,10 +100,17 @@ class WarcRecords:
         resume, failed = self._resume_point(layout, max(last_start, self._resumed_at) + 1)
         skipped = max(0, (resume if resume is not None else self._file_size()) - gap)
         # A Content-Length running past the next record start makes the last record the bad one.
-        at = last_start if last_is_bad or (resume is not None and resume < gap) else gap
+        blamed = self._last is not None and (last_is_bad or (resume is not None and resume < gap))
+        blamed = blamed and self.blamed != last_start  # named once, however many resyncs follow it
+        at = last_start if blamed else gap
         self.result.skipped_bytes += skipped
         where = f"skipped {skipped} bytes, resumed at byte {resume}" if resume is not None else "no record after it"
-        self.result.skip("read.corrupt_record", ReadError(max(at, 0), f"{error}; {where}"), count=max(1, failed))
+        corrupt = max(1, failed + blamed)
+        self.result.skip("read.corrupt_record", ReadError(max(at, 0), f"{error}; {where}"), count=corrupt)
+        if self._last is not None or resume is not None:
+            self.result.records += corrupt - blamed  # the blamed record was counted when it was yielded
+        if blamed:
+            self.blamed = last_start
         if resume is None:
             return None
         self._resumed_at = resume

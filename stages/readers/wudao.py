@@ -11,8 +11,19 @@ Drops, each counted with its element number and line: ``read.bad_json`` (an
 element that does not parse, is nested too deeply, or is not an object),
 ``read.line_too_large`` (an element longer than ``input.max_line_bytes``
 characters, passed over unread), ``read.bad_field``, ``read.missing_text``,
-and ``read.truncated`` (the file ends inside the array: the complete elements
+``read.corrupt_record`` and ``read.truncated`` (the file ends inside the array, or
+is damaged with no gzip member or zstd frame after the damage: the complete elements
 before it are used). After a bad element reading resumes at the next one.
+
+A corrupt gzip member or zstd frame in a file of several is passed over to the next
+one that decodes (``compressed``): the element it cut, with its text before the
+damage, counts as one ``read.corrupt_record`` element whatever the stretch held (whole
+elements lost inside it cannot be counted), and the compressed bytes passed over add
+to ``skipped_bytes``. Reading resumes at the first element start in the text after it
+(the member's own start when it begins with one, else the next ``{"`` after a comma or
+newline), so the rest of a cut element is passed over, not parsed as one. Element
+numbers go on counting (the cut one takes a number); line numbers count the lines of
+the text decoded, the damaged stretch counting as one line break.
 """
 
 from __future__ import annotations
@@ -25,12 +36,13 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
-from stages.readers.compressed import TruncatedInput, decompressed_chunks
+from stages.readers.compressed import Resynced, TruncatedInput, decompressed_chunks
 
 _SEPARATORS = re.compile(r"[\s,]*")
 _NEXT_ELEMENT = re.compile(r'[,\n]\s*(?=\{\s*")')
 """Where the next element starts: ``{"`` after a comma or newline. Inside a JSON string a quote
 is escaped, so this cannot match in the text of a field."""
+_ELEMENT_START = re.compile(r'\{\s*"')
 _BOUNDARY_CHARS = 256
 """Characters kept from passed-over text: a boundary may straddle two chunks."""
 
@@ -47,6 +59,10 @@ class ArrayElements:
         self.max_chars = max_chars
         self.truncated: str | None = None
         """Why the stream stopped early, if it did."""
+        self.skipped_bytes = 0
+        """Compressed bytes passed over after damage."""
+        self.cut: Resynced | None = None
+        """A damaged stretch met and not yet yielded as a corrupt element."""
 
     def _more(self) -> bool:
         """Append the next decoded chunk (dropping what is before ``pos``); False at the end."""
@@ -56,6 +72,13 @@ class ArrayElements:
             chunk = next(self.chunks, None)
         except TruncatedInput as error:
             self.truncated, chunk = str(error), None
+            self.skipped_bytes += error.skipped
+        if type(chunk) is Resynced:
+            # The element being read is cut: its text so far goes, as does a partial character.
+            self.line += self.buffer.count("\n", self.pos) + 1
+            self.buffer, self.pos, self.cut = "", 0, chunk
+            self.text.reset()
+            return True
         rest = self.buffer[self.pos :]
         if chunk is None:
             self.at_end = True
@@ -79,6 +102,29 @@ class ArrayElements:
             self._advance(max(self.pos, len(self.buffer) - _BOUNDARY_CHARS))
             if not self._more():
                 return False
+            if self.cut is not None:
+                return True  # the element being passed over ends at the damage
+
+    def _cut_element(self, number: int) -> tuple[int, int, MalformedRecord]:
+        damage, self.cut = self.cut, None
+        self.skipped_bytes += damage.skipped
+        message = (
+            f"{damage.error} at compressed byte {damage.found_at}; skipped {damage.skipped} bytes"
+            f" to the member at byte {damage.resumed_at}; the element it cut is dropped"
+        )
+        return number, self.line, MalformedRecord("read.corrupt_record", f"element {number}: {message}")
+
+    def _resume(self) -> bool:
+        """After a cut, move to the first element start in the text read on; False at the end."""
+        while True:
+            self._advance(_SEPARATORS.match(self.buffer, self.pos).end())
+            if len(self.buffer) - self.pos >= 2:
+                break
+            if not self._more():
+                return False
+            if self.cut is not None:
+                return True
+        return bool(_ELEMENT_START.match(self.buffer, self.pos)) or self._skip_element()
 
     def _failed(self, number: int, reason: str, message: str) -> tuple[int, int, MalformedRecord]:
         return number, self.line, MalformedRecord(reason, f"element {number}: {message} (line {self.line})")
@@ -86,10 +132,16 @@ class ArrayElements:
     def __iter__(self) -> Iterator[tuple[int, int, object]]:
         decoder = json.JSONDecoder()
         self.text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.chunks = decompressed_chunks(self.path)
+        self.chunks = decompressed_chunks(self.path, resync=True)
         self.buffer, self.pos, self.line, self.at_end = "", 0, 1, False
         number, opened = 0, False
         while True:
+            if self.cut is not None:
+                number += 1
+                yield self._cut_element(number)
+                if not self._resume():
+                    return
+                continue
             self._advance(_SEPARATORS.match(self.buffer, self.pos).end())
             if self.pos >= len(self.buffer):
                 if not self._more():
@@ -158,6 +210,7 @@ class WudaoReader:
             batch = builder.add_document(result, number, document)
             if batch is not None:
                 yield batch
+        result.skipped_bytes += elements.skipped_bytes
         if elements.truncated:
             result.skip("read.truncated", ReadError(0, f"stopped reading: {elements.truncated}"))
         batch = builder.flush()
