@@ -141,8 +141,10 @@ class ReadResult:
     records: int = 0
     """Records (WARC), lines (JSON lines), array elements (WuDao) or rows (Parquet) read."""
     skipped_bytes: int = 0
-    """Bytes of a WARC file passed over unread after damage (a corrupt gzip member, a record
-    fastwarc cannot parse), from where the bad record starts to the next record read."""
+    """Bytes passed over unread after damage: in a WARC file from where the bad record starts to
+    the next record read (a corrupt gzip member, a record fastwarc cannot parse); in a compressed
+    text input, the compressed bytes from the damage to the next gzip member, zstd frame or bz2
+    stream that decodes."""
 
     def add_error(self, error: ReadError) -> None:
         """Count an error; keep it for the manifest while fewer than MAX_ERRORS_KEPT are."""

@@ -50,7 +50,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from itertools import compress
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from curate.storage import display_name, open_input
 
@@ -132,12 +132,10 @@ def _zlib_steps(decoder, data: bytes) -> Iterator[bytes]:
             return
 
 
-class _GzipMember:
-    errors: tuple[type[Exception], ...] = (zlib.error,)
+class _LibraryDecoder:
+    """A member read by a standard-library decoder, which tracks its own end and leftover bytes."""
 
-    def __init__(self) -> None:
-        self._decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        self.failed_at = 0
+    _decoder: Any
 
     @property
     def eof(self) -> bool:
@@ -146,6 +144,14 @@ class _GzipMember:
     @property
     def unused_data(self) -> bytes:
         return self._decoder.unused_data
+
+
+class _GzipMember(_LibraryDecoder):
+    errors: tuple[type[Exception], ...] = (zlib.error,)
+
+    def __init__(self) -> None:
+        self._decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        self.failed_at = 0
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         decoder, size = self._decoder, len(data)
@@ -181,21 +187,13 @@ class _GzipMember:
             yield from decoded
 
 
-class _Bz2Stream:
+class _Bz2Stream(_LibraryDecoder):
     errors: tuple[type[Exception], ...] = (OSError, ValueError)
     failed_at = 0
     """The decoder takes a whole read at once and has no copy(): the damage is somewhere in it."""
 
     def __init__(self) -> None:
         self._decoder = bz2.BZ2Decompressor()
-
-    @property
-    def eof(self) -> bool:
-        return self._decoder.eof
-
-    @property
-    def unused_data(self) -> bytes:
-        return self._decoder.unused_data
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         decoder = self._decoder
