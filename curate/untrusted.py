@@ -35,7 +35,8 @@ class UnsafeOutput(ValueError):
 
 def shown(text: str, limit: int | None = None) -> str:
     """``text`` safe to show: cut to ``limit`` characters with an ellipsis (a 1 MB URL stays a
-    line), bidi and control characters (but newlines and tabs) as ``\\uXXXX``. Not HTML-escaped."""
+    line), bidi and control characters (but newlines and tabs) as escaped code points
+    (``\\u202e``). Not HTML-escaped."""
     if limit is not None and len(text) > limit:
         text = text[:limit] + "…"
     return text.translate(NEUTRALISED)
