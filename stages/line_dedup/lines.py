@@ -71,13 +71,13 @@ def unit_hash(normalised: str) -> int:
 
 
 def unit_hashes(text: str, units: list[Unit], min_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """The hashes of the units whose normalised form has at least ``min_chars`` characters, and
-    the positions of those units in ``units``: shorter ones (a date, "更多", a lone number) are
-    never counted, so never removed."""
+    """The hashes of the units whose normalised form has at least ``min_chars`` characters other
+    than masked digits, and the positions of those units in ``units``: shorter ones (a date,
+    "更多", a phone number, a price) are never counted, so never removed."""
     hashes, kept = [], []
     for position, unit in enumerate(units):
         normalised = normalise_unit(text[unit.start : unit.end])
-        if len(normalised) >= min_chars:
+        if len(normalised) - normalised.count("0") >= min_chars:
             hashes.append(unit_hash(normalised))
             kept.append(position)
     return np.array(hashes, dtype=np.uint64), np.array(kept, dtype=np.int64)

@@ -1,0 +1,136 @@
+"""Cross-document line dedup (a global stage): lines that recur across sites or across many
+pages of one site are boilerplate (footers, navigation, 版权所有/ICP lines, "相关阅读" blocks,
+injected SEO lines), and are removed from every document holding them.
+
+Map side: each document's units (``lines``: its lines, long paragraphs cut into sentences) of at
+least ``min_unit_chars`` normalised characters are hashed; a key per unit carries its hash, the
+document's domain and the unit's place. Units shorter than that are never counted or removed.
+
+Global side (``phases``): unit hashes are shuffled into partitions and counted exactly (no Bloom
+filter, so nothing is removed by a false positive). A unit is boilerplate by its **spread**: it
+is on pages of at least ``min_domains`` distinct domains, or on at least ``min_pages_per_domain``
+pages of one domain; a line merely seen twice is not. Then each unit's documents get the places
+of their boilerplate units.
+
+Write side: the units are cut from ``text`` (a line they leave blank goes with it; nothing else
+changes), and ``boilerplate_chars`` records how many characters went. A document with fewer than
+``min_chars_left`` characters left is dropped as ``dedup.boilerplate_empty``: it was boilerplate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from curate.config_schema import ConfigError, bounds
+from curate.decoded_columns import column_values
+from curate.global_stage import DECISION_FIELDS, DOC_FIELD, GlobalJob, GlobalStage, PhaseRunner
+from curate.sorted_rows import find_sorted
+from stages.line_dedup.lines import remove_units, split_units, unit_hash, unit_hashes
+
+UNITS_FIELD = pa.field("boilerplate_units", pa.list_(pa.int32()))
+"""Decision column: the places (in ``split_units`` order) of a kept document's boilerplate units."""
+LINES = "lines"
+DOCS = "docs"
+
+
+@dataclass
+class LineDedupConfig:
+    min_domains: int = field(default=3, metadata=bounds(2))
+    """A unit on pages of this many distinct domains is boilerplate."""
+    min_pages_per_domain: int = field(default=5, metadata=bounds(2))
+    """A unit on this many pages of one domain is boilerplate."""
+    min_unit_chars: int = field(default=10, metadata=bounds(1))
+    """Normalised characters (no punctuation or spaces) a unit needs to be counted at all."""
+    max_unit_chars: int = field(default=200, metadata=bounds(20))
+    """Lines longer than this (paragraphs) are cut into sentences."""
+    min_chars_left: int = field(default=50, metadata=bounds(0))
+    """A document left with fewer characters is dropped (the policy stage's too_short length)."""
+    partitions: int = field(default=16, metadata=bounds(1, 65536))
+    """Hash partitions of the unit shuffle; each is counted by one task."""
+    top_lines: int = field(default=10, metadata=bounds(0, 1000))
+    """Removed lines per domain the manifest lists (for the domains with most removals)."""
+    top_domains: int = field(default=20, metadata=bounds(0, 1000))
+
+    def check(self, path: str) -> None:
+        if self.min_unit_chars > self.max_unit_chars:
+            raise ConfigError(f"{path}.min_unit_chars", "must not exceed max_unit_chars")
+
+
+class LineDedup(GlobalStage):
+    name = "line_dedup"
+    config_class = LineDedupConfig
+    reads = ("text", "domain")
+    writes = (pa.field("boilerplate_chars", pa.int32()),)
+    rule = "dedup.boilerplate_empty"
+    key_schema = pa.schema(
+        [
+            pa.field("unit_hash", pa.uint64()),
+            pa.field("domain_hash", pa.uint64()),
+            DOC_FIELD,
+            pa.field("place", pa.int32()),
+            pa.field("chars", pa.int32()),
+        ]
+    )
+    doc_schema = pa.schema([DOC_FIELD, pa.field("chars", pa.int32())])
+    decision_columns = (pa.field("boilerplate_chars", pa.int32()),)
+    evidence_as = "boilerplate"
+
+    def key_schemas(self) -> dict[str, pa.Schema]:
+        return {LINES: self.key_schema, DOCS: self.doc_schema}
+
+    @classmethod
+    def decision_schema(cls) -> pa.Schema:
+        return pa.schema(DECISION_FIELDS + cls.decision_columns + (UNITS_FIELD,))
+
+    def emit(self, batch: pa.RecordBatch, first_doc: int, unit: int) -> dict[str, tuple[pa.Table, np.ndarray]]:
+        texts = column_values(batch, "text")
+        domains = column_values(batch, "domain")
+        columns: dict[str, list[Any]] = {name: [] for name in self.key_schema.names}
+        for offset, (text, domain) in enumerate(zip(texts, domains)):
+            units = split_units(text or "", self.config.max_unit_chars)
+            hashes, places = unit_hashes(text or "", units, self.config.min_unit_chars)
+            columns["unit_hash"].append(hashes)
+            columns["domain_hash"].append(np.full(len(hashes), domain_hash(domain), dtype=np.uint64))
+            columns["doc"].append(np.full(len(hashes), first_doc + offset, dtype=np.int64))
+            columns["place"].append(places.astype(np.int32))
+            columns["chars"].append(np.array([units[p].end - units[p].start for p in places.tolist()], np.int32))
+        lines = pa.table(
+            {name: np.concatenate(parts) if parts else [] for name, parts in columns.items()}, schema=self.key_schema
+        )
+        partition = (lines.column("unit_hash").to_numpy() % np.uint64(self.partitions)).astype(np.int64)
+        docs = pa.table(
+            {
+                "doc": np.arange(first_doc, first_doc + batch.num_rows, dtype=np.int64),
+                "chars": np.array([len(t or "") for t in texts], dtype=np.int32),
+            },
+            schema=self.doc_schema,
+        )
+        return {LINES: (lines, partition), DOCS: (docs, np.zeros(batch.num_rows, dtype=np.int64))}
+
+    def resolve(self, job: GlobalJob, run: PhaseRunner) -> dict[str, Any] | None:
+        from stages.line_dedup.phases import resolve_line_dedup
+
+        return resolve_line_dedup(self, job, run)
+
+    def mark(self, batch: pa.RecordBatch, rows: np.ndarray, decisions: pa.Table) -> pa.RecordBatch:
+        """Set ``boilerplate_chars`` and cut the boilerplate units out of ``text``."""
+        batch = super().mark(batch, rows, decisions)
+        position, hit = find_sorted(decisions.column("row").to_numpy(), rows)
+        if not hit.any():
+            return batch
+        texts = column_values(batch, "text")
+        places = decisions.column(UNITS_FIELD.name).take(pa.array(position[hit])).to_pylist()
+        for index, chosen in zip(np.flatnonzero(hit).tolist(), places):
+            units = split_units(texts[index], self.config.max_unit_chars)
+            texts[index] = remove_units(texts[index], units, np.array(chosen, dtype=np.int64))
+        text_index = batch.schema.get_field_index("text")
+        return batch.set_column(text_index, batch.schema.field(text_index), pa.array(texts, pa.string()))
+
+
+def domain_hash(domain: str | None) -> int:
+    """A document's domain as a 64-bit number (documents without one share the empty domain)."""
+    return unit_hash((domain or "").lower())
