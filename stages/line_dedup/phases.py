@@ -78,8 +78,15 @@ def count_partition(job: GlobalJob, partition: int) -> dict[str, int]:
     stage = job.build()
     keys = job.read_keys("lines", partition, stage.key_schema)
     # A unit repeated inside one page counts once: spread is over pages, not occurrences.
-    pages = keys.group_by(["unit_hash", "domain_hash", "unit", "row"], use_threads=False).aggregate([("place", "min")])
-    per_domain = pages.group_by(["unit_hash", "domain_hash"], use_threads=False).aggregate([("row", "count")])
+    pages = keys.group_by(["unit_hash", "domain_hash", "unit", "row"], use_threads=False).aggregate(
+        [("place", "min"), ("page_hash", "min")]
+    )
+    # Copies of one page (the same normalised text) count as one page.
+    distinct = pages.group_by(["unit_hash", "domain_hash", "page_hash_min"], use_threads=False).aggregate([])
+    per_domain = distinct.group_by(["unit_hash", "domain_hash"], use_threads=False).aggregate(
+        [("page_hash_min", "count")]
+    )
+    per_domain = per_domain.rename_columns(["unit_hash", "domain_hash", "row_count"])
     spread = per_domain.group_by("unit_hash", use_threads=False).aggregate(
         [("domain_hash", "count"), ("row_count", "max")]
     )

@@ -9,7 +9,9 @@ document's domain and the unit's place. Units shorter than that are never counte
 Global side (``phases``): unit hashes are shuffled into partitions and counted exactly (no Bloom
 filter, so nothing is removed by a false positive). A unit is boilerplate by its **spread**: it
 is on pages of at least ``min_domains`` distinct domains, or on at least ``min_pages_per_domain``
-pages of one domain; a line merely seen twice is not. Then each unit's documents get the places
+pages of one domain; a line merely seen twice is not. Pages are counted by their normalised
+text, so copies of one page (URL variants, mirrors) count once: their article lines are
+duplicates for the document dedup stages to resolve, not boilerplate. Then each unit's documents get the places
 of their boilerplate units.
 
 Write side: the units are cut from ``text`` (a line they leave blank goes with it; nothing else
@@ -29,7 +31,7 @@ from curate.config_schema import ConfigError, bounds
 from curate.decoded_columns import column_values
 from curate.global_stage import DECISION_FIELDS, DOC_FIELD, GlobalJob, GlobalStage, PhaseRunner
 from curate.sorted_rows import find_sorted
-from stages.line_dedup.lines import remove_units, split_units, unit_hash, unit_hashes
+from stages.line_dedup.lines import normalise_unit, remove_units, split_units, unit_hash, unit_hashes
 
 UNITS_FIELD = pa.field("boilerplate_units", pa.list_(pa.int32()))
 """Decision column: the places (in ``split_units`` order) of a kept document's boilerplate units."""
@@ -70,6 +72,7 @@ class LineDedup(GlobalStage):
         [
             pa.field("unit_hash", pa.uint64()),
             pa.field("domain_hash", pa.uint64()),
+            pa.field("page_hash", pa.uint64()),
             DOC_FIELD,
             pa.field("place", pa.int32()),
             pa.field("chars", pa.int32()),
@@ -95,6 +98,7 @@ class LineDedup(GlobalStage):
             hashes, places = unit_hashes(text or "", units, self.config.min_unit_chars)
             columns["unit_hash"].append(hashes)
             columns["domain_hash"].append(np.full(len(hashes), domain_hash(domain), dtype=np.uint64))
+            columns["page_hash"].append(np.full(len(hashes), unit_hash(normalise_unit(text or "")), dtype=np.uint64))
             columns["doc"].append(np.full(len(hashes), first_doc + offset, dtype=np.int64))
             columns["place"].append(places.astype(np.int32))
             columns["chars"].append(np.array([units[p].end - units[p].start for p in places.tolist()], np.int32))
