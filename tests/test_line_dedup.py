@@ -1,0 +1,123 @@
+"""line_dedup end to end, in process: a crawl of real news paragraphs on three sites, each page
+with its site's template lines, one line every site carries, quoted paragraphs and copies of one
+page; what is cut, what stays, what is dropped, what the manifest says, and resuming."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import peoples_daily_documents
+
+from curate.cli import cli
+
+SITES = ("news.example.cn", "bbs.example.cn", "blog.example.cn")
+FOOTER = {
+    site: [f"{site} 版权所有 未经授权禁止转载或镜像", f"欢迎访问{site}，更多精彩内容请关注我们的官方账号"]
+    for site in SITES
+}
+EVERYWHERE = "本站部分内容来源于网络，如有侵权请联系删除"
+PAGES_PER_SITE = 8
+
+
+def crawl(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The crawl as JSON lines, and the text each page should keep, by URL."""
+    articles = iter(peoples_daily_documents(40, paragraphs=4))
+    rows, expected = [], {}
+    for site in SITES:
+        for page in range(PAGES_PER_SITE):
+            article = next(articles)
+            url = f"http://{site}/{page}.html"
+            rows.append({"url": url, "text": "\n".join([article, *FOOTER[site], EVERYWHERE])})
+            expected[url] = article
+    # A paragraph quoted by pages of the two other sites: on three domains, below min_domains.
+    quoted = rows[0]["text"].split("\n")[1]
+    for row in (rows[PAGES_PER_SITE + 1], rows[2 * PAGES_PER_SITE + 1]):
+        row["text"] = row["text"].replace(EVERYWHERE, f"{quoted}\n{EVERYWHERE}")
+        expected[row["url"]] = expected[row["url"]] + "\n" + quoted
+    # One page copied onto five more URLs of its site: copies count as one page.
+    copied = next(articles)
+    for copy in range(6):
+        url = f"http://news.example.cn/copy-{copy}.html"
+        rows.append({"url": url, "text": copied})
+        expected[url] = copied
+    # A page that is nothing but its site's template.
+    rows.append(
+        {"url": "http://bbs.example.cn/empty.html", "text": "\n".join([*FOOTER["bbs.example.cn"], EVERYWHERE])}
+    )
+    path = tmp_path / "crawl.jsonl"
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path, expected
+
+
+def config(tmp_path: Path, crawl_path: Path) -> Path:
+    path = tmp_path / "line_dedup.yaml"
+    path.write_text(
+        "name: line_dedup_test\n"
+        f"input: {{format: jsonl, paths: ['{crawl_path}']}}\n"
+        f"output: {{path: '{tmp_path / 'out'}'}}\n"
+        "stages:\n"
+        "  - line_dedup: {min_domains: 4, min_pages_per_domain: 5, partitions: 4}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config_path: Path) -> dict:
+    result = CliRunner().invoke(cli, ["run", str(config_path), "--executor", "local"])
+    assert result.exit_code == 0, result.output
+    return json.loads((config_path.parent / "out" / "manifest.json").read_text())
+
+
+def output_texts(out: Path) -> dict[str, str]:
+    rows = pq.read_table(next((out / "data").glob("*.parquet")), columns=["url", "text"]).to_pylist()
+    return {row["url"]: row["text"] for row in rows}
+
+
+@pytest.fixture()
+def finished(tmp_path: Path) -> tuple[Path, dict[str, str], dict]:
+    crawl_path, expected = crawl(tmp_path)
+    path = config(tmp_path, crawl_path)
+    return path, expected, run(path)
+
+
+def test_template_lines_go_article_text_stays(finished) -> None:
+    path, expected, manifest = finished
+    texts = output_texts(path.parent / "out")
+    assert texts == expected  # every template line cut, every article and quoted paragraph kept
+    stage = next(s for s in manifest["stages"] if s["name"] == "line_dedup")
+    assert stage["drops"] == {"dedup.boilerplate_empty": 1}
+    summary = manifest["global_stages"]["line_dedup"]
+    pages = len(SITES) * PAGES_PER_SITE
+    assert summary["documents_emptied"] == 1
+    assert summary["documents_changed"] == pages
+    assert summary["units_removed"] == 3 * pages + 3
+    assert summary["boilerplate_units"] == 2 * len(SITES) + 1
+    top = {entry["domain"]: entry["lines"] for entry in summary["top_removed"]}
+    assert {line["text"]: line["pages"] for line in top["bbs.example.cn"]} == {
+        **{line: PAGES_PER_SITE + 1 for line in FOOTER["bbs.example.cn"]},
+        EVERYWHERE: PAGES_PER_SITE + 1,
+    }
+
+
+def test_a_partition_deleted_is_redone_to_the_same_output(finished) -> None:
+    path, _, manifest = finished
+    out = path.parent / "out"
+    before = output_texts(out)
+    (stage_dir,) = (out / "_work" / "runs").glob("*/pass-0/line_dedup")
+    for done in stage_dir.glob("counted/part-00002*"):
+        done.unlink()
+    for part in [*stage_dir.glob("removals/*/part-00002*"), *stage_dir.glob("spread/part-00002*")]:
+        part.unlink()
+    shutil.rmtree(stage_dir / "decided")
+    shutil.rmtree(stage_dir / "decisions")
+    again = run(path)
+    assert output_texts(out) == before
+    assert (
+        again["global_stages"]["line_dedup"]["units_removed"]
+        == manifest["global_stages"]["line_dedup"]["units_removed"]
+    )
