@@ -121,3 +121,13 @@ def test_a_partition_deleted_is_redone_to_the_same_output(finished) -> None:
         again["global_stages"]["line_dedup"]["units_removed"]
         == manifest["global_stages"]["line_dedup"]["units_removed"]
     )
+
+
+def test_the_manifest_validates_and_the_report_shows_the_removed_lines(finished) -> None:
+    path, _, _ = finished
+    out = path.parent / "out"
+    result = CliRunner().invoke(cli, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Boilerplate lines</h2>" in page
+    assert f"<td>{EVERYWHERE}</td>" in page and "bbs.example.cn" in page
