@@ -66,7 +66,7 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
     try:
         record = _map_into(config, plan, task, tmp)
         record["seconds"] = round(time.time() - started, 3)
-        record["node"] = _node_id()
+        record["node"] = node_id()
         write_json_atomically(record, os.path.join(tmp, "done.json"), indent=1, sort_keys=True)
         publish_folder(tmp, task.folder)
         return record
@@ -77,7 +77,7 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
         return failed_unit_record(task.unit, f"{type(cause).__name__}: {cause}", traceback.format_exc(), failure)
 
 
-def _node_id() -> str | None:
+def node_id() -> str | None:
     """The Ray node that processed a unit, for the manifest (which machine read which file)."""
     import ray
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import peoples_daily_documents
+from test_ray_cluster import two_node_cluster  # noqa: F401 - the fixture
 
 from curate.cli import cli
 
@@ -131,3 +134,33 @@ def test_the_manifest_validates_and_the_report_shows_the_removed_lines(finished)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<h2>Boilerplate lines</h2>" in page
     assert f"<td>{EVERYWHERE}</td>" in page and "bbs.example.cn" in page
+
+
+def test_line_dedup_on_a_two_node_cluster(two_node_cluster, finished, tmp_path: Path) -> None:  # noqa: F811
+    """The counting partitions run as Ray tasks on both nodes, and the output is the in-process one."""
+    address, env = two_node_cluster
+    path, _, _ = finished
+    rows = (tmp_path / "crawl.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for part in range(4):
+        (parts / f"crawl-{part}.jsonl").write_text("".join(rows[part::4]), encoding="utf-8")
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        path.read_text(encoding="utf-8")
+        .replace(str(tmp_path / "crawl.jsonl"), str(parts / "crawl-*.jsonl"))
+        .replace(str(tmp_path / "out"), str(tmp_path / "cluster-out"))
+        .replace("partitions: 4}", "partitions: 8}\nrun: {local_phases_max_documents: 0}"),
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "curate.cli", "run", str(config), "--address", address]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "cluster-out" / "manifest.json").read_text())
+    summary = manifest["global_stages"]["line_dedup"]
+    assert summary["phases_in"] == "ray tasks"
+    assert len(summary["count_nodes"]) == 2, summary["count_nodes"]
+    clustered = {}
+    for shard in (tmp_path / "cluster-out" / "data").glob("*.parquet"):
+        clustered.update((r["url"], r["text"]) for r in pq.read_table(shard, columns=["url", "text"]).to_pylist())
+    assert clustered == output_texts(path.parent / "out")

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.global_stage import GlobalJob, PhaseRunner
+from curate.global_stage import GlobalJob, PhaseRunner, read_unit_keys
+from curate.map_task import node_id
 from curate.shuffle import part_name, read_parts
 from curate.workdir import finished, mark_finished, write_parquet_atomically
 from stages.line_dedup.lines import split_units
@@ -65,6 +66,7 @@ def resolve_line_dedup(stage: LineDedup, job: GlobalJob, run: PhaseRunner) -> di
             for name in ("min_domains", "min_pages_per_domain", "min_unit_chars", "max_unit_chars", "min_chars_left")
         },
         "boilerplate_units": sum(result["boilerplate"] for result in counted.values()),
+        "count_nodes": sorted({result["node"] for result in counted.values() if result.get("node")}),
         **totals,
         "top_removed": top_removed(stage, job),
     }
@@ -99,7 +101,7 @@ def count_partition(job: GlobalJob, partition: int) -> dict[str, int]:
     removed = keys.filter(pc.is_in(keys.column("unit_hash"), value_set=boilerplate))
     _write_removals(job, removed, partition)
     _write_spread(job, pages, per_domain, boilerplate, partition)
-    return mark_finished(done, {"boilerplate": len(boilerplate), "removed": removed.num_rows})
+    return mark_finished(done, {"boilerplate": len(boilerplate), "removed": removed.num_rows, "node": node_id()})
 
 
 def _write_removals(job: GlobalJob, removed: pa.Table, partition: int) -> None:
@@ -142,7 +144,10 @@ def decide_unit(job: GlobalJob, unit: int) -> dict[str, int]:
     removals = read_parts(paths, REMOVAL_SCHEMA)
     by_doc = removals.group_by("row", use_threads=False).aggregate([("place", "list"), ("chars", "sum")])
     by_doc = by_doc.sort_by("row")
-    docs = job.read_keys("docs", 0, stage.doc_schema).sort_by("row")
+    docs = read_unit_keys(job.unit_dirs[unit], stage.name, "docs", 0, stage.doc_schema)
+    docs = (docs if docs is not None else stage.doc_schema.append(pa.field("row", pa.int64())).empty_table()).sort_by(
+        "row"
+    )
     position = np.searchsorted(docs.column("row").to_numpy(), by_doc.column("row").to_numpy())
     doc_chars = docs.column("chars").to_numpy()[position]
     removed = by_doc.column("chars_sum").to_numpy()
