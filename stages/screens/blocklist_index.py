@@ -36,7 +36,7 @@ import numpy as np
 
 from stages.screens.blocklist_sources import read_source
 
-COMPILER_VERSION = 1
+COMPILER_VERSION = 2
 """Bump when the normalisation, hash or file layout changes: old caches then miss."""
 CACHE_ENV = "CURATE_BLOCKLIST_CACHE"
 

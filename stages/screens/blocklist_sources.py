@@ -23,6 +23,7 @@ import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from typing import IO
+from urllib.parse import unquote
 
 from curate.config_schema import describe
 
@@ -112,7 +113,8 @@ def parse_urls(handle: IO[bytes], where: str, category: str) -> Iterator[Entry]:
     for line, here in lines(handle, where):
         if any(c.isspace() for c in line):
             raise ValueError(f"{here}: expected a URL prefix, got {describe(line, EXCERPT_CHARS)}")
-        yield "url", url_key(line.split("://", 1)[-1]), category
+        # percent-decoded, as the page's path is when compared
+        yield "url", url_key(unquote(line.split("://", 1)[-1])), category
 
 
 def parse_hosts(handle: IO[bytes], where: str, category: str) -> Iterator[Entry]:
