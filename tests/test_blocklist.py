@@ -68,13 +68,15 @@ def test_ut1_merged_top_level_files_take_the_source_category(tmp_path: Path) -> 
     [
         (
             "hosts",
-            "# comment\n0.0.0.0 ads.test\n127.0.0.1 localhost\n127.0.0.1 a.test b.test # x\n",
+            "# comment\n0.0.0.0 ads.test\n127.0.0.1 localhost\n255.255.255.255 broadcasthost\n"
+            "ff02::1 ip6-allnodes\nfe80::1%lo0 localhost\n127.0.0.1 a.test b.test # x\n",
             ["ads.test", "a.test", "b.test"],
         ),
         (
             "adblock",
-            "[Adblock Plus 2.0]\n! title\n||tracker.test^\n##.banner\n@@||ok.test^\n||x.test/path^\n",
-            ["tracker.test"],
+            "[Adblock Plus 2.0]\n! title\n||tracker.test^\n##.banner\n@@||ok.test^\n||x.test/path^\n"
+            "||cdn.test^$third-party\n||site.test^$important,document\n",
+            ["tracker.test", "site.test"],
         ),
         ("domains", "# list\nExample.TEST.\n\nxn--mes728cq3u4uh.test\n", ["example.test", "澳门赌场.test"]),
     ],

@@ -126,7 +126,8 @@ class BlocklistScreenConfig:
                     with open(spec.path, "rb") as handle:
                         handle.read(1)
                 if spec.format != "ut1":
-                    # a bad small file fails here on its first bad line, before the long compile
+                    # its first entry now: a file that is no list at all fails before the long
+                    # compile; a bad line further on fails in the compile, named the same way
                     next(iter(read_source(spec.path, spec.format, spec.category)), None)
             except OSError as error:
                 raise ConfigError(key, f"cannot read {spec.path}: {error.strerror or error}") from None
@@ -158,7 +159,8 @@ def host_suffixes(host: str) -> list[str]:
 
 
 def url_prefixes(key: str) -> list[str]:
-    """``host/a/b`` → ``host/a/b``, ``host/a``, ``host``... and the same without ``www.``."""
+    """``host/a/b`` → ``host/a/b``, ``host/a`` (longest first; the bare host is the domain
+    lists' business), and the same without a leading ``www.``."""
     parts = key.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(len(parts), 1, -1)]
     if parts[0].startswith("www."):

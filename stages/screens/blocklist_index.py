@@ -36,8 +36,8 @@ import numpy as np
 
 from stages.screens.blocklist_sources import read_source
 
-COMPILER_VERSION = 2
-"""Bump when the normalisation, hash or file layout changes: old caches then miss."""
+COMPILER_VERSION = 3
+"""Bump when an importer, the normalisation, the hash or the file layout changes: old caches then miss."""
 CACHE_ENV = "CURATE_BLOCKLIST_CACHE"
 
 

@@ -6,9 +6,11 @@ Formats:
 - ``ut1``: the UT1 blacklists (Université Toulouse 1, CC BY-SA 4.0) as a ``.tar.gz`` or a folder:
   category subfolders ``<cat>/domains`` and ``<cat>/urls``, or merged top-level ``domains`` and
   ``urls`` files (as datatrove bundles them; category = the source's ``category`` or ``ut1``);
-- ``hosts``: hosts files, ``0.0.0.0 host`` or ``127.0.0.1 host1 host2``;
-- ``adblock``: AdBlock / ABP domain rules ``||example.com^``; other rules (cosmetic, paths,
-  exceptions) are skipped, since only whole-domain rules say a site is bad;
+- ``hosts``: hosts files, ``0.0.0.0 host`` or ``127.0.0.1 host1 host2`` (lines mapping a host to
+  a real address, such as ``255.255.255.255 broadcasthost``, are no blocks and are skipped);
+- ``adblock``: AdBlock / ABP domain rules ``||example.com^`` (options ``$important``, ``$all``,
+  ``$document`` allowed); other rules (cosmetic, paths, exceptions, ``$third-party`` ...) are
+  skipped, since only whole-domain rules say a site is bad;
 - ``domains``: one domain per line;
 - ``curate``: curate's own ``domain: D`` / ``url: S`` / ``token: T`` lines (``blocklist.py``).
 
@@ -18,6 +20,7 @@ bad line (a ValueError naming file and line) without being read whole.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tarfile
@@ -35,8 +38,11 @@ EXCERPT_CHARS = 16
 entry, too few to leak much when the file is no list at all (a key file, a .env)."""
 _ENTRY = re.compile(r"^(domain|url|token):\s*(\S.*?)\s*$")
 _HOST = re.compile(r"^[^\s/:@]+$")
+_ADBLOCK_SITE_OPTIONS = frozenset({"important", "all", "document", "doc"})
 _HOSTS_ADDRESSES = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1", "::0"})
-_HOSTS_SKIP = frozenset({"localhost", "localhost.localdomain", "local", "broadcasthost", "0.0.0.0"})
+_HOSTS_SKIP = frozenset(
+    {"localhost", "localhost.localdomain", "local", "broadcasthost", "0.0.0.0", "ip6-localhost", "ip6-loopback"}
+)
 
 Entry = tuple[str, str, str]
 
@@ -117,11 +123,21 @@ def parse_urls(handle: IO[bytes], where: str, category: str) -> Iterator[Entry]:
         yield "url", url_key(unquote(line.split("://", 1)[-1])), category
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])  # fe80::1%lo0: an IPv6 zone
+    except ValueError:
+        return False
+    return True
+
+
 def parse_hosts(handle: IO[bytes], where: str, category: str) -> Iterator[Entry]:
     for line, here in lines(handle, where):
         fields = line.split("#", 1)[0].split()
-        if len(fields) < 2 or fields[0] not in _HOSTS_ADDRESSES:
+        if len(fields) < 2 or not _is_address(fields[0]):
             raise ValueError(f"{here}: expected '0.0.0.0 host', got {describe(line, EXCERPT_CHARS)}")
+        if fields[0] not in _HOSTS_ADDRESSES:
+            continue  # a real mapping (255.255.255.255 broadcasthost, ff02::1 ip6-allnodes): not a block
         for host in fields[1:]:
             if host.lower() not in _HOSTS_SKIP:
                 yield "domain", _domain(host, here), category
@@ -131,8 +147,12 @@ def parse_adblock(handle: IO[bytes], where: str, category: str) -> Iterator[Entr
     for line, _ in lines(handle, where):
         if line.startswith("!") or line.startswith("["):
             continue  # ABP comments and the [Adblock Plus 2.0] header
-        if line.startswith("||") and line.endswith("^") and _HOST.match(line[2:-1]):
-            yield "domain", to_unicode_host(line[2:-1]), category
+        rule, _, options = line.partition("$")
+        # whole-site rules only: $third-party and the like block a site's use elsewhere, not the site
+        if options and not set(options.split(",")) <= _ADBLOCK_SITE_OPTIONS:
+            continue
+        if rule.startswith("||") and rule.endswith("^") and _HOST.match(rule[2:-1]):
+            yield "domain", to_unicode_host(rule[2:-1]), category
 
 
 def _ut1_members(path: str) -> Iterator[tuple[str, IO[bytes]]]:
