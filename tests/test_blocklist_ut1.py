@@ -15,6 +15,7 @@ from conftest import require_shared
 
 from curate.config import load_config
 from curate.config_schema import build
+from curate.inspect_manifest import render
 from curate.manifest import manifest_problems
 from curate.runner import run_pipeline
 from curate.stage import StageStats
@@ -103,3 +104,5 @@ def test_a_run_records_the_list_and_its_hits(ut1_archive: Path, tmp_path: Path) 
     ut1 = next(r for r in manifest["blocklists"] if r["format"] == "ut1")
     assert ut1["name"] == UT1[-1] and ut1["entries"] == 4_578_527 and len(ut1["sha256"]) == 64
     assert {r["format"] for r in manifest["blocklists"]} == {"ut1", "curate"}
+    shown = render(manifest)
+    assert "Block lists" in shown and UT1[-1] in shown and "4578527" in shown.replace(",", "")

@@ -48,7 +48,7 @@ import pyarrow as pa
 
 from curate.config_schema import ConfigError, path_field
 from curate.decoded_columns import column_values
-from curate.stage import StageStats
+from curate.stage import Reason, StageStats
 from stages.screens.base import Action, Finding, ScreenStage
 from stages.screens.blocklist_index import BlocklistIndex, SourceError, SourceSpec, build
 from stages.screens.blocklist_sources import read_source, to_unicode_host, url_key
@@ -241,6 +241,11 @@ class BlocklistScreen(ScreenStage):
         for found in findings:
             self._hits.update({text.split(":", 1)[0] for _, text in found})
         return findings, {}
+
+    def failures(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[list[Reason]]]:
+        columns, failed = super().failures(batch)
+        self._hits.clear()  # evaluation counts nothing into a run's stats
+        return columns, failed
 
     def apply(self, batch: pa.RecordBatch, stats: StageStats) -> pa.RecordBatch:
         out = super().apply(batch, stats)
