@@ -161,7 +161,8 @@ def _resolve_paths(config: Any, base: str, key: str) -> None:
         resolved = []
         for i, path in enumerate(paths):
             full = _resolve(base, path)
-            if not os.path.isfile(full):
+            folder_ok = f.metadata["path"] == "file_or_folder" and os.path.isdir(full)
+            if not os.path.isfile(full) and not folder_ok:
                 where = f"{key}.{f.name}" + (f"[{i}]" if isinstance(value, list) else "")
                 raise ConfigError(where, f"no such file: {full}")
             resolved.append(full)

@@ -72,9 +72,10 @@ def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any
     return {"low": low, "high": high}
 
 
-def path_field() -> dict[str, Any]:
-    """Field metadata for a file path (or list of paths): resolved against the config's folder and checked to exist."""
-    return {"path": True}
+def path_field(folders: bool = False) -> dict[str, Any]:
+    """Field metadata for a file path (or list of paths): resolved against the config's folder and
+    checked to exist; ``folders``: a folder is accepted too (an unpacked list collection)."""
+    return {"path": "file_or_folder" if folders else True}
 
 
 def _range_text(low: float | None, high: float | None) -> str:

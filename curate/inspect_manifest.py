@@ -42,7 +42,8 @@ def _value_range(span: list[float] | None) -> str:
 
 
 def render(manifest: dict[str, Any]) -> str:
-    """The manifest as text: run, funnel, drops, inputs, near-duplicates, models, output shards."""
+    """The manifest as text: run, funnel, drops, inputs, near-duplicates, models, block lists,
+    output shards."""
     stages = manifest["stages"]
     parts = _run_header(manifest) + _funnel(stages) + _drops(stages) + _inputs(manifest["inputs"])
     near = manifest.get("minhash_dedup")
@@ -52,6 +53,10 @@ def render(manifest: dict[str, Any]) -> str:
     if models:
         rows = [[m["stage"], m["path"], m["bytes"], m["sha256"][:16]] for m in models]
         parts += ["", "Models", table(["stage", "path", "bytes", "sha256"], rows, align="llrl")]
+    lists = manifest.get("blocklists")
+    if lists:
+        rows = [[b["stage"], b["name"], b["format"], b["entries"], b["sha256"][:16]] for b in lists]
+        parts += ["", "Block lists", table(["stage", "list", "format", "entries", "sha256"], rows, align="lllrl")]
     return "\n".join(parts + _outputs(manifest["outputs"]))
 
 

@@ -135,6 +135,16 @@ def model_records(config: PipelineConfig) -> list[dict[str, Any]]:
     return records
 
 
+def list_records(config: PipelineConfig) -> list[dict[str, Any]]:
+    """Every block list the run's stages apply (``Stage.list_records``), with its sha256 and entry
+    count; read from the compiled index the config check built, so no list is parsed again."""
+    return [
+        {"stage": spec.name, **record}
+        for spec in config.stages
+        for record in spec.stage_class.list_records(spec.config)
+    ]
+
+
 def build_manifest(
     config: PipelineConfig,
     *,
@@ -151,6 +161,7 @@ def build_manifest(
     samples: dict[str, Any] | None = None,
     top_domains: dict[str, list[list]] | None = None,
     models: list[dict[str, Any]] | None = None,
+    blocklists: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -178,6 +189,8 @@ def build_manifest(
         manifest["skipped_stages"] = config.skipped_stages
     if models:
         manifest["models"] = models
+    if blocklists:
+        manifest["blocklists"] = blocklists
     for name, (key, summary) in (summaries or {}).items():
         # A global stage's summary of its resolution: under its own key (minhash_dedup), or by name.
         if key is not None:

@@ -29,7 +29,7 @@ from curate.config import PipelineConfig
 from curate.document import output_schema, pipeline_schema
 from curate.executor import Executor, LocalExecutor, RunError, make_executor, raise_on_error
 from curate.global_stage import GlobalJob
-from curate.manifest import build_manifest, model_records, write_manifest
+from curate.manifest import build_manifest, list_records, model_records, write_manifest
 from curate.map_task import DOCS_FILE, UnitTask, failed_unit_record, map_unit
 from curate.output_folder import WRITTEN_NAMES, check_output, claim_output, remove_published, remove_written
 from curate.passes import Pass, plan_passes
@@ -92,6 +92,7 @@ def _run(
     _prepare_output(config, fresh)
     # Hashed before the workers load them: the manifest names the files this run read.
     models = model_records(config)
+    lists = list_records(config)
     units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
     remove_stale_units(first_pass_dir(config.local_output), {unit.key for unit in units})
     workers = workers or config.run.workers
@@ -112,7 +113,7 @@ def _run(
         run.write()
     finally:
         tasks.close()
-    return _finish(run, started, models)
+    return _finish(run, started, models, lists)
 
 
 def _prepare_output(config: PipelineConfig, fresh: bool) -> None:
@@ -301,7 +302,7 @@ def _broken_message(broken: list[Unit], records: dict[str, dict[str, Any]]) -> s
     )
 
 
-def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> RunSummary:
+def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], lists: list[dict[str, Any]]) -> RunSummary:
     config, out = run.config, run.config.local_output
     good = run.good
     shards = [shard for unit in good for shard in run.writes[unit.key]["shards"]]
@@ -327,6 +328,7 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]]) -> R
         samples=publish_samples(out, unit_dirs, config.output.samples_per_reason),
         top_domains=merged_top_domains(unit_dirs),
         models=models,
+        blocklists=lists,
     )
     path = write_manifest(out, manifest)
     if is_uri(config.output.path):

@@ -51,6 +51,9 @@ class StageStats:
     """Per reason, the [min, max] of the measured values of the dropped documents."""
     flags: Counter = field(default_factory=Counter)
     """Documents kept but flagged, by rule (screens whose action is ``flag``)."""
+    hits: Counter = field(default_factory=Counter)
+    """Documents matched, by a category the stage names (screen_blocklist: by list category,
+    whether dropped or flagged): which lists do the work."""
     observed: int | None = None
     """Global flag screens: the documents they counted, at their observation point, including
     those a later stage dropped (None for other stages)."""
@@ -72,14 +75,17 @@ class StageStats:
         self.wall_seconds += other.wall_seconds
         self.cpu_seconds += other.cpu_seconds
         self.flags.update(other.flags)
+        self.hits.update(other.hits)
         if other.observed is not None:
             self.observed = (self.observed or 0) + other.observed
 
     def to_dict(self) -> dict[str, Any]:
         flags = {"flags": dict(sorted(self.flags.items()))} if self.flags else {}
         observed = {"observed": self.observed} if self.observed is not None else {}
+        hits = {"hits": dict(sorted(self.hits.items()))} if self.hits else {}
         return (
             flags
+            | hits
             | observed
             | {
                 "name": self.name,
@@ -103,6 +109,7 @@ class StageStats:
             wall_seconds=data["wall_seconds"],
             cpu_seconds=data["cpu_seconds"],
             flags=Counter(data.get("flags", {})),
+            hits=Counter(data.get("hits", {})),
             observed=data.get("observed"),
         )
 
@@ -167,6 +174,12 @@ class Stage(ABC):
     def model_files(cls, config: Any) -> list[str]:
         """The model files this stage loads with ``config``: the driver hashes them once per run
         into the manifest's ``models``, so a run records which model made its decisions."""
+        return []
+
+    @classmethod
+    def list_records(cls, config: Any) -> list[dict[str, Any]]:
+        """The block lists this stage applies with ``config`` (name, path, format, sha256, entries):
+        the driver writes them into the manifest's ``blocklists``."""
         return []
 
     @abstractmethod

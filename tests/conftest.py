@@ -32,6 +32,15 @@ def shared_data() -> Path:
     return require_shared()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def blocklist_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Compiled block lists go to a session folder, not ~/.cache (autouse: set before Ray starts,
+    so its workers inherit it)."""
+    folder = tmp_path_factory.mktemp("blocklist-cache")
+    os.environ["CURATE_BLOCKLIST_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole test session (startup costs seconds)."""

@@ -44,7 +44,9 @@ class ScreenStage(Stage):
     def screen(self, batch: pa.RecordBatch) -> tuple[list[list[Finding]], dict[str, list]]:
         """Per row, the findings; and any rewritten columns (named in ``extra_columns``)."""
 
-    def action_of(self, rule: str) -> str:
+    def action_of(self, rule: str, evidence: str = "") -> str:
+        """``drop`` or ``flag`` for one finding; ``evidence`` lets a screen decide by what matched
+        (screen_blocklist: by the list category the evidence names)."""
         return self.config.action
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[Reason]]:
@@ -59,7 +61,7 @@ class ScreenStage(Stage):
             rules = list(dict.fromkeys(rule for rule, _ in found))
             flags.append((before_flags or []) + rules)
             evidence.append((before_evidence or []) + [{"rule": rule, "evidence": clip(text)} for rule, text in found])
-            dropping = [rule for rule in rules if self.action_of(rule) == "drop"]
+            dropping = list(dict.fromkeys(rule for rule, text in found if self.action_of(rule, text) == "drop"))
             reasons.append(dropping[0] if dropping else None)
             if not dropping:
                 self._flagged.update(rules)

@@ -82,7 +82,7 @@ class InjectionScreen(ScreenStage):
     reads = ("text",)
     writes = ScreenStage.writes + (pa.field("text", pa.string()),)
 
-    def action_of(self, rule: str) -> str:
+    def action_of(self, rule: str, evidence: str = "") -> str:
         if rule == "screen.chat_template":
             return "flag" if self.config.template_action == "strip" else self.config.template_action
         return self.config.action
