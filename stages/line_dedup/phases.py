@@ -79,6 +79,16 @@ def count_partition(job: GlobalJob, partition: int) -> dict[str, int]:
         return record
     stage = job.build()
     keys = job.read_keys("lines", partition, stage.key_schema)
+    pages, per_domain, boilerplate = count_spread(keys, stage.config.min_domains, stage.config.min_pages_per_domain)
+    removed = keys.filter(pc.is_in(keys.column("unit_hash"), value_set=boilerplate))
+    _write_removals(job, removed, partition)
+    _write_spread(job, pages, per_domain, boilerplate, partition)
+    return mark_finished(done, {"boilerplate": len(boilerplate), "removed": removed.num_rows, "node": node_id()})
+
+
+def count_spread(keys: pa.Table, min_domains: int, min_pages: int) -> tuple[pa.Table, pa.Table, pa.Array]:
+    """From unit keys (with ``unit`` and ``row``): the pages holding each (hash, domain), the
+    distinct pages per (hash, domain) as ``row_count``, and the boilerplate unit hashes."""
     # A unit repeated inside one page counts once: spread is over pages, not occurrences.
     pages = keys.group_by(["unit_hash", "domain_hash", "unit", "row"], use_threads=False).aggregate(
         [("place", "min"), ("page_hash", "min")]
@@ -94,14 +104,11 @@ def count_partition(job: GlobalJob, partition: int) -> dict[str, int]:
     )
     boilerplate = spread.filter(
         pc.or_(
-            pc.greater_equal(spread.column("domain_hash_count"), stage.config.min_domains),
-            pc.greater_equal(spread.column("row_count_max"), stage.config.min_pages_per_domain),
+            pc.greater_equal(spread.column("domain_hash_count"), min_domains),
+            pc.greater_equal(spread.column("row_count_max"), min_pages),
         )
     ).column("unit_hash")
-    removed = keys.filter(pc.is_in(keys.column("unit_hash"), value_set=boilerplate))
-    _write_removals(job, removed, partition)
-    _write_spread(job, pages, per_domain, boilerplate, partition)
-    return mark_finished(done, {"boilerplate": len(boilerplate), "removed": removed.num_rows, "node": node_id()})
+    return pages, per_domain, boilerplate
 
 
 def _write_removals(job: GlobalJob, removed: pa.Table, partition: int) -> None:

@@ -26,11 +26,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.config_schema import ConfigError, bounds
 from curate.decoded_columns import column_values
 from curate.global_stage import DECISION_FIELDS, DOC_FIELD, GlobalJob, GlobalStage, PhaseRunner
 from curate.sorted_rows import find_sorted
+from curate.stage import Drop, Reason
 from stages.line_dedup.lines import normalise_unit, remove_units, split_units, unit_hash, unit_hashes
 
 UNITS_FIELD = pa.field("boilerplate_units", pa.list_(pa.int32()))
@@ -88,6 +90,7 @@ class LineDedup(GlobalStage):
     doc_schema = pa.schema([DOC_FIELD, pa.field("chars", pa.int32())])
     decision_columns = (pa.field("boilerplate_chars", pa.int32()),)
     evidence_as = "boilerplate"
+    evaluates_population = True
 
     def key_schemas(self) -> dict[str, pa.Schema]:
         return {LINES: self.key_schema, DOCS: self.doc_schema}
@@ -121,6 +124,36 @@ class LineDedup(GlobalStage):
             schema=self.doc_schema,
         )
         return {LINES: (lines, partition), DOCS: (docs, np.zeros(batch.num_rows, dtype=np.int64))}
+
+    def evaluate(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[list[Reason]]]:
+        """The stage on ``batch`` as the whole population, in memory (the quality evaluation's
+        harness): its boilerplate units cut from ``text``, and ``dedup.boilerplate_empty`` for the
+        documents left too short (kept in the batch, as ``evaluate`` keeps every row)."""
+        from stages.line_dedup.phases import count_spread
+
+        keys = self.emit(batch, 0, 0)[LINES][0]
+        keys = keys.append_column("unit", pa.array(np.zeros(keys.num_rows, dtype=np.int32)))
+        keys = keys.append_column("row", keys.column("doc"))
+        _, _, boilerplate = count_spread(keys, self.config.min_domains, self.config.min_pages_per_domain)
+        removed = keys.filter(pc.is_in(keys.column("unit_hash"), value_set=boilerplate))
+        places: dict[int, list[int]] = {}
+        for row, place in zip(removed.column("row").to_pylist(), removed.column("place").to_pylist()):
+            places.setdefault(row, []).append(place)
+        texts = column_values(batch, "text")
+        cut, failed = [], []
+        for row, text in enumerate(texts):
+            text = text or ""
+            units = split_units(text, self.config.max_unit_chars)
+            chosen = np.array(sorted(places.get(row, [])), dtype=np.int64)
+            # As the pipeline decides (phases.decide_unit): characters left = length - units cut.
+            removed = sum(units[p].end - units[p].start for p in chosen.tolist())
+            texts[row] = remove_units(text, units, chosen)
+            cut.append(removed)
+            short = len(chosen) and len(text) - removed < self.config.min_chars_left
+            failed.append([Drop(self.rule, len(text) - removed)] if short else [])
+        text_index = batch.schema.get_field_index("text")
+        batch = batch.set_column(text_index, batch.schema.field(text_index), pa.array(texts, pa.string()))
+        return self.with_columns(batch, {"boilerplate_chars": cut}), failed
 
     def resolve(self, job: GlobalJob, run: PhaseRunner) -> dict[str, Any] | None:
         from stages.line_dedup.phases import resolve_line_dedup
