@@ -18,11 +18,13 @@ Labels, per unit occurrence:
 - **quoted**: paragraphs of 200 genre documents (fixed seed) copied into two or three documents
   of other sites, so each is on three or four domains: article text that must survive.
 
-For every (min_domains, min_pages_per_domain, min_unit_chars) of a grid it reports, per budget
-genre, the share of article units removed, the share of quoted paragraphs removed and the
-boilerplate recall; the chosen setting is the one with the highest recall whose article removal
-stays within ``BUDGET`` in every genre and which keeps every quoted paragraph. Results go to
-``benchmarks/results/line_dedup_calibration.json``.
+For every (min_domains, min_pages_per_domain, min_pages_unpunctuated, min_unit_chars) of a grid
+it reports, per budget genre, the share of article units removed, the share of quoted paragraphs
+removed, the share of the curated genres' short lines removed and the boilerplate recall; the
+chosen setting is the one with the highest recall whose article removal stays within ``BUDGET``
+in every genre and which keeps every quoted paragraph; among equals, the one cutting the fewest
+short lines. Code lines are left out as the stage leaves them out (``keep_code_lines``). Results
+go to ``benchmarks/results/line_dedup_calibration.json``.
 
     python benchmarks/line_dedup_calibration.py
 """
@@ -45,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dev_data  # noqa: E402
 
-from stages.line_dedup.lines import normalise_unit, split_units, unit_hash, unit_hashes  # noqa: E402
+from stages.code_lines import code_line_numbers  # noqa: E402
+from stages.line_dedup.lines import normalise_unit, sentence_flags, split_units, unit_hash, unit_hashes  # noqa: E402
 
 BUDGET = 0.01
 """Article units a setting may remove in any genre (the issue's ≤ 1 %)."""
@@ -60,6 +63,7 @@ PARAGRAPH_CHARS = 30
 GRID = {
     "min_domains": (3, 4, 5, 6, 8),
     "min_pages_per_domain": (3, 4, 5, 6, 8, 10, 15),
+    "min_pages_unpunctuated": (2, 3, 4, 5, 6, 8, 10, 15),
     "min_unit_chars": (5, 8, 10, 15),
 }
 MAX_UNIT_CHARS = 200
@@ -156,9 +160,11 @@ def occurrences(pages: list[dict], min_unit_chars: int) -> list[dict]:
     out = []
     for index, page in enumerate(pages):
         units = split_units(page["text"], MAX_UNIT_CHARS)
-        hashes, places = unit_hashes(page["text"], units, min_unit_chars)
+        code = frozenset(code_line_numbers(page["text"])[1])  # as the stage's keep_code_lines does
+        hashes, places = unit_hashes(page["text"], units, min_unit_chars, code)
+        sentences = sentence_flags(page["text"], units, places)
         page_hash = unit_hash(normalise_unit(page["text"]))
-        for value, place in zip(hashes.tolist(), places.tolist()):
+        for value, place, sentence in zip(hashes.tolist(), places.tolist(), sentences.tolist()):
             unit = units[place]
             normalised = normalise_unit(page["text"][unit.start : unit.end])
             out.append(
@@ -169,6 +175,7 @@ def occurrences(pages: list[dict], min_unit_chars: int) -> list[dict]:
                     "domain": page["domain"],
                     "label": _label(page, value, normalised),
                     "length": len(normalised) - normalised.count("0"),
+                    "sentence": sentence,
                 }
             )
     return out
@@ -184,29 +191,38 @@ def _label(page: dict, value: int, normalised: str) -> str:
     return "article" if normalised in page["reference"] else "candidate"
 
 
-def spreads(found: list[dict]) -> dict[int, tuple[int, int, int]]:
-    """Per unit hash: distinct domains, the most distinct pages on one domain, distinct pages."""
+def spreads(found: list[dict]) -> dict[int, tuple[int, int, int, bool]]:
+    """Per unit hash: distinct domains, the most distinct pages on one domain, distinct pages,
+    and whether any occurrence holds a sentence end."""
     per_domain: dict[int, dict[str, set]] = collections.defaultdict(lambda: collections.defaultdict(set))
+    sentence: dict[int, bool] = collections.defaultdict(bool)
     for occurrence in found:
         per_domain[occurrence["hash"]][occurrence["domain"]].add(occurrence["page_hash"])
+        sentence[occurrence["hash"]] |= occurrence["sentence"]
     return {
-        value: (len(domains), max(len(p) for p in domains.values()), len(set().union(*domains.values())))
+        value: (
+            len(domains),
+            max(len(p) for p in domains.values()),
+            len(set().union(*domains.values())),
+            sentence[value],
+        )
         for value, domains in per_domain.items()
     }
 
 
-def evaluate(pages: list[dict], found: list[dict], setting: dict[str, int]) -> dict:
-    # Counted as the stage counts: only units of at least min_unit_chars exist for it. Labels and
-    # the boilerplate to find are fixed (from the smallest unit of the grid), whatever the setting.
-    spread = spreads([o for o in found if o["length"] >= setting["min_unit_chars"]])
+def evaluate(pages: list[dict], found: list[dict], spread: dict, repeated: dict, setting: dict[str, int]) -> dict:
+    """``spread``: as the stage counts at the setting's ``min_unit_chars`` (only units that long
+    exist for it); ``repeated``: over every unit of ``found``. Labels and the boilerplate to find
+    are fixed (from the smallest unit of the grid), whatever the setting."""
     removed = {
         value
-        for value, (domains, most, _) in spread.items()
-        if domains >= setting["min_domains"] or most >= setting["min_pages_per_domain"]
+        for value, (domains, most, _, sentence) in spread.items()
+        if domains >= setting["min_domains"]
+        or most >= setting["min_pages_per_domain"]
+        or (not sentence and most >= setting["min_pages_unpunctuated"])
     }
-    repeated = spreads(found)
     by_group: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
-    quoted, boilerplate, short, many = [0, 0], [0, 0], [0, 0], [0, 0]
+    quoted, boilerplate, short, short_budgeted, many = [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]
     site_pages = collections.Counter(page["domain"] for page in pages)
     for occurrence in found:
         hit = occurrence["hash"] in removed
@@ -217,6 +233,9 @@ def evaluate(pages: list[dict], found: list[dict], setting: dict[str, int]) -> d
         elif occurrence["label"] == "short":
             short[0] += hit
             short[1] += 1
+            if pages[occurrence["page"]]["group"] not in UNBUDGETED:
+                short_budgeted[0] += hit
+                short_budgeted[1] += 1
         elif occurrence["label"] == "quoted":
             quoted[0] += hit
             quoted[1] += 1
@@ -236,6 +255,7 @@ def evaluate(pages: list[dict], found: list[dict], setting: dict[str, int]) -> d
         "boilerplate_recall_many_page_sites": round(many[0] / max(many[1], 1), 5),
         "boilerplate_occurrences_many_page_sites": many[1],
         "short_lines_removed": round(short[0] / max(short[1], 1), 5),
+        "short_lines_removed_budgeted_genres": round(short_budgeted[0] / max(short_budgeted[1], 1), 5),
     }
 
 
@@ -245,10 +265,21 @@ def main() -> None:
     print(f"{len(pages)} pages extracted in {time.time() - started:.0f} s", file=sys.stderr)
     results = []
     found = occurrences(pages, min(GRID["min_unit_chars"]))
+    repeated = spreads(found)
     for min_unit_chars in GRID["min_unit_chars"]:
-        for min_domains, min_pages in itertools.product(GRID["min_domains"], GRID["min_pages_per_domain"]):
-            setting = {"min_domains": min_domains, "min_pages_per_domain": min_pages, "min_unit_chars": min_unit_chars}
-            results.append(evaluate(pages, found, setting))
+        spread = spreads([o for o in found if o["length"] >= min_unit_chars])
+        for min_domains, min_pages, unpunctuated in itertools.product(
+            GRID["min_domains"], GRID["min_pages_per_domain"], GRID["min_pages_unpunctuated"]
+        ):
+            if unpunctuated > min_pages:
+                continue  # the stage refuses it: the same as unpunctuated == min_pages
+            setting = {
+                "min_domains": min_domains,
+                "min_pages_per_domain": min_pages,
+                "min_pages_unpunctuated": unpunctuated,
+                "min_unit_chars": min_unit_chars,
+            }
+            results.append(evaluate(pages, found, spread, repeated, setting))
     # web_uncurated is uncurated web text (DuReader's documents): its repeated lines are the
     # boilerplate this stage is for (a source's line on every Baidu Jingyan page); reported only.
     admissible = [
@@ -257,14 +288,17 @@ def main() -> None:
         if r["quoted_removed"] == 0
         and max(v for g, v in r["article_removed"].items() if g not in UNBUDGETED) <= BUDGET
     ]
-    # Highest recall; among equals the most conservative setting (largest thresholds).
+    # Highest recall; among equals the one that cuts the fewest of the curated genres' short lines
+    # (headings, titles, list items: unbudgeted, as some are boilerplate, but mostly content),
+    # then the most conservative (largest thresholds).
     chosen = max(
         admissible,
         key=lambda r: (
             r["boilerplate_recall_many_page_sites"],
-            r["boilerplate_recall"],
+            -r["short_lines_removed_budgeted_genres"],
             r["setting"]["min_domains"],
             r["setting"]["min_pages_per_domain"],
+            r["setting"]["min_pages_unpunctuated"],
             r["setting"]["min_unit_chars"],
         ),
         default=None,

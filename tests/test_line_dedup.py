@@ -4,19 +4,24 @@ page; what is cut, what stays, what is dropped, what the manifest says, and resu
 
 from __future__ import annotations
 
+import collections
+import gzip
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import peoples_daily_documents
+from conftest import peoples_daily_documents, require_shared, thucnews_titles
 from test_ray_cluster import two_node_cluster  # noqa: F401 - the fixture
 
 from curate.cli import cli
+from stages.code_lines import code_line_numbers
+from stages.line_dedup.stage import LineDedup, LineDedupConfig
 
 SITES = ("news.example.cn", "bbs.example.cn", "blog.example.cn")
 FOOTER = {
@@ -164,3 +169,63 @@ def test_line_dedup_on_a_two_node_cluster(two_node_cluster, finished, tmp_path: 
     for shard in (tmp_path / "cluster-out" / "data").glob("*.parquet"):
         clustered.update((r["url"], r["text"]) for r in pq.read_table(shard, columns=["url", "text"]).to_pylist())
     assert clustered == output_texts(path.parent / "out")
+
+
+def react_docs_batch() -> pa.RecordBatch:
+    """The React documentation pages (real MDX with code examples), all on one site."""
+    path = require_shared("zh_text", "genres", "technical_docs_react_zh_hans.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        texts = [json.loads(line)["text"] for line in handle]
+    return pa.RecordBatch.from_pydict(
+        {
+            "url": [f"http://zh-hans.react.dev/{i}" for i in range(len(texts))],
+            "domain": ["zh-hans.react.dev"] * len(texts),
+            "text": texts,
+        }
+    )
+
+
+def code_lines_of(text: str) -> collections.Counter:
+    lines = text.split("\n")
+    return collections.Counter(lines[n] for n in code_line_numbers(text)[1])
+
+
+@pytest.mark.parametrize("keep_code_lines", [True, False])
+def test_code_examples_repeated_across_a_sites_pages_are_not_boilerplate(keep_code_lines: bool) -> None:
+    """Idioms such as ``export default function App() {`` recur on many pages of a documentation
+    site; they are its content. Its non-code template lines still go."""
+    batch = react_docs_batch()
+    before = batch.column("text").to_pylist()
+    stage = LineDedup(LineDedupConfig(keep_code_lines=keep_code_lines))
+    after, _ = stage.evaluate(batch)
+    after_texts = after.column("text").to_pylist()
+    code_cut = sum(code_lines_of(b) != code_lines_of(a) for b, a in zip(before, after_texts))
+    other_cut = sum(
+        (collections.Counter(b.split("\n")) - collections.Counter(a.split("\n"))) - code_lines_of(b) != {}
+        for b, a in zip(before, after_texts)
+    )
+    if keep_code_lines:
+        assert code_cut == 0
+    else:
+        assert code_cut >= 10  # the failure the exemption exists for
+    assert other_cut >= 10  # the front matter's template lines, on most pages
+
+
+def test_headlines_on_a_few_pages_go_sentences_need_more_pages() -> None:
+    """A "related news" headline (no sentence end) on 3 pages of a site is boilerplate; the same
+    spread for a sentence is not (a paragraph a site repeats is for document dedup to judge),
+    nor for a headline that ends a sentence somewhere."""
+    articles = peoples_daily_documents(6, paragraphs=3)
+    headline, punctuated, other = thucnews_titles(3)
+    sentence = next(line for line in articles[5].split("\n") if line.endswith("。") and len(line) < 200)
+    texts = ["\n".join([articles[i], headline, sentence, other + ("。" if i == 0 else "")]) for i in range(3)]
+    batch = pa.RecordBatch.from_pydict(
+        {"url": [f"http://news.example.cn/{i}" for i in range(3)], "domain": ["news.example.cn"] * 3, "text": texts}
+    )
+    after, failed = LineDedup(LineDedupConfig()).evaluate(batch)
+    assert after.column("text").to_pylist() == [
+        "\n".join([articles[i], sentence, other + ("。" if i == 0 else "")]) for i in range(3)
+    ]
+    assert failed == [[], [], []]
+    same, _ = LineDedup(LineDedupConfig(min_pages_unpunctuated=15)).evaluate(batch)
+    assert same.column("text").to_pylist() == texts

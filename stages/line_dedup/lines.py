@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +34,8 @@ class Unit(NamedTuple):
     """Character offset of the unit in the text."""
     end: int
     """Offset just past it (its line break not included)."""
+    line: int
+    """Number of its line in ``text.split("\\n")``."""
 
 
 def split_units(text: str, max_unit_chars: int) -> list[Unit]:
@@ -40,24 +43,24 @@ def split_units(text: str, max_unit_chars: int) -> list[Unit]:
     ``max_unit_chars`` cut after each sentence end; blank pieces are left out."""
     units: list[Unit] = []
     start = 0
-    for line in text.split("\n"):
+    for number, line in enumerate(text.split("\n")):
         end = start + len(line)
         if len(line) > max_unit_chars:
-            units.extend(_sentences(line, start))
+            units.extend(_sentences(line, start, number))
         elif line.strip():
-            units.append(Unit(start, end))
+            units.append(Unit(start, end, number))
         start = end + 1
     return units
 
 
-def _sentences(line: str, offset: int) -> list[Unit]:
+def _sentences(line: str, offset: int, number: int) -> list[Unit]:
     pieces = []
     begin = 0
     for found in SENTENCE_END.finditer(line):
         pieces.append((begin, found.end()))
         begin = found.end()
     pieces.append((begin, len(line)))
-    return [Unit(offset + a, offset + b) for a, b in pieces if line[a:b].strip()]
+    return [Unit(offset + a, offset + b, number) for a, b in pieces if line[a:b].strip()]
 
 
 def normalise_unit(text: str) -> str:
@@ -70,17 +73,31 @@ def unit_hash(normalised: str) -> int:
     return int.from_bytes(hashlib.blake2b(normalised.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def unit_hashes(text: str, units: list[Unit], min_chars: int) -> tuple[np.ndarray, np.ndarray]:
+def unit_hashes(
+    text: str, units: list[Unit], min_chars: int, skip_lines: Collection[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """The hashes of the units whose normalised form has at least ``min_chars`` characters other
     than masked digits, and the positions of those units in ``units``: shorter ones (a date,
-    "更多", a phone number, a price) are never counted, so never removed."""
+    "更多", a phone number, a price) are never counted, so never removed; neither are the units of
+    the lines numbered in ``skip_lines``."""
     hashes, kept = [], []
     for position, unit in enumerate(units):
+        if unit.line in skip_lines:
+            continue
         normalised = normalise_unit(text[unit.start : unit.end])
         if len(normalised) - normalised.count("0") >= min_chars:
             hashes.append(unit_hash(normalised))
             kept.append(position)
     return np.array(hashes, dtype=np.uint64), np.array(kept, dtype=np.int64)
+
+
+def sentence_flags(text: str, units: list[Unit], positions: np.ndarray) -> np.ndarray:
+    """For the units at ``positions``: whether each holds a sentence end (its normalised form has
+    none, so this is read from the text). One without (a headline, a link, a label, a row of
+    navigation) is held to the lower ``min_pages_unpunctuated``."""
+    return np.array(
+        [SENTENCE_END.search(text, units[p].start, units[p].end) is not None for p in positions.tolist()], dtype=bool
+    )
 
 
 def remove_units(text: str, units: list[Unit], positions: np.ndarray) -> str:

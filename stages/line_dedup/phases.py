@@ -31,7 +31,7 @@ from stages.line_dedup.lines import split_units
 UNITS = pa.list_(pa.int32())
 
 if TYPE_CHECKING:
-    from stages.line_dedup.stage import LineDedup
+    from stages.line_dedup.stage import LineDedup, LineDedupConfig
 
 REMOVAL_SCHEMA = pa.schema(
     [
@@ -63,7 +63,15 @@ def resolve_line_dedup(stage: LineDedup, job: GlobalJob, run: PhaseRunner) -> di
     return {
         "parameters": {
             name: getattr(stage.config, name)
-            for name in ("min_domains", "min_pages_per_domain", "min_unit_chars", "max_unit_chars", "min_chars_left")
+            for name in (
+                "min_domains",
+                "min_pages_per_domain",
+                "min_pages_unpunctuated",
+                "min_unit_chars",
+                "max_unit_chars",
+                "keep_code_lines",
+                "min_chars_left",
+            )
         },
         "boilerplate_units": sum(result["boilerplate"] for result in counted.values()),
         "count_nodes": sorted({result["node"] for result in counted.values() if result.get("node")}),
@@ -79,14 +87,14 @@ def count_partition(job: GlobalJob, partition: int) -> dict[str, int]:
         return record
     stage = job.build()
     keys = job.read_keys("lines", partition, stage.key_schema)
-    pages, per_domain, boilerplate = count_spread(keys, stage.config.min_domains, stage.config.min_pages_per_domain)
+    pages, per_domain, boilerplate = count_spread(keys, stage.config)
     removed = keys.filter(pc.is_in(keys.column("unit_hash"), value_set=boilerplate))
     _write_removals(job, removed, partition)
     _write_spread(job, pages, per_domain, boilerplate, partition)
     return mark_finished(done, {"boilerplate": len(boilerplate), "removed": removed.num_rows, "node": node_id()})
 
 
-def count_spread(keys: pa.Table, min_domains: int, min_pages: int) -> tuple[pa.Table, pa.Table, pa.Array]:
+def count_spread(keys: pa.Table, config: LineDedupConfig) -> tuple[pa.Table, pa.Table, pa.Array]:
     """From unit keys (with ``unit`` and ``row``): the pages holding each (hash, domain), the
     distinct pages per (hash, domain) as ``row_count``, and the boilerplate unit hashes."""
     # A unit repeated inside one page counts once: spread is over pages, not occurrences.
@@ -102,10 +110,17 @@ def count_spread(keys: pa.Table, min_domains: int, min_pages: int) -> tuple[pa.T
     spread = per_domain.group_by("unit_hash", use_threads=False).aggregate(
         [("domain_hash", "count"), ("row_count", "max")]
     )
+    # A unit is a sentence if any occurrence holds a sentence end (the hash ignores punctuation).
+    sentence = keys.group_by("unit_hash", use_threads=False).aggregate([("sentence", "any")])
+    spread = spread.join(sentence, "unit_hash", join_type="inner", use_threads=False)
+    most = spread.column("row_count_max")
     boilerplate = spread.filter(
         pc.or_(
-            pc.greater_equal(spread.column("domain_hash_count"), min_domains),
-            pc.greater_equal(spread.column("row_count_max"), min_pages),
+            pc.or_(
+                pc.greater_equal(spread.column("domain_hash_count"), config.min_domains),
+                pc.greater_equal(most, config.min_pages_per_domain),
+            ),
+            pc.and_(pc.invert(spread.column("sentence_any")), pc.greater_equal(most, config.min_pages_unpunctuated)),
         )
     ).column("unit_hash")
     return pages, per_domain, boilerplate
