@@ -88,7 +88,7 @@ class ZhQualityConfig:
     unique_window_chars: int = field(default=1000, metadata=bounds(1))
     """Ours: long enough for prose to show its vocabulary (People's Daily: ~0.45 distinct in
     1,000 characters), short enough that long documents are measured like short ones."""
-    max_ui_line_share: float = field(default=0.091, metadata=bounds(0, 1))
+    max_ui_line_share: float = field(default=0.0834, metadata=bounds(0, 1))
     """Share of lines that are short and hold 展开/更多/阅读全文/点击查看-style interface text. Calibrated
     (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good documents fail
     it; set by news."""
