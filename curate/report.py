@@ -435,6 +435,9 @@ def _run_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, HTML) rows about the run: config, code, times, inputs, output."""
     inputs, outputs = manifest["inputs"], manifest["outputs"]
     with_errors = sum(1 for i in inputs if i["status"] != "ok")
+    failed = sum(1 for i in inputs if i["status"] == "failed")
+    empty = sum(1 for i in inputs if i.get("note"))
+    skipped = sum(i.get("skipped_bytes", 0) for i in inputs)
     records = sum(i.get("records", 0) for i in inputs)
     return [
         ("config", f"{_text(manifest['name'])} ({_text(manifest['config_hash'][:12])})"),
@@ -444,7 +447,11 @@ def _run_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_text(manifest['run_id'])}: {_text(manifest['started_at'])} .. {_text(manifest['finished_at'])}"
             f" ({_num(manifest['seconds'], '.1f')} s)",
         ),
-        ("inputs", f"{len(inputs)} files, {_num(records, ',')} records, {with_errors} with errors"),
+        (
+            "inputs",
+            f"{len(inputs)} files, {_num(records, ',')} records, {with_errors} with errors ({failed} failed),"
+            f" {empty} with a note, {_num(skipped, ',')} damaged bytes passed over",
+        ),
         ("output", f"{_num(outputs['rows'], ',')} documents in {len(outputs['shards'])} shards"),
         ("input format", _text(manifest["config"]["input"]["format"])),
     ]
@@ -461,7 +468,18 @@ def _stage_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         )
         for m in manifest.get("models", [])
     ]
+    items += [
+        (
+            "block list",
+            f"{_text(b['stage'])}: {_text(b['name'])} ({_num(b['entries'], ',')} entries,"
+            f" sha256 {_text(b['sha256'][:16])})",
+        )
+        for b in manifest.get("blocklists", [])
+    ]
     for stage in manifest["stages"]:
+        if stage.get("hits"):
+            hits = ", ".join(f"{_text(category)} {_num(count, ',')}" for category, count in stage["hits"].items())
+            items.append(("list hits", f"{_text(stage['name'])}: {hits}"))
         if stage.get("flags"):
             # Global screens count a population larger than the survivors they flag.
             counted = (
@@ -475,15 +493,22 @@ def _stage_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _input_items(inputs: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(label, HTML) rows for the first inputs with errors, each with its first error."""
+    """(label, HTML) rows for the first inputs with errors or a note, each with its first error,
+    why a failed one failed (the file, or the run around it) and the damaged bytes passed over."""
     items = []
-    for item in [i for i in inputs if i["status"] != "ok"][:10]:
+    for item in [i for i in inputs if i["status"] != "ok" or i.get("note")][:10]:
         error = item["errors"][0] if item["errors"] else None
         where = ""
         if error is not None:
             where = f" (line {_num(error['line'], '')})" if "line" in error else f" (byte {_num(error['offset'], '')})"
         first = _text(item["error"]) if item.get("error") else (f"{_text(error['error'])}{where}" if error else "")
         summary = f"{_text(item['path'])}: {_num(item['error_count'], '')} errors; first: {first}"
+        if item.get("failure"):
+            summary += f"; failure: {_text(item['failure'])}"
+        if item.get("skipped_bytes"):
+            summary += f"; {_num(item['skipped_bytes'], ',')} damaged bytes passed over"
+        if item.get("note"):
+            summary += f"; note: {_text(item['note'])}"
         items.append((f"input {item['status']}", summary))
     return items
 

@@ -234,6 +234,11 @@ def test_unreadable_and_empty_inputs_do_not_fail_the_run_but_are_named(tmp_path:
     assert inputs["garbage.warc.gz"]["failure"] == "input"
     assert inputs["empty.warc"]["note"] == "the file holds no records"
     assert "note" not in inputs[SAMPLE_WARC.name]
+    # The report says the same.
+    assert CliRunner().invoke(cli, ["report", str(tmp_path / "out")]).exit_code == 0
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "3 files, " in page and "(1 failed), 1 with a note" in page
+    assert "failure: input" in page and "note: the file holds no records" in page
 
 
 def test_a_full_disk_during_map_fails_the_run(tmp_path: Path) -> None:

@@ -145,6 +145,14 @@ def test_report_opens_without_errors_or_fetches_and_shows_the_manifest(reported:
     for model in manifest["models"]:
         assert f"{model['stage']}: {model['path']} ({model['bytes']:,} bytes, sha256 {model['sha256'][:16]})" in dom
     assert "spam_zh.ftz" in dom and "spam model score" in dom
+    # The block lists applied (name, entries, sha256) and what each category matched.
+    for listed in manifest["blocklists"]:
+        assert (
+            f"{listed['stage']}: {listed['name']} ({listed['entries']:,} entries, sha256 {listed['sha256'][:16]})"
+            in dom
+        )
+    hits = [s for s in manifest["stages"] if s.get("hits")]
+    assert all(f"<td>{s['name']}: " + ", ".join(f"{c} {n:,}" for c, n in s["hits"].items()) in dom for s in hits)
     flagged = {s["name"]: s for s in manifest["stages"] if s.get("flags")}
     assert flagged and all(f"<td>{name}: " in dom for name in flagged)
     near = manifest["minhash_dedup"]
