@@ -182,6 +182,14 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
+def node_id() -> str | None:
+    """The Ray node a task runs on, for the manifest (which machine read which file, counted
+    which partition); None without Ray."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
 def make_executor(
     kind: str, *, address: str | None, workers: int | None, retries: int, max_in_flight: int | None
 ) -> Executor:

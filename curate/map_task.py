@@ -33,6 +33,7 @@ from curate import storage
 from curate.config import PipelineConfig
 from curate.decisions import StageDecisions, apply_decisions, load_decisions
 from curate.document import output_schema, pipeline_schema
+from curate.executor import node_id
 from curate.keys import KeyWriter
 from curate.passes import Pass
 from curate.quarantine import QUARANTINE_FILE, QuarantineWriter
@@ -75,13 +76,6 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
         failure = "input" if isinstance(error, InputUnreadable) else "run"
         cause = error.__cause__ if isinstance(error, InputUnreadable) and error.__cause__ else error
         return failed_unit_record(task.unit, f"{type(cause).__name__}: {cause}", traceback.format_exc(), failure)
-
-
-def node_id() -> str | None:
-    """The Ray node that processed a unit, for the manifest (which machine read which file)."""
-    import ray
-
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 class InputUnreadable(Exception):

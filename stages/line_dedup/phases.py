@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.executor import node_id
 from curate.global_stage import GlobalJob, PhaseRunner, read_unit_keys
-from curate.map_task import node_id
 from curate.shuffle import part_name, read_parts
 from curate.workdir import finished, mark_finished, write_parquet_atomically
 from stages.line_dedup.lines import split_units
