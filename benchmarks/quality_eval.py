@@ -78,7 +78,12 @@ def evaluate(config_path: str, items: list[Item]) -> tuple[list[dict], dict]:
     from stages.readers.warc import WarcReader
 
     config = load_config(config_path)
-    stages = [spec.build() for spec in config.stages if not spec.stage_class.is_global]
+    # Global stages need the whole population; those that can take the dev crawl in memory run too.
+    stages = [
+        spec.build()
+        for spec in config.stages
+        if not spec.stage_class.is_global or getattr(spec.stage_class, "evaluates_population", False)
+    ]
     by_url: dict[str, Item] = {}
     for item in items:
         if item.url in by_url:

@@ -150,7 +150,11 @@ class RayExecutor(Executor):
         import ray
 
         if function not in self._remote:
-            self._remote[function] = ray.remote(num_cpus=1, max_retries=self.retries)(function)
+            # SPREAD: tasks are independent and coarse; the default policy packs short ones onto
+            # the node whose worker is warm, which leaves a cluster's other nodes idle.
+            self._remote[function] = ray.remote(num_cpus=1, max_retries=self.retries, scheduling_strategy="SPREAD")(
+                function
+            )
         remote = self._remote[function]
         queue = list(reversed(jobs))
         pending: dict[Any, Any] = {}
@@ -176,6 +180,14 @@ class RayExecutor(Executor):
             self._watch.set()
         if self.started:
             ray.shutdown()
+
+
+def node_id() -> str | None:
+    """The Ray node a task runs on, for the manifest (which machine read which file, counted
+    which partition); None without Ray."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 def make_executor(

@@ -78,6 +78,9 @@ class GlobalStage(Stage):
     """The field of a sampled dropped document that holds its decision's evidence."""
     summary_key: ClassVar[str | None] = None
     """The manifest key of ``resolve``'s summary, when it returns one."""
+    evaluates_population: ClassVar[bool] = False
+    """True when ``evaluate`` treats its batch as the whole population and applies the stage's
+    global decisions in memory (the quality evaluation then runs it with the map stages)."""
 
     def annotate(self, batch: pa.RecordBatch) -> tuple[dict[str, Any], list[Reason]]:
         """Pass existing columns through, or start them empty (decisions fill them in later)."""

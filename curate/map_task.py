@@ -33,6 +33,7 @@ from curate import storage
 from curate.config import PipelineConfig
 from curate.decisions import StageDecisions, apply_decisions, load_decisions
 from curate.document import output_schema, pipeline_schema
+from curate.executor import node_id
 from curate.keys import KeyWriter
 from curate.passes import Pass
 from curate.quarantine import QUARANTINE_FILE, QuarantineWriter
@@ -66,7 +67,7 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
     try:
         record = _map_into(config, plan, task, tmp)
         record["seconds"] = round(time.time() - started, 3)
-        record["node"] = _node_id()
+        record["node"] = node_id()
         write_json_atomically(record, os.path.join(tmp, "done.json"), indent=1, sort_keys=True)
         publish_folder(tmp, task.folder)
         return record
@@ -75,13 +76,6 @@ def map_unit(config: PipelineConfig, plan: Pass, task: UnitTask) -> dict[str, An
         failure = "input" if isinstance(error, InputUnreadable) else "run"
         cause = error.__cause__ if isinstance(error, InputUnreadable) and error.__cause__ else error
         return failed_unit_record(task.unit, f"{type(cause).__name__}: {cause}", traceback.format_exc(), failure)
-
-
-def _node_id() -> str | None:
-    """The Ray node that processed a unit, for the manifest (which machine read which file)."""
-    import ray
-
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 class InputUnreadable(Exception):

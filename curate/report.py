@@ -404,6 +404,33 @@ def domains_section(manifest: dict[str, Any]) -> str:
     return f'<h2>Top domains</h2><div class="charts">{"".join(tables)}</div>'
 
 
+def boilerplate_section(manifest: dict[str, Any]) -> str:
+    """What ``line_dedup`` cut: its totals, and the most removed lines of the domains with most."""
+    found = manifest.get("global_stages", {}).get("line_dedup")
+    if not found:
+        return ""
+    totals = ", ".join(
+        f"{_num(found.get(key))} {label}"
+        for key, label in (
+            ("units_removed", "lines removed"),
+            ("chars_removed", "characters"),
+            ("documents_changed", "documents changed"),
+            ("documents_emptied", "documents left empty (dropped)"),
+        )
+    )
+    tables = []
+    for entry in found.get("top_removed", [])[:LIST_SHOWN]:
+        rows = "".join(
+            f'<tr><td>{_text(line.get("text"))}</td><td class="num">{_num(line.get("pages"))}</td></tr>'
+            for line in entry.get("lines", [])[:LIST_SHOWN]
+        )
+        tables.append(
+            f"<div><h3>{_text(entry.get('domain'))}</h3><table><thead><tr><th>line</th><th>pages</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></div>"
+        )
+    return f'<h2>Boilerplate lines</h2><p class="meta">{totals}.</p><div class="charts">{"".join(tables)}</div>'
+
+
 def _run_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, HTML) rows about the run: config, code, times, inputs, output."""
     inputs, outputs = manifest["inputs"], manifest["outputs"]
@@ -506,6 +533,7 @@ def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed:
             histograms_section(samples) if samples else "",
             samples_section(samples, per_reason, seed) if samples else "",
             clusters_section(out, manifest, samples, per_reason, seed),
+            boilerplate_section(manifest),
             quarantine_section(out, manifest),
             domains_section(manifest),
         ]

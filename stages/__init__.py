@@ -8,6 +8,7 @@ from stages.gopher_quality import GopherQuality
 from stages.gopher_repetition import GopherRepetition
 from stages.langid import LangId
 from stages.langid_prefilter import LangIdPrefilter
+from stages.line_dedup.stage import LineDedup
 from stages.minhash import MinHashDedup
 from stages.policy import Policy
 from stages.quality_model import QualityModel
@@ -50,6 +51,7 @@ STAGE_CLASSES = (
     PiiScreen,
     DecontaminationScreen,
     ExactDedup,
+    LineDedup,
     UrlChangeScreen,
     TriggerBurstScreen,
     SpamNameBursts,

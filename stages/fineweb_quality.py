@@ -49,11 +49,11 @@ _SENTENCE_TABLE[[ord(c) for c in SENTENCE_MARKS]] = 1
 
 @dataclass
 class FinewebQualityConfig:
-    min_line_punct: float = field(default=0.258, metadata=bounds(0, 1))
+    min_line_punct: float = field(default=0.261, metadata=bounds(0, 1))
     """Minimum share of characters in sentence lines (a punctuation mark or a function character).
     Calibrated (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good
     documents fail it; set by encyclopedic."""
-    max_short_lines: float = field(default=0.916, metadata=bounds(0, 1))
+    max_short_lines: float = field(default=0.915, metadata=bounds(0, 1))
     """Maximum share of lines that are short and not sentence lines. Calibrated
     (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good documents fail
     it; set by encyclopedic."""

@@ -37,7 +37,7 @@ FINEWEB2_TOP_NGRAMS = (0.256, 0.201, 0.171)
 FINEWEB2_DUP_NGRAMS = (0.198, 0.182, 0.167, 0.154, 0.140, 0.127)
 """FineWeb-2's cmn_Hani limits for the top 2-4-gram and the duplicated 5-10-gram shares."""
 CALIBRATED_DUP_NGRAMS = (0.397, 0.391, 0.39, 0.384, 0.379, 0.377)
-CALIBRATED_TOP_NGRAMS = (0.256, 0.227, 0.252)
+CALIBRATED_TOP_NGRAMS = (0.256, 0.234, 0.26)
 DUP_NGRAM_SIZES = range(5, 11)
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 

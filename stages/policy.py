@@ -21,16 +21,13 @@ Adds ``quality_policy`` (``chars``, ``code_share``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 
 from curate.config_schema import bounds
 from curate.stage import SignalFilter, Threshold
-from stages._text_kernels import code_line_candidates
-from stages.cjk import HAN
+from stages.code_lines import code_share
 
 _WHITESPACE = " \t\n\r\u3000\xa0"
 
@@ -38,49 +35,6 @@ _WHITESPACE = " \t\n\r\u3000\xa0"
 def visible_chars(text: str) -> int:
     """Characters that are not whitespace (the spaces of Chinese and Western text)."""
     return len(text) - sum(map(text.count, _WHITESPACE))
-
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_CODE_LINE = re.compile(
-    r"[;{}]\s*$"  # statement ends and blocks
-    r"|^\s*[}\])]"  # closing brackets
-    r"|^\s*(?:import|from\s+\S+\s+import|export|const|let|var|function|def|class|return|public|private|protected|static|package|using|#include|#define)\b"
-    r"|^\s*(?://|/\*|\*/|#!|<!--)"  # comment markers
-    r"|=>|===|!==|&&|\|\||::|\(\)\s*[;{]"
-    r"|^\s*</?[A-Za-z][\w.:-]*(?:\s[^<>]*)?/?>\s*$"  # a line that is one markup tag
-)
-
-
-def code_share(text: str) -> float:
-    """Share of the characters of the (stripped) lines that are in code lines."""
-    total, candidates = code_line_candidates(text)
-    if not total:
-        return 0.0
-    has_fences = "```" in text or "~~~" in text
-    if not candidates and not has_fences:
-        return 0.0
-    lines = text.split("\n")
-    # A fence turns every line up to the next one into code; otherwise only the lines that can
-    # match _CODE_LINE (found in C) are looked at.
-    numbers = range(len(lines)) if has_fences else np.frombuffer(candidates, dtype=np.int64).tolist()
-    code = 0
-    fenced = False
-    for number in numbers:
-        line = lines[number]
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if has_fences and _FENCE.match(line):
-            fenced = not fenced
-            code += len(stripped)
-        elif fenced or (
-            _CODE_LINE.search(line)
-            # Chinese prose does not end a line with ; { } nor start it with a comment marker; a
-            # Chinese line with a code-like middle (a && b) is prose.
-            and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))
-        ):
-            code += len(stripped)
-    return code / total
 
 
 @dataclass

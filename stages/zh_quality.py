@@ -14,7 +14,8 @@ Drops (``quality.*``, each with the measured value in the manifest):
   distinct characters falls with length: a 20,000-character government report
   reuses its characters as a 500-character spam page does);
 - ``ui_lines``: more than ``max_ui_line_share`` of the lines are interface text
-  (short lines with 展开, 更多, 阅读全文, 点击查看 ...);
+  (short lines with 展开, 更多, 阅读全文, 点击查看 ... and no prose punctuation: a line
+  with ，。！？；、 is a clause, as in a line of verse "她展开双臂迎着海风，");
 - ``short_lines``: average line shorter than ``min_avg_line_chars``.
 
 Optionally removes paragraphs with fewer than ``min_paragraph_han_chars`` Han
@@ -33,6 +34,7 @@ Every default is calibrated on labelled Chinese text of many genres
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +64,9 @@ UI_PHRASES = (
     "全文阅读",
 )
 _WHITESPACE = (" ", "\n", "\t", "\r", "\u3000", "\xa0")
+_PROSE_MARKS = re.compile(r"[，。！？；、,!?;]")
+"""A line holding one of these is a clause of prose ("她展开双臂迎着海风，"), not an interface label
+("展开全文", "查看更多>>", "阅读全文...")."""
 
 
 @dataclass
@@ -88,7 +93,7 @@ class ZhQualityConfig:
     unique_window_chars: int = field(default=1000, metadata=bounds(1))
     """Ours: long enough for prose to show its vocabulary (People's Daily: ~0.45 distinct in
     1,000 characters), short enough that long documents are measured like short ones."""
-    max_ui_line_share: float = field(default=0.091, metadata=bounds(0, 1))
+    max_ui_line_share: float = field(default=0.0834, metadata=bounds(0, 1))
     """Share of lines that are short and hold 展开/更多/阅读全文/点击查看-style interface text. Calibrated
     (``benchmarks/calibrate_quality.py``): at most 0.5 % of any genre's known-good documents fail
     it; set by news."""
@@ -211,7 +216,11 @@ class ZhQuality(SignalFilter):
         ui_lines = 0
         if len(short):
             lines = text.split("\n")
-            ui_lines = sum(1 for number in short.tolist() if any(phrase in lines[number] for phrase in UI_PHRASES))
+            ui_lines = sum(
+                1
+                for number in short.tolist()
+                if any(phrase in lines[number] for phrase in UI_PHRASES) and not _PROSE_MARKS.search(lines[number])
+            )
         hans, hant = np.count_nonzero(visible_flags & _HANS), np.count_nonzero(visible_flags & _HANT)
         return {
             "chars": chars,

@@ -132,7 +132,7 @@ def test_flagship_config_validates() -> None:
     assert result.exit_code == 0, result.output
     assert (
         "stages: screen_blocklist, langid_prefilter, extract, langid, spam_lexicon, spam_model, spam_injection, "
-        "c4_lines, policy, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, "
+        "line_dedup, c4_lines, policy, zh_quality, gopher_quality, gopher_repetition, fineweb_quality, "
         "screen_hidden_html, screen_injection, screen_invisible, screen_gibberish, screen_pii, "
         "exact_dedup, screen_url_changes, screen_trigger_bursts, spam_name_bursts, minhash_dedup;"
     ) in result.output

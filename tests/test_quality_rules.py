@@ -124,6 +124,9 @@ def test_chinese_rules_on_written_edge_cases() -> None:
     stage = ZhQuality(ZhQualityConfig())
     ui = stage.signals("展开\n更多\n点击查看\n博物馆还推出夜场开放，让观众有更多参与的方式。", "zh")
     assert ui["ui_line_share"] == pytest.approx(0.75)  # 更多 inside a sentence is not interface text
+    # A short line with a UI word and a clause's punctuation is prose (a line of verse), not a label.
+    poem = stage.signals("她展开双臂迎着海风，\n把旧信轻轻收起。\n查看更多>>\n阅读全文...", "zh")
+    assert poem["ui_line_share"] == pytest.approx(0.5)
     assert stage.signals("這是一個繁體中文句子", "zh")["hant_share"] == 1.0
 
 

@@ -8,9 +8,9 @@ from conftest import common_crawl_chinese_pages, peoples_daily_documents
 
 from stages._text_kernels import char_entropy, code_line_candidates, edge_lines, sentence_ends, sentence_lines
 from stages.cjk import HAN
+from stages.code_lines import CODE_LINE, FENCE, code_share
 from stages.fineweb_quality import _SENTENCE_TABLE, SENTENCE_LINE
 from stages.gopher_quality import BULLETS
-from stages.policy import _CODE_LINE, _FENCE, code_share
 from stages.words import lines as stripped_lines
 
 EDGES = [
@@ -80,11 +80,11 @@ def reference_code_share(text: str) -> float:
         if not stripped:
             continue
         total += len(stripped)
-        if _FENCE.match(line):
+        if FENCE.match(line):
             fenced = not fenced
             code += len(stripped)
         elif fenced or (
-            _CODE_LINE.search(line)
+            CODE_LINE.search(line)
             and (not HAN.search(line) or stripped.endswith((";", "{", "}")) or stripped.startswith(("//", "/*", "#")))
         ):
             code += len(stripped)
