@@ -68,6 +68,11 @@ class RunConfig:
     screens, MinHash) run in the driver process instead of as Ray tasks: for a small run a
     task per partition and phase would cost more than the work (~3 ms per document on the
     sample crawl)."""
+    tokenizers: list[str] = field(default_factory=lambda: ["qwen"])
+    """Tokenizers whose counts the manifest and the output's ``tokens`` column carry
+    (``curate.tokens``): built-in ``qwen`` / ``qwen3.6`` (offline, from the install), or paths to
+    a ``tokenizer.json`` or ``.tiktoken`` file. ``[]`` counts none. Qwen costs ~0.8 ms per 5,000
+    Chinese characters (benchmarks/quality_suite.py)."""
     staging_dir: str | None = None
     """Local folder where a run with a remote ``output.path`` (s3://...) builds its output
     before uploading it; it keeps the work files, so a re-run resumes. Default:
@@ -246,6 +251,23 @@ def _build_stages(data: Any) -> list[StageSpec]:
     return specs
 
 
+def _check_tokenizers(specs: list[str], base: str) -> list[str]:
+    """The tokenizer names with their paths resolved, each loaded once so a bad one fails here."""
+    from curate.tokens import BUILTIN, TokenizerError, load_tokenizer, load_tokenizers
+
+    resolved = [spec if spec in BUILTIN else _resolve(base, spec) for spec in specs]
+    for i, spec in enumerate(resolved):
+        try:
+            load_tokenizer(spec)
+        except TokenizerError as error:
+            raise ConfigError(f"run.tokenizers[{i}]", str(error)) from None
+    try:
+        load_tokenizers(resolved)
+    except TokenizerError as error:
+        raise ConfigError("run.tokenizers", str(error)) from None
+    return resolved
+
+
 def load_config(
     path: str,
     *,
@@ -272,6 +294,7 @@ def load_config(
     run_config = build(RunConfig, data.get("run"), "run")
     if run_config.staging_dir:
         run_config.staging_dir = _resolve(base, run_config.staging_dir)
+    run_config.tokenizers = _check_tokenizers(run_config.tokenizers, base)
     return PipelineConfig(
         name=name,
         input=input_config,

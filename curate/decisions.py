@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.decoded_columns import column_values
 from curate.global_stage import GlobalStage, read_decisions
 from curate.samples import Sampler, signals_of
 from curate.stage import StageStats
@@ -67,6 +68,12 @@ def apply_decisions(
         found.stats.docs_out += int((~removed).sum() - drops.sum())
         if drops.any():
             found.stats.drops[found.stage.rule] += int(drops.sum())
+            if found.stage.tokenizers and "text" in batch.schema.names:
+                texts = column_values(batch, "text")
+                dropped = np.flatnonzero(drops).tolist()
+                found.stats.count_drop_tokens(
+                    found.stage.tokenizers, [texts[i] for i in dropped], [found.stage.rule] * len(dropped)
+                )
             if sampler is not None:
                 offer(
                     sampler,

@@ -162,6 +162,7 @@ def build_manifest(
     top_domains: dict[str, list[list]] | None = None,
     models: list[dict[str, Any]] | None = None,
     blocklists: list[dict[str, Any]] | None = None,
+    tokens: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -185,12 +186,9 @@ def build_manifest(
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         },
     }
-    if config.skipped_stages:
-        manifest["skipped_stages"] = config.skipped_stages
-    if models:
-        manifest["models"] = models
-    if blocklists:
-        manifest["blocklists"] = blocklists
+    # Optional sections: present only when the run has them.
+    optional = {"skipped_stages": config.skipped_stages, "models": models, "blocklists": blocklists, "tokens": tokens}
+    manifest |= {key: value for key, value in optional.items() if value}
     for name, (key, summary) in (summaries or {}).items():
         # A global stage's summary of its resolution: under its own key (minhash_dedup), or by name.
         if key is not None:

@@ -39,6 +39,7 @@ from curate.passes import Pass
 from curate.quarantine import QUARANTINE_FILE, QuarantineWriter
 from curate.samples import MAP_DOMAINS_FILE, MAP_SAMPLES_FILE, Sampler, unit_sampler
 from curate.stage import Stage, StageStats, Timer
+from curate.tokens import load_tokenizers
 from curate.workdir import Unit, publish_folder, temporary, write_json_atomically
 from stages.readers import ReadResult, reader_for
 
@@ -128,6 +129,9 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
     # first unit pays for them, which setup_seconds shows.
     setup_started = time.perf_counter()
     stages = [config.stages[i].build() for i in plan.stages]
+    tokenizers = load_tokenizers(config.run.tokenizers)
+    for stage in stages:
+        stage.tokenizers = tokenizers
     setup_seconds = time.perf_counter() - setup_started
     stats = [StageStats(stage.name) for stage in stages]
     end = plan.stages[-1] + 1
@@ -146,6 +150,8 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
         decided = load_decisions(
             [config.stages[i].build() for i in _closing_before(config, plan)], list(task.decided), task.unit.index
         )
+        for found in decided:
+            found.stage.tokenizers = tokenizers
         batches = _read_survivors(config, task.source, decided, output.sampler)
     for batch in batches:
         batch = _run_stages(batch, stages, stats, keys, output.quarantine)

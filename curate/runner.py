@@ -36,6 +36,7 @@ from curate.passes import Pass, plan_passes
 from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
 from curate.storage import is_uri
+from curate.tokens import load_tokenizers, token_section, tokens_field
 from curate.workdir import (
     Unit,
     first_pass_dir,
@@ -302,6 +303,18 @@ def _broken_message(broken: list[Unit], records: dict[str, dict[str, Any]]) -> s
     )
 
 
+def _token_section(
+    config: PipelineConfig, stages: list[StageStats], writes: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    tokenizers = load_tokenizers(config.run.tokenizers)
+    if not tokenizers:
+        return None
+    output = {t.name: sum(w.get("tokens", {}).get(t.name, 0) for w in writes) for t in tokenizers}
+    quarantining = {spec.name for spec in config.stages if spec.stage_class.quarantines}
+    han = sum(w.get("han_chars", 0) for w in writes)
+    return token_section(tokenizers, stages, quarantining, output, han)
+
+
 def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], lists: list[dict[str, Any]]) -> RunSummary:
     config, out = run.config, run.config.local_output
     good = run.good
@@ -312,14 +325,19 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], list
         schema = pq.read_schema(os.path.join(out, shards[0]["path"]))
     else:
         schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages]))
+        tokenizers = load_tokenizers(config.run.tokenizers)
+        if tokenizers:
+            schema = schema.append(tokens_field(tokenizers))
     unit_dirs = [folder for unit in good for folder in run.folders[unit.key]]
+    stages = run.stage_stats()
+    tokens = _token_section(config, stages, [run.writes[u.key] for u in good])
     manifest = build_manifest(
         config,
         run_id=uuid.uuid4().hex,
         started=started,
         finished=time.time(),
         inputs=[run.records[u.key] for u in run.units],
-        stages=run.stage_stats(),
+        stages=stages,
         shards=shards,
         schema=schema,
         resumed_units=run.resumed,
@@ -329,6 +347,7 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], list
         top_domains=merged_top_domains(unit_dirs),
         models=models,
         blocklists=lists,
+        tokens=tokens,
     )
     path = write_manifest(out, manifest)
     if is_uri(config.output.path):

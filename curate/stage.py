@@ -57,6 +57,16 @@ class StageStats:
     observed: int | None = None
     """Global flag screens: the documents they counted, at their observation point, including
     those a later stage dropped (None for other stages)."""
+    drop_tokens: dict[str, Counter] = field(default_factory=dict)
+    """Per tokenizer, the tokens of the dropped documents by reason, counted on their text as it
+    was when they were dropped (``run.tokenizers``)."""
+
+    def count_drop_tokens(self, tokenizers: Sequence[Any], texts: list[str | None], reasons: list[str]) -> None:
+        """Add the tokens of dropped documents (``texts``, each with its reason)."""
+        for tokenizer in tokenizers:
+            counts = self.drop_tokens.setdefault(tokenizer.name, Counter())
+            for reason, tokens in zip(reasons, tokenizer.count(texts).tolist()):
+                counts[reason] += tokens
 
     def record_value(self, reason: str, value: float) -> None:
         span = self.drop_values.get(reason)
@@ -76,6 +86,8 @@ class StageStats:
         self.cpu_seconds += other.cpu_seconds
         self.flags.update(other.flags)
         self.hits.update(other.hits)
+        for name, counts in other.drop_tokens.items():
+            self.drop_tokens.setdefault(name, Counter()).update(counts)
         if other.observed is not None:
             self.observed = (self.observed or 0) + other.observed
 
@@ -83,9 +95,15 @@ class StageStats:
         flags = {"flags": dict(sorted(self.flags.items()))} if self.flags else {}
         observed = {"observed": self.observed} if self.observed is not None else {}
         hits = {"hits": dict(sorted(self.hits.items()))} if self.hits else {}
+        tokens = (
+            {"drop_tokens": {name: dict(sorted(c.items())) for name, c in sorted(self.drop_tokens.items())}}
+            if self.drop_tokens
+            else {}
+        )
         return (
             flags
             | hits
+            | tokens
             | observed
             | {
                 "name": self.name,
@@ -111,6 +129,7 @@ class StageStats:
             flags=Counter(data.get("flags", {})),
             hits=Counter(data.get("hits", {})),
             observed=data.get("observed"),
+            drop_tokens={name: Counter(c) for name, c in data.get("drop_tokens", {}).items()},
         )
 
 
@@ -157,6 +176,9 @@ class Stage(ABC):
     quarantines: ClassVar[bool] = False
     """Whether dropped documents are kept aside (with a ``reason`` column) in ``quarantined``
     for the unit to write to OUT/quarantine/, instead of only being counted."""
+    tokenizers: Sequence[Any] = ()
+    """The run's tokenizers (``curate.tokens``), set by the task that runs the stage: the tokens
+    of the documents it drops are counted with each."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -276,6 +298,14 @@ class Stage(ABC):
                 elif reason is not None:
                     stats.drops[reason] += 1
             if not all(keep):
+                if self.tokenizers and "text" in batch.schema.names:
+                    texts = column_values(batch, "text")
+                    dropped_rows = [i for i, k in enumerate(keep) if not k]
+                    stats.count_drop_tokens(
+                        self.tokenizers,
+                        [texts[i] for i in dropped_rows],
+                        [reason_name(reasons[i]) for i in dropped_rows],
+                    )
                 if self.sampler is not None:
                     self._offer_dropped(batch, keep, reasons)
                 if self.quarantines:
@@ -311,6 +341,11 @@ class Stage(ABC):
 
 Check = tuple[str, float | None, bool]
 """(reason, measured value or None for a rule without one, failed?) for one rule."""
+
+
+def reason_name(reason: Reason) -> str:
+    """A reason's name, whether it carries a measured value (Drop) or not."""
+    return reason.reason if isinstance(reason, Drop) else reason
 
 
 def as_reason(reason: str, value: float | None) -> Reason:

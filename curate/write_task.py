@@ -15,6 +15,7 @@ from curate.decisions import apply_decisions, load_decisions, offer
 from curate.map_task import DOCS_FILE
 from curate.quarantine import publish_quarantine
 from curate.samples import KEPT, WRITE_DOMAINS_FILE, WRITE_SAMPLES_FILE, unit_sampler
+from curate.tokens import TokenTotals, load_tokenizers
 from curate.workdir import Unit
 from stages.parquet_writer import ParquetShardWriter
 
@@ -40,7 +41,11 @@ def write_unit(config: PipelineConfig, task: WriteTask) -> dict[str, Any]:
     last = task.folders[-1]
     docs = pq.ParquetFile(os.path.join(last, DOCS_FILE))
     decided = load_decisions([config.stages[i].build() for i in task.closing], list(task.decided), task.unit.index)
+    tokenizers = load_tokenizers(config.run.tokenizers)
+    for found in decided:
+        found.stage.tokenizers = tokenizers
     sampler = unit_sampler(config.output.samples_per_reason, config.output.sample_seed)
+    counted = TokenTotals(tokenizers)
 
     def kept_batches():
         start = 0
@@ -50,11 +55,12 @@ def write_unit(config: PipelineConfig, task: WriteTask) -> dict[str, Any]:
             batch, _ = apply_decisions(decided, batch, rows, sampler)
             if batch.num_rows:
                 offer(sampler, "write", KEPT, batch, np.ones(batch.num_rows, dtype=bool))
-            yield batch
+            # Counted here, on the text as the last stage that rewrites it left it.
+            yield counted.add_column(batch)
 
     writer = ParquetShardWriter(
         config.local_output,
-        docs.schema_arrow,
+        counted.schema(docs.schema_arrow),
         max_rows=config.output.shard_max_rows,
         max_bytes=config.output.shard_max_bytes,
         compression_level=config.output.compression_level,
@@ -67,6 +73,7 @@ def write_unit(config: PipelineConfig, task: WriteTask) -> dict[str, Any]:
         "rows_in": docs.metadata.num_rows,
         "stages": [found.stats.to_dict() for found in decided],
         "shards": [s.to_dict() for s in shards],
+        **counted.totals(),
         "wall_seconds": time.perf_counter() - started_wall,
         "cpu_seconds": time.process_time() - started_cpu,
     }
