@@ -45,7 +45,8 @@ def render(manifest: dict[str, Any]) -> str:
     """The manifest as text: run, funnel, drops, inputs, near-duplicates, models, block lists,
     output shards."""
     stages = manifest["stages"]
-    parts = _run_header(manifest) + _funnel(stages) + _drops(stages) + _inputs(manifest["inputs"])
+    parts = _run_header(manifest) + _funnel(stages) + _drops(stages) + _tokens(manifest.get("tokens"))
+    parts += _inputs(manifest["inputs"])
     near = manifest.get("minhash_dedup")
     if near is not None:
         parts += _near_duplicates(near)
@@ -95,6 +96,34 @@ def _drops(stages: list[dict[str, Any]]) -> list[str]:
     ]
     headers = ["stage", "reason", "docs", "of stage input", "measured values"]
     return ["", "Drops by reason", table(headers, rows, align="llrrl") if rows else "(none)"]
+
+
+def _tokens(tokens: dict[str, Any] | None) -> list[str]:
+    """Tokens in and out of every stage and by drop reason, per tokenizer (``run.tokenizers``)."""
+    if not tokens:
+        return []
+    lines = ["", "Tokens (each document counted once, where it leaves: dropped ones as dropped, kept ones as written)"]
+    for tokenizer in tokens["tokenizers"]:
+        name = tokenizer["name"]
+        per_han = tokens["per_han_char"].get(name)
+        lines.append(
+            shown(
+                f"{name}: {tokens['output'].get(name, 0):,} tokens out, {tokens['han_chars']:,} Han characters, "
+                f"{per_han if per_han is not None else '-'} tokens per Han character "
+                f"({tokenizer['source']}, vocabulary {tokenizer['vocab_size']:,}, sha256 {tokenizer['sha256'][:16]})",
+                2 * CELL_CHARS,
+            )
+        )
+        rows = [[s["name"], s["in"].get(name, 0), s["out"].get(name, 0)] for s in tokens["stages"]]
+        lines.append(table(["stage", "tokens in", "tokens out"], rows, align="lrr"))
+        dropped = [
+            [s["name"], reason, count]
+            for s in tokens["stages"]
+            for reason, count in s.get("dropped", {}).get(name, {}).items()
+        ]
+        if dropped:
+            lines += ["", f"{name}: tokens by drop reason", table(["stage", "reason", "tokens"], dropped, align="llr")]
+    return lines
 
 
 def _inputs(inputs: list[dict[str, Any]]) -> list[str]:

@@ -193,6 +193,36 @@ def drops_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def tokens_section(manifest: dict[str, Any]) -> str:
+    """Tokens in and out of every stage and by drop reason, per tokenizer."""
+    tokens = manifest.get("tokens")
+    if not tokens:
+        return ""
+    parts = [
+        '<h2>Tokens</h2><p class="meta">Each document is counted once, where it leaves the pipeline: dropped '
+        "ones on their text when dropped (none before extraction), kept ones on the text written.</p>"
+    ]
+    for tokenizer in tokens["tokenizers"][:LIST_SHOWN]:
+        name = tokenizer["name"]
+        parts.append(
+            f'<h3>{_text(name)}</h3><p class="meta">{_num(tokens["output"].get(name))} tokens out, '
+            f"{_num(tokens['han_chars'])} Han characters, {_num(tokens['per_han_char'].get(name), '.4f')} tokens "
+            f"per Han character; {_text(tokenizer['source'])}, vocabulary {_num(tokenizer['vocab_size'])}, sha256 "
+            f"<code>{_text(tokenizer['sha256'][:16])}</code></p>"
+        )
+        rows = "".join(
+            f'<tr><td>{_text(s["name"])}</td><td class="num">{_num(s["in"].get(name), "")}</td>'
+            f'<td class="num">{_num(s["out"].get(name), "")}</td>'
+            f"<td>{_text(', '.join(f'{r}: {c}' for r, c in s.get('dropped', {}).get(name, {}).items()))}</td></tr>"
+            for s in tokens["stages"]
+        )
+        parts.append(
+            f'<table class="tokens" data-tokenizer="{_text(name)}"><thead><tr><th>stage</th><th>tokens in</th>'
+            f"<th>tokens out</th><th>dropped, by reason</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return "".join(parts)
+
+
 def _metric(row: dict[str, Any], key: str) -> float | None:
     """A sampled document's measured ``key``; None when it has none, or the samples file holds
     something other than a finite number there."""
@@ -530,6 +560,7 @@ def build_report(out: str, manifest: dict[str, Any], per_reason: int = 20, seed:
             summary_section(manifest),
             funnel_section(manifest),
             drops_section(manifest),
+            tokens_section(manifest),
             histograms_section(samples) if samples else "",
             samples_section(samples, per_reason, seed) if samples else "",
             clusters_section(out, manifest, samples, per_reason, seed),
