@@ -5,7 +5,8 @@ pages in ../shared/data/html) are extracted with the pipeline's own extract
 stage, timing trafilatura per page; then the quality stages of
 configs/zh_web.yaml (or ``--config``) run on the extracted texts in one process on one core,
 chained as in the pipeline, with rjieba (default) and with Python jieba;
-times are per document entering the suite. Segmentation is timed alone too.
+times are per document entering the suite. Segmentation is timed alone too, and so is token
+counting with each built-in tokenizer (``run.tokenizers``), with tokens per Han character.
 Both sides are timed as the best of ``--repeat`` passes (CPU time): this VM's
 timings wander by 10-15 % between passes, and the best pass is the stable figure.
 
@@ -130,7 +131,33 @@ def main() -> None:
             "per_stage_ms_per_doc": {name: round(1000 * s / docs, 3) for name, s in per_stage.items()},
             "share_of_trafilatura_time": round(total_ms / result["trafilatura_ms_per_page"], 4),
         }
+    result["tokens"] = token_costs(chinese, result["trafilatura_ms_per_page"], args.repeat)
     write_result(args.result, result)
+
+
+def token_costs(texts: list[str], trafilatura_ms: float, repeat: int) -> dict:
+    """Token counting per document (``curate.tokens``) for each built-in tokenizer, as the write
+    task counts kept documents, and tokens per Han character on these pages."""
+    from curate.tokens import BUILTIN, han_chars, load_tokenizer
+
+    han = han_chars(texts)
+    out = {}
+    for spec in BUILTIN:
+        tokenizer = load_tokenizer(spec)
+        tokenizer.count(texts)  # warm-up
+        seconds = []
+        for _ in range(repeat):
+            started = time.process_time()
+            counts = tokenizer.count(texts)
+            seconds.append(time.process_time() - started)
+        ms = 1000 * min(seconds) / len(texts)
+        out[tokenizer.name] = {
+            "ms_per_doc": round(ms, 3),
+            "share_of_trafilatura_time": round(ms / trafilatura_ms, 4),
+            "tokens_per_han_char": round(int(counts.sum()) / han, 4),
+            "tokens_per_char": round(int(counts.sum()) / sum(map(len, texts)), 4),
+        }
+    return out
 
 
 if __name__ == "__main__":
