@@ -331,9 +331,32 @@ def report(out: str, per_reason: int, seed: int | None, open_browser: bool) -> N
 
 @cli.command()
 @click.argument("out", type=click.Path())
+def card(out: str) -> None:
+    """Write OUT/README.md: a Hugging Face dataset card from OUT/manifest.json alone (sources, funnel,
+    every stage's thresholds, drops, screens, dedup, how to reproduce). `curate verify` checks that it
+    names the current manifest."""
+    from curate.card import CardRefused, write_card
+    from curate.manifest import read_manifest
+    from curate.untrusted import UnsafeOutput
+
+    try:
+        manifest, digest = read_manifest(out)
+    except ManifestError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    try:
+        path = write_card(out, manifest, digest)
+    except (CardRefused, UnsafeOutput, OSError) as error:
+        _refuse(out, error)
+    click.echo(f"card: {path}")
+
+
+@cli.command()
+@click.argument("out", type=click.Path())
 def verify(out: str) -> None:
-    """Re-hash every shard of OUT against its manifest; check rows, schema and stray files. Exit 1 on
-    any mismatch, 2 when the manifest is missing or off the schema."""
+    """Re-hash every shard of OUT against its manifest; check rows, schema, stray files, and that a
+    dataset card (README.md) names this manifest. Exit 1 on any mismatch, 2 when the manifest is
+    missing or off the schema."""
     from curate.verify import listed_files
     from curate.verify import verify as verify_output
 

@@ -7,6 +7,7 @@ every manifest against it before writing, and writes it atomically.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -224,6 +225,12 @@ def load_manifest(out_dir: str) -> dict[str, Any]:
     """The manifest of an output folder (local or a URI), or the manifest file itself, checked
     against the schema: commands read it as untrusted input, so whatever they use has the type
     they assume. ManifestError, naming the file and the JSON path, when it is not so."""
+    return read_manifest(out_dir)[0]
+
+
+def read_manifest(out_dir: str) -> tuple[dict[str, Any], str]:
+    """``load_manifest``, and the sha256 of the bytes it parsed: the dataset card names the
+    manifest it was built from, and a second read could see another file."""
     if is_uri(out_dir):
         path = out_dir if out_dir.endswith(".json") else join(out_dir, "manifest.json")
     else:
@@ -239,4 +246,5 @@ def load_manifest(out_dir: str) -> dict[str, Any]:
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise ManifestError(f"{path}: {problems[0]}{more}")
-    return manifest
+    # Decoding succeeded, so encoding gives back the file's bytes.
+    return manifest, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -9,7 +9,7 @@ removing only what curate wrote.
   ends; a second run fails naming the holder. The kernel drops the lock when its process dies,
   so a killed run's lock is simply taken over;
 - ``remove_written``: delete what curate writes in the folder (its work folder, manifest, report,
-  and the shard, quarantine and sample files by their names), never anything else.
+  dataset card, and the shard, quarantine and sample files by their names), never anything else.
 """
 
 from __future__ import annotations
@@ -25,15 +25,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO
 
-from curate import __version__
+from curate import __version__, storage
+from curate.card import CARD, card_head, card_stamp
 from curate.storage import is_uri
+from curate.untrusted import UnsafeOutput, inside
 
 MARKER = ".curate-output"
 """Written into every output folder curate creates or adopts; its presence means curate owns it."""
 LOCK = ".curate-lock"
 WORK = "_work"
 TOP_FILES = ("manifest.json", "report.html", "profile.txt")
-"""Files curate writes at the top of an output folder."""
+"""Files curate writes at the top of an output folder; and the dataset card (``CARD``, README.md),
+which is removed only when ``curate card`` wrote it (``remove_card``): a README.md is a name people
+give their own files too."""
 # Names curate gives its published files (and their temporary names while being written):
 # shards `<stem>-<8 hex>-<5 digits>.parquet`, quarantine `<stem>-<8 hex>.parquet`, samples.
 _TMP = r"(\.tmp-[0-9a-f]+)?"
@@ -125,11 +129,25 @@ def remove_published(out: str) -> None:
             os.rmdir(path)
 
 
+def remove_card(out: str) -> None:
+    """``out/README.md`` (a local folder or a URI) when ``curate card`` wrote it: it describes a
+    manifest that a run is about to replace, and a stale card must not be published with the new
+    shards. A README.md without the card's stamp is someone's own and stays."""
+    try:
+        head = card_head(inside(out, CARD))
+    except (UnsafeOutput, OSError):  # a folder of that name, a symlink out of the folder: not ours
+        return
+    if head is not None and card_stamp(head) is not None:
+        storage.delete_file(storage.join(out, CARD))
+
+
 def remove_written(out: str) -> None:
-    """Everything curate writes in ``out`` (``--fresh``): work files, manifest, report, profile and
-    published files; the marker and lock stay, and so does anything curate did not write."""
+    """Everything curate writes in ``out`` (``--fresh``): work files, manifest, report, profile,
+    dataset card and published files; the marker and lock stay, and so does anything curate did
+    not write."""
     shutil.rmtree(os.path.join(out, WORK), ignore_errors=True)
     for name in TOP_FILES:
         if os.path.isfile(os.path.join(out, name)):
             os.remove(os.path.join(out, name))
+    remove_card(out)
     remove_published(out)

@@ -31,7 +31,14 @@ from curate.executor import Executor, LocalExecutor, RunError, make_executor, ra
 from curate.global_stage import GlobalJob
 from curate.manifest import build_manifest, list_records, model_records, write_manifest
 from curate.map_task import DOCS_FILE, UnitTask, failed_unit_record, map_unit
-from curate.output_folder import WRITTEN_NAMES, check_output, claim_output, remove_published, remove_written
+from curate.output_folder import (
+    WRITTEN_NAMES,
+    check_output,
+    claim_output,
+    remove_card,
+    remove_published,
+    remove_written,
+)
 from curate.passes import Pass, plan_passes
 from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
@@ -124,11 +131,14 @@ def _prepare_output(config: PipelineConfig, fresh: bool) -> None:
     if is_uri(config.output.path):
         # Until this run uploads its own, the remote folder holds no valid manifest either.
         storage.delete_file(storage.join(config.output.path, "manifest.json"))
+        remove_card(config.output.path)
     os.makedirs(first_pass_dir(out), exist_ok=True)
-    # Until this run writes its own, the folder holds no valid manifest (its shards will change).
+    # Until this run writes its own, the folder holds no valid manifest (its shards will change),
+    # and no card of the old one.
     stale_manifest = os.path.join(out, "manifest.json")
     if os.path.exists(stale_manifest):
         os.remove(stale_manifest)
+    remove_card(out)
 
 
 @dataclass

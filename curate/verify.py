@@ -5,7 +5,9 @@ the folder, exist, hash to its recorded SHA-256, hold its recorded number of row
 and, for shards, have the recorded Arrow schema. Files in ``data/``,
 ``quarantine/`` and ``samples/`` that the manifest does not list are mismatches
 too: a dataset is exactly what its manifest says, and readers of those folders
-would take a stray file for part of it.
+would take a stray file for part of it. A dataset card (``README.md``, written by
+``curate card``) must name the sha256 of the manifest that is there now: a card
+of an earlier manifest describes another dataset.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curate import storage
+from curate.card import CARD, card_head, card_stamp
 from curate.untrusted import UnsafeOutput, inside, shown
 
 LISTED_FOLDERS = ("data", "quarantine", "samples")
@@ -88,6 +91,29 @@ def _totals(manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _card(out: str) -> list[str]:
+    """What is wrong with the dataset card, when there is one: it must name the manifest.json
+    that is there now (a card is written from one manifest; a re-run or an edit makes another)."""
+    try:
+        head = card_head(inside(out, CARD))
+        if head is None:
+            return []
+        named = card_stamp(head)
+        if named is None:
+            return [f"{CARD}: names no manifest sha256: not a card `curate card` wrote (run it to write one)"]
+        current = storage.sha256(inside(out, "manifest.json"))
+    except UnsafeOutput as error:
+        return [str(error)]
+    except OSError as error:
+        return [f"{CARD}: {shown(str(error), 200)}"]
+    if named != current:
+        return [
+            f"{CARD}: a stale card: written from manifest.json sha256 {named[:16]}…, which is now"
+            f" {current[:16]}… (run `curate card` again)"
+        ]
+    return []
+
+
 def verify(out: str, manifest: dict[str, Any]) -> list[str]:
     """Every mismatch between ``out`` (a folder or URI) and ``manifest`` (checked against the
     schema), as lines for people; empty when all match."""
@@ -107,4 +133,4 @@ def verify(out: str, manifest: dict[str, Any]) -> list[str]:
         problems += _check_file(path, name, item, manifest["outputs"]["schema"] if is_shard else None)
     for folder in LISTED_FOLDERS:
         problems += [f"{shown(f, 200)}: not in the manifest" for f in files_in(out, folder) if f not in seen]
-    return problems + _totals(manifest)
+    return problems + _totals(manifest) + _card(out)

@@ -130,6 +130,18 @@ def test_run_reads_from_and_writes_to_s3(s3_env, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     report = fs.open_input_stream("corpus/out-web/report.html").read().decode()
     assert manifest["run_id"] in report and "<svg" in report
+    # The dataset card goes next to the manifest, verify checks it there, and what a re-run does to
+    # a card (remove_card) reaches the bucket.
+    done = curate(s3_env, "card", "s3://corpus/out-web")
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = fs.open_input_stream("corpus/out-web/README.md").read().decode()
+    assert card.startswith("---\n") and "path: data/*.parquet" in card
+    done = curate(s3_env, "verify", "s3://corpus/out-web")
+    assert done.returncode == 0, done.stdout + done.stderr
+    remove = "from curate.output_folder import remove_card; remove_card('s3://corpus/out-web')"
+    done = subprocess.run([sys.executable, "-c", remove], env={**os.environ, **s3_env}, cwd=REPO, timeout=120)
+    assert done.returncode == 0
+    assert fs.get_file_info("corpus/out-web/README.md").type == pafs.FileType.NotFound
     with fs.open_output_stream("corpus/out-web/data/stray.parquet", compression=None) as out:
         out.write(b"not a shard")
     done = curate(s3_env, "verify", "s3://corpus/out-web")
