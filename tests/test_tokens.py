@@ -226,3 +226,60 @@ def test_counting_needs_no_network(tmp_path: Path, documents) -> None:
     assert set(manifest["tokens"]["output"]) == {"qwen", "qwen3_6"}
     assert all(count > 0 for count in manifest["tokens"]["output"].values())
     assert not (tmp_path / "tiktoken-cache").exists() or not any((tmp_path / "tiktoken-cache").iterdir())
+
+
+def card_tables(card: str) -> dict[str, list[dict[str, str]]]:
+    """The card's tables, parsed by markdown-it, by the heading above them: rows as {header: cell}."""
+    from markdown_it import MarkdownIt
+
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading, header, row, cells, in_heading = "", [], [], None, False
+    for token in MarkdownIt("commonmark").enable("table").parse(card):
+        if token.type == "heading_open":
+            in_heading = True
+        elif token.type == "inline" and in_heading:
+            heading, in_heading = token.content, False
+        elif token.type == "tr_open":
+            row = []
+        elif token.type in ("th_open", "td_open"):
+            cells = row
+        elif token.type == "inline" and cells is not None:
+            cells.append(token.content)
+            cells = None
+        elif token.type == "tr_close":
+            if not header:
+                header = row
+            else:
+                tables.setdefault(heading, []).append(dict(zip(header, row)))
+        elif token.type == "table_close":
+            header = []
+    return tables
+
+
+def number(cell: str) -> int:
+    return int(cell.replace(",", "") or 0)
+
+
+def test_the_card_of_a_run_carries_its_token_totals_and_they_add_up(flagship) -> None:
+    """`curate run configs/zh_web.yaml && curate card OUT`: the card's totals are the sum of the
+    tokens column, and per stage its tokens in are its tokens out plus the tokens of its drops."""
+    out, manifest = flagship
+    result = CliRunner().invoke(cli, ["card", str(out)])
+    assert result.exit_code == 0, result.output
+    card = (out / "README.md").read_text(encoding="utf-8")
+    column_total = sum(r["tokens"]["qwen"] for r in shard_rows(out, "data/*.parquet"))
+    assert f"Tokens in the output: qwen {column_total:,}." in card
+    tables = card_tables(card)
+    funnel = tables["Funnel"]
+    # Cells are raw Markdown: the card escapes the underscores of stage names.
+    assert [r["stage"].replace("\\_", "_") for r in funnel] == [s["name"] for s in manifest["stages"]]
+    assert number(funnel[-1]["tokens out (qwen)"]) == column_total
+    dropped: dict[str, int] = {}
+    for row in tables["Drops by reason"]:
+        stage = row["stage"].replace("\\_", "_")
+        dropped[stage] = dropped.get(stage, 0) + number(row["tokens (qwen)"])
+    for row, following in zip(funnel, funnel[1:] + [None]):
+        stage = row["stage"].replace("\\_", "_")
+        assert number(row["tokens in (qwen)"]) == number(row["tokens out (qwen)"]) + dropped.get(stage, 0), stage
+        if following is not None:
+            assert number(row["tokens out (qwen)"]) == number(following["tokens in (qwen)"])
