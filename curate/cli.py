@@ -432,6 +432,40 @@ def verify(out: str) -> None:
     metavar="SECONDS",
     help="Socket timeout for connecting and for each read.",
 )
+@click.option(
+    "--languages",
+    metavar="CODES",
+    help="Fetch only the records whose CLD2 content_languages in Common Crawl's columnar index name one of "
+    "these ISO 639-3 codes (comma-separated, e.g. zho), as one mini-WARC per source WARC file.",
+)
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="With --languages: only these registered domains (url_host_registered_domain, e.g. 163.com). Repeatable.",
+)
+@click.option(
+    "--url-prefix",
+    "url_prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="With --languages: only URLs starting with PREFIX. Repeatable.",
+)
+@click.option(
+    "--index-parts",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --languages: query only the first N Parquet files of the index (a trial; ~300 make a crawl).",
+)
+@click.option(
+    "--max-gap",
+    type=click.IntRange(min=0),
+    default=64 * 1024,  # cc_index.DEFAULT_MAX_GAP, whose module would load pyarrow.dataset at start
+    show_default=True,
+    metavar="BYTES",
+    help="With --languages: records at most this far apart in a WARC file come in one Range request.",
+)
 def fetch_cc(
     crawl: str,
     segments: int | None,
@@ -443,6 +477,11 @@ def fetch_cc(
     backoff: float,
     max_backoff: float,
     timeout: float,
+    languages: str | None,
+    domains: tuple[str, ...],
+    url_prefixes: tuple[str, ...],
+    index_parts: int | None,
+    max_gap: int,
 ) -> None:
     """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
 
@@ -471,11 +510,40 @@ def fetch_cc(
 
     Progress goes to stderr: a bar on a terminal, else one line per event plus a summary
     every 10 s. Exit codes: 0 all files complete, 1 some failed (listed), 2 usage error.
+
+    With --languages (and optionally --domain, --url-prefix): downloads the crawl's columnar
+    index (crawl-data/CRAWL/cc-index-table.paths.gz, its subset=warc Parquet files, into
+    DIR/cc-index/, listed in DIR/index.json), selects the records with fetch status 200 whose
+    content_languages name a code given, and fetches only those with coalesced HTTP Range
+    requests into NAME.CODES.warc.gz per source WARC file: each record's original bytes,
+    checked to be one gzip member holding the response record for the indexed URL.
+    NAME.CODES.records.jsonl maps each record's offset in it to the source file and offset.
     """
     from curate.fetch_cc import RetryPolicy
 
-    _check_fetch_choice(crawl, segments, select)
     policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
+    if languages is not None:
+        codes = [code.strip() for code in languages.split(",") if code.strip()]
+        if not codes or segments is not None or select:
+            raise click.UsageError("--languages takes codes like zho, and neither --segments nor --select")
+        summary = _fetch_or_exit(
+            crawl,
+            records=True,
+            out_dir=out_dir or os.path.join("cc", crawl),
+            languages=codes,
+            domains=list(domains),
+            url_prefixes=list(url_prefixes),
+            index_parts=index_parts,
+            max_gap=max_gap,
+            base_url=base_url,
+            parallel=parallel,
+            policy=policy,
+        )
+        _report_fetch(crawl, summary)
+        return
+    if domains or url_prefixes or index_parts is not None:
+        raise click.UsageError("--domain, --url-prefix and --index-parts go with --languages")
+    _check_fetch_choice(crawl, segments, select)
     summary = _fetch_or_exit(
         crawl,
         out_dir=out_dir or os.path.join("cc", crawl),
@@ -502,13 +570,16 @@ def _check_fetch_choice(crawl: str, segments: int | None, select: tuple[str, ...
         )
 
 
-def _fetch_or_exit(crawl: str, **options: typing.Any) -> FetchSummary:
-    """fetch_crawl's FetchSummary; a selection the listing does not fit is a usage error, a listing
-    that cannot be had exits 1."""
-    from curate.fetch_cc import FetchError, SelectionError, fetch_crawl
+def _fetch_or_exit(crawl: str, records: bool = False, **options: typing.Any) -> FetchSummary:
+    """fetch_crawl's (or with ``records`` fetch_records') FetchSummary; a selection the listing does
+    not fit is a usage error, a listing or index that cannot be had exits 1."""
+    from curate.fetch_cc import FetchError, SelectionError, check_crawl, fetch_crawl
+    from curate.fetch_records import fetch_records
 
     try:
-        return fetch_crawl(crawl, **options)
+        if records:
+            check_crawl(crawl)
+        return (fetch_records if records else fetch_crawl)(crawl, **options)
     except SelectionError as error:
         raise click.UsageError(str(error)) from None
     except FetchError as error:

@@ -1,0 +1,412 @@
+"""curate fetch-cc --languages: Common Crawl's columnar index, built here in its schema from the real
+WARC files in ../shared/data (real offsets and lengths, languages from curate's own cheap
+language test), served with those files by test_fetch_cc's local server (Range requests, faults)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+from fastwarc.warc import ArchiveIterator
+from test_fetch_cc import CRAWL, FAST, FakeCommonCrawl, server  # noqa: F401 (server is a fixture)
+
+from curate.cc_index import Record, plan_requests, remaining_pieces
+from curate.cli import cli
+from curate.fetch_records import _PieceSink
+from stages.langid_prefilter import cheap_text, han_share
+
+INDEX_LISTING = f"crawl-data/{CRAWL}/cc-index-table.paths.gz"
+INDEX_DIR = f"cc-index/table/cc-main/warc/crawl={CRAWL}"
+# The served files made of one gzip member per record, as Common Crawl writes them (00005 is a
+# clipped record: no index would point into it).
+INDEXED = ("00000", "00001", "00002", "00003", "00004")
+# Common Crawl's columnar schema (the columns a query may touch, with their published types).
+SCHEMA = pa.schema(
+    [
+        ("url_surtkey", pa.string()),
+        ("url", pa.string()),
+        ("url_host_name", pa.string()),
+        ("url_host_registered_domain", pa.string()),
+        ("url_protocol", pa.string()),
+        ("fetch_time", pa.timestamp("ms", tz="UTC")),
+        ("fetch_status", pa.int16()),
+        ("content_mime_type", pa.string()),
+        ("content_mime_detected", pa.string()),
+        ("content_charset", pa.string()),
+        ("content_languages", pa.string()),
+        ("warc_filename", pa.string()),
+        ("warc_record_offset", pa.int32()),
+        ("warc_record_length", pa.int32()),
+        ("warc_segment", pa.string()),
+    ]
+)
+
+
+def _languages(payload: bytes) -> tuple[int, str | None, str]:
+    """HTTP status, Content-Type and a CLD2-like content_languages for a response record's payload."""
+    head, _, body = payload.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split()
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    content_type = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("content-type:")), None
+    )
+    # curate's own pre-pass test: Han share of the page's text nodes (>= 0.3 on the Chinese pages).
+    share = han_share(cheap_text(body, content_type)) if body else 0.0
+    languages = "zho" if share >= 0.7 else "zho,eng" if share >= 0.3 else "eng"
+    return status, content_type, languages
+
+
+def build_index_rows(state: FakeCommonCrawl) -> list[dict]:
+    """One index row per response record of the indexed files, at its real offset and length."""
+    rows = []
+    for path, source in state.sources.items():
+        if not any(f"-{number}-" in path for number in INDEXED):
+            continue
+        data = source.read_bytes()
+        records = []
+        for record in ArchiveIterator(io.BytesIO(data), parse_http=False):
+            payload = record.reader.read() if record.headers.get("WARC-Type") == "response" else b""
+            records.append((record.stream_pos, record.headers.get("WARC-Type"), record.headers, payload))
+        for i, (offset, kind, headers, payload) in enumerate(records):
+            if kind != "response":
+                continue
+            end = records[i + 1][0] if i + 1 < len(records) else len(data)
+            url = headers.get("WARC-Target-URI").strip("<>")
+            host = url.split("/")[2].split(":")[0].lower()
+            status, content_type, languages = _languages(payload)
+            rows.append(
+                {
+                    "url_surtkey": ",".join(reversed(host.split("."))) + ")" + url.split(host, 1)[-1],
+                    "url": url,
+                    "url_host_name": host,
+                    "url_host_registered_domain": ".".join(host.split(".")[-2:]),
+                    "url_protocol": url.split(":")[0],
+                    "fetch_time": None,
+                    "fetch_status": status,
+                    "content_mime_type": content_type,
+                    "content_mime_detected": "text/html",
+                    "content_charset": None,
+                    "content_languages": languages,
+                    "warc_filename": path,
+                    "warc_record_offset": offset,
+                    "warc_record_length": end - offset,
+                    "warc_segment": path.split("/")[3],
+                }
+            )
+    return rows
+
+
+def parquet_bytes(rows: list[dict]) -> bytes:
+    sink = io.BytesIO()
+    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["url_surtkey"]), schema=SCHEMA)
+    pq.write_table(table, sink, row_group_size=8)  # several row groups, as a real index file has
+    return sink.getvalue()
+
+
+@pytest.fixture
+def indexed(server: FakeCommonCrawl) -> tuple[FakeCommonCrawl, list[dict]]:  # noqa: F811
+    """The server, also serving a columnar index of its WARC files: two warc-subset parts and a
+    crawldiagnostics part that must be ignored."""
+    rows = build_index_rows(server)
+    half = len(rows) // 2
+    parts = {
+        f"{INDEX_DIR}/subset=warc/part-00000-test.c000.gz.parquet": rows[:half],
+        f"{INDEX_DIR}/subset=warc/part-00001-test.c000.gz.parquet": rows[half:],
+        # A 404 page listed as a Chinese page, in a subset a page fetch must never read.
+        f"{INDEX_DIR}/subset=crawldiagnostics/part-00000-test.c000.gz.parquet": [
+            dict(rows[0], fetch_status=404, content_languages="zho")
+        ],
+    }
+    for path, part_rows in parts.items():
+        server.files[path] = parquet_bytes(part_rows)
+    server.files[INDEX_LISTING] = gzip.compress("".join(p + "\n" for p in parts).encode())
+    return server, rows
+
+
+def fetch(state: FakeCommonCrawl, out: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli,
+        ["fetch-cc", "--crawl", CRAWL, "--base-url", state.url, "--out", str(out), *FAST, *args],
+        catch_exceptions=False,
+    )
+    return result.exit_code, result.output
+
+
+def chinese(rows: list[dict], language: str = "zho") -> dict[str, list[dict]]:
+    """The rows a --languages zho (or ``language``) query must select, per WARC file, by offset."""
+    selected: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["warc_filename"], r["warc_record_offset"])):
+        if language in row["content_languages"] and row["fetch_status"] == 200:
+            selected.setdefault(row["warc_filename"], []).append(row)
+    return selected
+
+
+def mini_name(path: str, languages: str = "zho") -> str:
+    return path.rsplit("/", 1)[1].removesuffix(".warc.gz") + f".{languages}.warc.gz"
+
+
+def warc_gets(state: FakeCommonCrawl, path: str) -> list[str | None]:
+    return [r.range for r in state.gets(path)]
+
+
+def check_mini_warcs(
+    state: FakeCommonCrawl, out: Path, selected: dict[str, list[dict]], languages: str = "zho"
+) -> None:
+    """Every mini-WARC is its records' original bytes back to back, its sidecar says where each
+    came from, and inputs.json lists them."""
+    manifest = json.loads((out / "inputs.json").read_text(encoding="utf-8"))
+    assert {f["path"] for f in manifest["files"]} == {mini_name(p, languages) for p in selected}
+    for path, rows in selected.items():
+        source = state.files[path]
+        expected = b"".join(
+            source[r["warc_record_offset"] : r["warc_record_offset"] + r["warc_record_length"]] for r in rows
+        )
+        mini = out / mini_name(path, languages)
+        assert mini.read_bytes() == expected, path
+        assert not Path(f"{mini}.part").exists()
+        sidecar = [json.loads(line) for line in Path(str(mini).replace(".warc.gz", ".records.jsonl")).open()]
+        position = 0
+        for line, row in zip(sidecar, rows, strict=True):
+            assert line["offset"] == position and line["length"] == row["warc_record_length"]
+            assert (line["warc_filename"], line["warc_record_offset"]) == (path, row["warc_record_offset"])
+            assert line["url"] == row["url"] and line["record_id"].startswith("<urn:")
+            position += row["warc_record_length"]
+        entry = next(f for f in manifest["files"] if f["path"] == mini.name)
+        assert entry["status"] == "complete" and entry["bytes"] == len(expected)
+        assert entry["source"] == path and entry["records"] == len(rows) and entry["url"] == state.url + path
+
+
+# ---------------------------------------------------------------- the whole job
+
+
+def test_fetches_only_the_chinese_records_byte_identical(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    assert sum(len(r) for r in selected.values()) >= 8  # the excerpt's Chinese pages
+    assert len(rows) > sum(len(r) for r in selected.values())  # and pages in other languages
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    check_mini_warcs(state, out, selected)
+    # Files with no Chinese record are not touched, and crawldiagnostics is never downloaded.
+    for path in state.sources:
+        if path not in selected:
+            assert not state.gets(path), path
+    assert not any("crawldiagnostics" in r.path for r in state.requests)
+    # The default gap joins each file's records (request and metadata records between them are
+    # a few KB) into one Range request.
+    for path, file_rows in selected.items():
+        first, last = file_rows[0], file_rows[-1]
+        assert warc_gets(state, path) == [
+            f"bytes={first['warc_record_offset']}-{last['warc_record_offset'] + last['warc_record_length'] - 1}"
+        ]
+    data = json.loads((out / "inputs.json").read_text(encoding="utf-8"))
+    assert data["selection"]["languages"] == ["zho"] and data["records"] == sum(len(r) for r in selected.values())
+
+    # A re-run finds everything complete: no request at all (the listing and index are kept).
+    before = len(state.requests)
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    assert state.requests[before:] == []
+
+
+def test_many_files_in_parallel(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows, "eng")  # the language every test file has pages in
+    assert len(selected) == 5
+    state.delay = 0.1
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "eng", "--parallel", "2")
+    assert code == 0, output
+    check_mini_warcs(state, out, selected, "eng")
+    for path in selected:
+        assert len(state.gets(path)) == 1  # records a few hundred bytes apart: one request per file
+    assert state.max_active == 2
+
+
+def test_max_gap_zero_asks_per_record(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho", "--max-gap", "0")
+    assert code == 0, output
+    check_mini_warcs(state, out, selected)
+    for path, file_rows in selected.items():
+        # Neighbouring responses are separated by request/metadata records: one request each.
+        assert warc_gets(state, path) == [
+            f"bytes={r['warc_record_offset']}-{r['warc_record_offset'] + r['warc_record_length'] - 1}"
+            for r in file_rows
+        ]
+
+
+def test_domain_and_url_prefix_filters(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    row = next(iter(selected.values()))[0]
+    domain = row["url_host_registered_domain"]
+    expected = [r for rs in selected.values() for r in rs if r["url_host_registered_domain"] == domain]
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho", "--domain", domain)
+    assert code == 0, output
+    assert json.loads((out / "inputs.json").read_text(encoding="utf-8"))["records"] == len(expected)
+    out = tmp_path / "cc2"
+    code, output = fetch(state, out, "--languages", "zho", "--url-prefix", row["url"])
+    assert code == 0, output
+    assert json.loads((out / "inputs.json").read_text(encoding="utf-8"))["records"] == sum(
+        r["url"].startswith(row["url"]) for rs in selected.values() for r in rs
+    )
+
+
+def test_faults_are_retried_and_resumed(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))  # the excerpt: most records, one request
+    index_part = f"{INDEX_DIR}/subset=warc/part-00001-test.c000.gz.parquet"
+    state.faults = {path: ["503", "drop", "reset", "429"], index_part: ["drop"]}
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho", "--max-gap", "0")
+    assert code == 0, output
+    check_mini_warcs(state, out, selected)
+    ranges = warc_gets(state, path)
+    per_record = [
+        f"bytes={r['warc_record_offset']}-{r['warc_record_offset'] + r['warc_record_length'] - 1}"
+        for r in selected[path]
+    ]
+    # 503: asked again. The dropped and the reset response each sent half of what was asked:
+    # the retry asks only for the rest of that record. 429: the same range asked again. Then
+    # one request per further record.
+    first = selected[path][0]
+    start, length = first["warc_record_offset"], first["warc_record_length"]
+    end = start + length - 1
+    after_drop = start + length // 2
+    after_reset = after_drop + (end + 1 - after_drop) // 2
+    assert ranges == [
+        per_record[0],
+        per_record[0],
+        f"bytes={after_drop}-{end}",
+        f"bytes={after_reset}-{end}",
+        f"bytes={after_reset}-{end}",
+        *per_record[1:],
+    ]
+    # The index part was resumed like any whole file.
+    assert [r.range for r in state.gets(index_part)][1].startswith("bytes=")
+    assert "connection closed after" in output and "ConnectionResetError" in output
+
+
+def test_a_part_left_by_an_earlier_run_is_resumed(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))
+    file_rows = selected[path]
+    source = state.files[path]
+    out = tmp_path / "cc"
+    out.mkdir()
+    # A run stopped 100 bytes into the third record.
+    done = file_rows[0]["warc_record_length"] + file_rows[1]["warc_record_length"] + 100
+    whole = b"".join(
+        source[r["warc_record_offset"] : r["warc_record_offset"] + r["warc_record_length"]] for r in file_rows
+    )
+    (out / f"{mini_name(path)}.part").write_bytes(whole[:done])
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    assert f"resuming at byte {done}" in output
+    last = file_rows[-1]
+    end = last["warc_record_offset"] + last["warc_record_length"] - 1
+    assert warc_gets(state, path) == [f"bytes={file_rows[2]['warc_record_offset'] + 100}-{end}"]
+    check_mini_warcs(state, out, selected)
+
+
+def test_an_index_that_does_not_match_the_file_fails_it(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))
+    # Swap two records' URLs in the index: the bytes at each offset name the other URL.
+    wrong = [dict(r) for r in rows]
+    a, b = [r for r in wrong if r["warc_filename"] == path and "zho" in r["content_languages"]][:2]
+    a["url"], b["url"] = b["url"], a["url"]
+    for name in list(state.files):
+        if "/subset=warc/" in name:
+            del state.files[name]
+    part = f"{INDEX_DIR}/subset=warc/part-00000-test.c000.gz.parquet"
+    state.files[part] = parquet_bytes(wrong)
+    state.files[INDEX_LISTING] = gzip.compress(f"{part}\n".encode())
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 1
+    assert "WARC-Target-URI" in output and "the index says" in output
+    assert not (out / mini_name(path)).exists() and not (out / f"{mini_name(path)}.part").exists()
+    entry = next(f for f in json.loads((out / "inputs.json").read_text())["files"] if f["source"] == path)
+    assert entry["status"] == "failed" and entry["attempts"] == 1  # no retry: retrying cannot help
+
+
+def test_usage_errors(indexed, tmp_path: Path) -> None:
+    state, _ = indexed
+    code, output = fetch(state, tmp_path / "cc", "--languages", "zho", "--segments", "2")
+    assert code == 2 and "--languages" in output
+    code, output = fetch(state, tmp_path / "cc", "--segments", "2", "--domain", "163.com")
+    assert code == 2 and "go with --languages" in output
+
+
+# ---------------------------------------------------------------- curate run on the mini-WARCs
+
+
+def test_run_reads_the_mini_warcs(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    out = tmp_path / "cc"
+    assert fetch(state, out, "--languages", "zho")[0] == 0
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(REPO / "configs" / "zh_web.yaml"),
+            "--inputs-from",
+            str(out / "inputs.json"),
+            "--executor",
+            "local",
+            "--output",
+            str(tmp_path / "zh_web"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "zh_web" / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(Path(i["path"]).name for i in manifest["inputs"]) == sorted(mini_name(p) for p in selected)
+    assert manifest["stages"][0]["docs_in"] == sum(len(r) for r in selected.values())
+
+
+# ---------------------------------------------------------------- planning
+
+
+def test_plan_requests_and_resume_points() -> None:
+    pieces = [(100, 200), (250, 300), (1000, 1100)]
+    assert [(r.start, r.end, r.pieces) for r in plan_requests(pieces, max_gap=50)] == [
+        (100, 300, [(100, 200), (250, 300)]),
+        (1000, 1100, [(1000, 1100)]),
+    ]
+    assert len(plan_requests(pieces, max_gap=49)) == 3
+    assert len(plan_requests(pieces, max_gap=10_000)) == 1
+    records = [Record("u", "f", 100, 100, "zho"), Record("v", "f", 250, 50, "zho")]
+    assert remaining_pieces(records, 0) == [(100, 200), (250, 300)]
+    assert remaining_pieces(records, 40) == [(140, 200), (250, 300)]
+    assert remaining_pieces(records, 100) == [(250, 300)]
+    assert remaining_pieces(records, 120) == [(270, 300)]
+    assert remaining_pieces(records, 150) == []
+
+
+def test_piece_sink_keeps_the_pieces_across_blocks() -> None:
+    source = bytes(range(256)) * 8
+    pieces = [(10, 20), (30, 700), (900, 901)]
+    out = io.BytesIO()
+    out.name = "memory"  # type: ignore[attr-defined]
+    sink = _PieceSink(out, 5, pieces)
+    for start in range(5, 1000, 7):  # blocks that cut pieces anywhere
+        sink.write(source[start : min(start + 7, 1000)])
+    assert out.getvalue() == b"".join(source[a:b] for a, b in pieces)
