@@ -16,6 +16,7 @@ neighbours into ranges, so one HTTP request brings many records.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -25,6 +26,8 @@ import pyarrow.dataset as ds
 INDEX_LISTING = "cc-index-table.paths.gz"
 INDEX_ROOT = "cc-index/table/cc-main/warc"
 COLUMNS = ["url", "content_languages", "warc_filename", "warc_record_offset", "warc_record_length"]
+RECORD_ID = "warc_record_id"
+"""The record's UUID (16 bytes), in indexes since CC-MAIN-2026-30: checked against the bytes when there."""
 DEFAULT_MAX_GAP = 64 * 1024
 """Bytes of unwanted records a request may carry to save a request: at ~50 ms per request and
 ~10 MB/s per connection, a request costs about 500 KB of transfer, so 64 KiB gaps are cheap."""
@@ -79,7 +82,8 @@ def query_index(
     dataset = ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=base_dir)
     has_subset = "subset" in dataset.schema.names
     expression = index_filter(languages, domains, url_prefixes, subset=has_subset)
-    table = dataset.to_table(columns=COLUMNS, filter=expression)
+    columns = COLUMNS + ([RECORD_ID] if RECORD_ID in dataset.schema.names else [])
+    table = dataset.to_table(columns=columns, filter=expression)
     return table.sort_by([("warc_filename", "ascending"), ("warc_record_offset", "ascending")])
 
 
@@ -92,6 +96,8 @@ class Record:
     offset: int
     length: int
     languages: str
+    record_id: str | None = None
+    """``<urn:uuid:...>`` as in the WARC header, when the index has it."""
 
 
 @dataclass
@@ -113,13 +119,15 @@ def records_by_file(table: pa.Table) -> dict[str, list[Record]]:
     """Per WARC file (in order of name), its records by offset; a capture listed twice at one
     offset is kept once."""
     files: dict[str, list[Record]] = {}
-    for row in table.select(COLUMNS).to_pylist():
+    for row in table.to_pylist():
+        record_id = row.get(RECORD_ID)
         record = Record(
             row["url"],
             row["warc_filename"],
             int(row["warc_record_offset"]),
             int(row["warc_record_length"]),
             row["content_languages"] or "",
+            f"<urn:uuid:{uuid.UUID(bytes=record_id)}>" if record_id else None,
         )
         files.setdefault(record.warc_filename, []).append(record)
     for name, records in files.items():

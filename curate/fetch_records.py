@@ -142,7 +142,8 @@ class RecordMismatch(FetchError):
 
 def check_record(data: bytes, record: Record) -> str:
     """The WARC-Record-ID of ``data``, which must be exactly one gzip member holding a response
-    record for ``record.url``. Damaged bytes raise RetryableError, a different record RecordMismatch."""
+    record for ``record.url`` (and ``record.record_id``, when the index gives it). Damaged bytes
+    raise RetryableError, a different record RecordMismatch."""
     inflater = zlib.decompressobj(wbits=31)
     try:
         # The header comes first; inflating the whole member checks its CRC and that it ends
@@ -172,6 +173,8 @@ def check_record(data: bytes, record: Record) -> str:
         )
     if not fields.get("warc-record-id"):
         raise RecordMismatch(f"{where}: no WARC-Record-ID")
+    if record.record_id and fields["warc-record-id"] != record.record_id:
+        raise RecordMismatch(f"{where}: WARC-Record-ID {fields['warc-record-id']}, the index says {record.record_id}")
     return fields["warc-record-id"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -47,6 +48,15 @@ SCHEMA = pa.schema(
         ("warc_segment", pa.string()),
     ]
 )
+# Indexes since CC-MAIN-2026-30 also carry the record's UUID.
+SCHEMA_WITH_ID = SCHEMA.append(pa.field("warc_record_id", pa.binary()))
+
+
+def _uuid_bytes(record_id: str) -> bytes | None:
+    try:
+        return uuid.UUID(record_id.strip("<>").removeprefix("urn:uuid:")).bytes
+    except ValueError:
+        return None
 
 
 def _languages(payload: bytes) -> tuple[int, str | None, str]:
@@ -99,14 +109,15 @@ def build_index_rows(state: FakeCommonCrawl) -> list[dict]:
                     "warc_record_offset": offset,
                     "warc_record_length": end - offset,
                     "warc_segment": path.split("/")[3],
+                    "warc_record_id": _uuid_bytes(headers.get("WARC-Record-ID")),
                 }
             )
     return rows
 
 
-def parquet_bytes(rows: list[dict]) -> bytes:
+def parquet_bytes(rows: list[dict], schema: pa.Schema = SCHEMA) -> bytes:
     sink = io.BytesIO()
-    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["url_surtkey"]), schema=SCHEMA)
+    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["url_surtkey"]), schema=schema)
     pq.write_table(table, sink, row_group_size=8)  # several row groups, as a real index file has
     return sink.getvalue()
 
@@ -345,6 +356,28 @@ def test_an_index_that_does_not_match_the_file_fails_it(indexed, tmp_path: Path)
     assert not (out / mini_name(path)).exists() and not (out / f"{mini_name(path)}.part").exists()
     entry = next(f for f in json.loads((out / "inputs.json").read_text())["files"] if f["source"] == path)
     assert entry["status"] == "failed" and entry["attempts"] == 1  # no retry: retrying cannot help
+
+
+def test_record_ids_in_the_index_are_checked(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))
+    part = f"{INDEX_DIR}/subset=warc/part-00000-test.c000.gz.parquet"
+    for name in [n for n in state.files if "/subset=" in n]:
+        del state.files[name]
+    state.files[INDEX_LISTING] = gzip.compress(f"{part}\n".encode())
+    state.files[part] = parquet_bytes(rows, SCHEMA_WITH_ID)
+    assert all(r["warc_record_id"] for rs in selected.values() for r in rs)
+    code, output = fetch(state, tmp_path / "cc", "--languages", "zho")
+    assert code == 0, output
+    check_mini_warcs(state, tmp_path / "cc", selected)
+
+    wrong = [dict(r) for r in rows]
+    a, b = [r for r in wrong if r["warc_filename"] == path and "zho" in r["content_languages"]][:2]
+    a["warc_record_id"], b["warc_record_id"] = b["warc_record_id"], a["warc_record_id"]
+    state.files[part] = parquet_bytes(wrong, SCHEMA_WITH_ID)
+    code, output = fetch(state, tmp_path / "other", "--languages", "zho")
+    assert code == 1 and f"WARC-Record-ID <urn:uuid:{uuid.UUID(bytes=b['warc_record_id'])}>" in output
 
 
 def test_usage_errors(indexed, tmp_path: Path) -> None:
