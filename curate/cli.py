@@ -466,6 +466,14 @@ def verify(out: str) -> None:
     metavar="BYTES",
     help="With --languages: records at most this far apart in a WARC file come in one Range request.",
 )
+@click.option(
+    "--audit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --languages: also download the first N WARC files whole (into DIR/audit), run curate's "
+    "language pre-pass on them and report the pages the index's language field missed "
+    "(DIR/audit/report.json).",
+)
 def fetch_cc(
     crawl: str,
     segments: int | None,
@@ -482,6 +490,7 @@ def fetch_cc(
     url_prefixes: tuple[str, ...],
     index_parts: int | None,
     max_gap: int,
+    audit: int | None,
 ) -> None:
     """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
 
@@ -526,6 +535,15 @@ def fetch_cc(
         codes = [code.strip() for code in languages.split(",") if code.strip()]
         if not codes or segments is not None or select:
             raise click.UsageError("--languages takes codes like zho, and neither --segments nor --select")
+        if audit and (domains or url_prefixes):
+            raise click.UsageError("--audit compares whole files: not with --domain or --url-prefix")
+        if audit:
+            from curate.cc_audit import prefilter_languages
+
+            try:
+                prefilter_languages(codes)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--languages") from None
         summary = _fetch_or_exit(
             crawl,
             records=True,
@@ -535,14 +553,17 @@ def fetch_cc(
             url_prefixes=list(url_prefixes),
             index_parts=index_parts,
             max_gap=max_gap,
+            audit=audit,
             base_url=base_url,
             parallel=parallel,
             policy=policy,
         )
+        if summary.audit is not None:
+            _report_audit(summary.audit)
         _report_fetch(crawl, summary)
         return
-    if domains or url_prefixes or index_parts is not None:
-        raise click.UsageError("--domain, --url-prefix and --index-parts go with --languages")
+    if domains or url_prefixes or index_parts is not None or audit:
+        raise click.UsageError("--domain, --url-prefix, --index-parts and --audit go with --languages")
     _check_fetch_choice(crawl, segments, select)
     summary = _fetch_or_exit(
         crawl,
@@ -585,6 +606,27 @@ def _fetch_or_exit(crawl: str, records: bool = False, **options: typing.Any) -> 
     except FetchError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+
+
+def _report_audit(report: dict[str, typing.Any]) -> None:
+    """The audit's totals and the pages the index missed, in a few lines."""
+    totals = report["totals"]
+    saved = "n/a" if totals["bandwidth_saved"] is None else f"{totals['bandwidth_saved']:.1%}"
+    recall = "n/a" if totals["recall"] is None else f"{totals['recall']:.1%}"
+    click.echo(
+        f"audit: {totals['files']} whole files, {totals['pages']} pages; curate's pre-pass keeps "
+        f"{totals['curate_selected']}, the index selects {totals['index_selected']}, both {totals['both']}: "
+        f"recall {recall}, {totals['missed']} missed; the selected records are "
+        f"{totals['bytes_selected']} of {totals['bytes_whole']} bytes (bandwidth saved {saved})"
+    )
+    if not report["complete_index"]:
+        click.echo("audit: only --index-parts of the index was queried: records in the rest count as missed", err=True)
+    for file in report["files"]:
+        for page in file["missed"][:20]:
+            click.echo(f"audit: missed {page['url']} ({file['source']} at {page['offset']})")
+    for failed in report["failed"]:
+        click.echo(f"audit: not audited, download failed: {failed['url']}: {failed['error']}", err=True)
+    click.echo(f"audit: report {report['report']}")
 
 
 def _report_fetch(crawl: str, summary: FetchSummary) -> None:

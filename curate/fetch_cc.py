@@ -135,6 +135,8 @@ class FetchSummary:
     manifest_path: str
     results: list[FileResult] = field(default_factory=list)
     interrupted: bool = False
+    audit: dict[str, Any] | None = None
+    """fetch-cc --languages --audit N: the report (see cc_audit)."""
 
 
 # ---------------------------------------------------------------- progress

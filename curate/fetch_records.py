@@ -27,6 +27,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -414,6 +415,7 @@ def fetch_records(
     url_prefixes: list[str] = (),
     index_parts: int | None = None,
     max_gap: int = DEFAULT_MAX_GAP,
+    audit: int | None = None,
     base_url: str,
     parallel: int = 4,
     policy: RetryPolicy = DEFAULT_POLICY,
@@ -421,7 +423,8 @@ def fetch_records(
     progress_interval: float = 10.0,
 ) -> FetchSummary:
     """Download the records of ``crawl`` the index selects into one mini-WARC per source WARC file
-    in ``out_dir``, and write its inputs.json. Raises FetchError if the index cannot be had."""
+    in ``out_dir``, and write its inputs.json; with ``audit``, also audit that many whole WARC files
+    (cc_audit). Raises FetchError if the index cannot be had."""
     check_crawl(crawl)
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -458,6 +461,50 @@ def fetch_records(
         _run_bounded(job.fetch, len(targets), parallel, job.stop)
     except KeyboardInterrupt:
         summary.interrupted = True
+        return summary
     finally:
         job.finish()
+    if audit:
+        summary.audit = run_audit(
+            crawl, out_dir, audit, by_file, languages, index_parts is None, base_url, parallel, policy, stream
+        )
     return summary
+
+
+def run_audit(
+    crawl: str,
+    out_dir: str,
+    count: int,
+    by_file: dict[str, list[Record]],
+    languages: list[str],
+    complete_index: bool,
+    base_url: str,
+    parallel: int,
+    policy: RetryPolicy,
+    stream: TextIO | None,
+) -> dict[str, Any]:
+    """Download the first ``count`` WARC files of the crawl's listing whole into DIR/audit (with
+    fetch_cc's own job: its inputs.json stays apart from the mini-WARCs'), audit them, and write
+    DIR/audit/report.json."""
+    from curate.cc_audit import REPORT_NAME, audit
+    from curate.fetch_cc import fetch_crawl
+
+    audit_dir = os.path.join(out_dir, "audit")
+    fetched = fetch_crawl(
+        crawl, out_dir=audit_dir, segments=count, base_url=base_url, parallel=parallel, policy=policy, stream=stream
+    )
+    prefix = base_url.rstrip("/") + "/"
+    files = {
+        urllib.parse.unquote(r.url.removeprefix(prefix)): os.path.join(audit_dir, r.path)
+        for r in fetched.results
+        if r.status == COMPLETE
+    }
+    report = audit(files, by_file, languages, complete_index).as_dict()
+    report["failed"] = [{"url": r.url, "error": r.error} for r in fetched.results if r.status != COMPLETE]
+    report["report"] = os.path.join(audit_dir, REPORT_NAME)
+    temporary = f"{report['report']}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(temporary, report["report"])
+    return report

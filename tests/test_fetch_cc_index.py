@@ -443,3 +443,52 @@ def test_piece_sink_keeps_the_pieces_across_blocks() -> None:
     for start in range(5, 1000, 7):  # blocks that cut pieces anywhere
         sink.write(source[start : min(start + 7, 1000)])
     assert out.getvalue() == b"".join(source[a:b] for a, b in pieces)
+
+
+# ---------------------------------------------------------------- --audit
+
+
+def test_audit_reports_the_pages_the_index_missed(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    # Relabel one Chinese page as English: the index now misses it, and the audit must say so.
+    hidden = next(r for r in rows if r["content_languages"] == "zho" and "-00000-" in r["warc_filename"])
+    relabelled = [dict(r, content_languages="eng") if r is hidden else r for r in rows]
+    part = f"{INDEX_DIR}/subset=warc/part-00000-test.c000.gz.parquet"
+    for name in [n for n in state.files if "/subset=" in n]:
+        del state.files[name]
+    state.files[INDEX_LISTING] = gzip.compress(f"{part}\n".encode())
+    state.files[part] = parquet_bytes(relabelled)
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho", "--audit", "2")
+    assert code == 0, output
+    report = json.loads((out / "audit" / "report.json").read_text(encoding="utf-8"))
+    sources = list(state.sources)[:2]  # the first two files of warc.paths.gz, downloaded whole
+    assert [f["source"] for f in report["files"]] == sources
+    for source in sources:
+        assert (out / "audit" / source.rsplit("/", 1)[1]).read_bytes() == state.files[source]
+    excerpt = report["files"][0]
+    selected = chinese(relabelled)[sources[0]]
+    assert excerpt["index_selected"] == len(selected)
+    assert excerpt["index_selected_bytes"] == sum(r["warc_record_length"] for r in selected)
+    missed = {page["url"]: page["offset"] for page in excerpt["missed"]}
+    assert missed[hidden["url"]] == hidden["warc_record_offset"]
+    # Every miss is a page the index did not select; every page both chose is counted once.
+    assert not set(missed) & {r["url"] for r in selected}
+    assert excerpt["both"] == excerpt["curate_selected"] - len(missed)
+    totals = report["totals"]
+    whole = sum(len(state.files[s]) for s in sources)
+    assert totals["bytes_whole"] == whole
+    assert totals["bandwidth_saved"] == pytest.approx(1 - excerpt["index_selected_bytes"] / whole)
+    assert totals["recall"] == pytest.approx(excerpt["both"] / excerpt["curate_selected"])
+    assert f"audit: missed {hidden['url']}" in output
+    assert report["complete_index"] is True and report["failed"] == []
+
+
+def test_audit_usage_errors(indexed, tmp_path: Path) -> None:
+    state, _ = indexed
+    code, output = fetch(state, tmp_path / "cc", "--languages", "zho", "--audit", "1", "--domain", "a.cn")
+    assert code == 2 and "not with --domain" in output
+    code, output = fetch(state, tmp_path / "cc", "--languages", "xyz", "--audit", "1")
+    assert code == 2 and "no pre-pass language for xyz" in output
+    code, output = fetch(state, tmp_path / "cc", "--segments", "1", "--audit", "1")
+    assert code == 2 and "go with --languages" in output
