@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -109,6 +110,35 @@ class _MiniTarget:
     def total(self) -> int:
         return sum(r.length for r in self.records)
 
+    @property
+    def plan_path(self) -> str:
+        return self.part + ".plan"
+
+    @property
+    def plan(self) -> str:
+        """What the part holds, as a digest of the records' offsets and lengths: a part is only
+        resumed for the same records."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        for record in self.records:
+            digest.update(f"{record.offset}+{record.length}\n".encode())
+        return digest.hexdigest()
+
+
+def _read_plan(target: _MiniTarget) -> str | None:
+    try:
+        with open(target.plan_path, encoding="ascii") as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write_plan(target: _MiniTarget) -> None:
+    try:
+        with open(target.plan_path, "w", encoding="ascii") as handle:
+            handle.write(target.plan + "\n")
+    except OSError as error:
+        raise FetchError(f"cannot write {target.plan_path}: {error}") from None
+
 
 class _PieceSink:
     """A write target for one coalesced response: keeps the bytes of the request's pieces and drops
@@ -189,9 +219,12 @@ def _attempt_records(
 ) -> RecordsResult:
     """Fetch what the part lacks, request by request; then verify and rename. Raises on failure."""
     written = _size(target.part) if os.path.exists(target.part) else 0
-    if written > target.total:
+    if written > target.total or _read_plan(target) != target.plan:
+        # A part of another selection (other filters, a newer index) is no prefix of this one.
         _remove(target.part)
         written = 0
+    if not written:
+        _write_plan(target)
     requests = plan_requests(remaining_pieces(target.records, written), max_gap)
     with _open_part(target.part, written) as handle:
         for request in requests:
@@ -249,6 +282,7 @@ def _finish_records(target: _MiniTarget, result: RecordsResult) -> RecordsResult
     os.replace(temporary, target.sidecar)
     # The WARC last: a final mini-WARC always has its sidecar.
     os.replace(target.part, target.final)
+    _remove(target.plan_path)
     result.status, result.bytes, result.error = COMPLETE, size, None
     return result
 

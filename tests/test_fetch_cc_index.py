@@ -317,21 +317,44 @@ def test_a_part_left_by_an_earlier_run_is_resumed(indexed, tmp_path: Path) -> No
     selected = chinese(rows)
     path = max(selected, key=lambda p: len(selected[p]))
     file_rows = selected[path]
-    source = state.files[path]
+    start = file_rows[0]["warc_record_offset"]
+    end = file_rows[-1]["warc_record_offset"] + file_rows[-1]["warc_record_length"]
     out = tmp_path / "cc"
-    out.mkdir()
-    # A run stopped 100 bytes into the third record.
-    done = file_rows[0]["warc_record_length"] + file_rows[1]["warc_record_length"] + 100
-    whole = b"".join(
-        source[r["warc_record_offset"] : r["warc_record_offset"] + r["warc_record_length"]] for r in file_rows
-    )
-    (out / f"{mini_name(path)}.part").write_bytes(whole[:done])
+    # The first run's one request breaks half way and it gives up (no retries): a part is left.
+    state.faults = {path: ["drop!"]}
+    code, output = fetch(state, out, "--languages", "zho", "--retries", "0")
+    assert code == 1 and "gave up after 1 attempts" in output
+    part = out / f"{mini_name(path)}.part"
+    cut = start + (end - start) // 2  # the source byte the connection dropped at
+    kept = [(r["warc_record_offset"], r["warc_record_offset"] + r["warc_record_length"]) for r in file_rows]
+    written = sum(max(0, min(b, cut) - a) for a, b in kept)
+    assert part.stat().st_size == written
+    # The re-run asks only for the rest: from the cut if it fell in a record, else the next record.
+    state.faults = {}
+    resume = next(max(a, cut) for a, b in kept if b > cut)
     code, output = fetch(state, out, "--languages", "zho")
     assert code == 0, output
-    assert f"resuming at byte {done}" in output
-    last = file_rows[-1]
+    assert f"resuming at byte {written}" in output
+    assert warc_gets(state, path)[1:] == [f"bytes={resume}-{end - 1}"]
+    check_mini_warcs(state, out, selected)
+    assert not Path(f"{part}.plan").exists()
+
+
+def test_a_part_of_another_selection_is_not_resumed(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))
+    out = tmp_path / "cc"
+    out.mkdir()
+    # Left by a run with other filters: its bytes are no prefix of this selection's.
+    part = out / f"{mini_name(path)}.part"
+    part.write_bytes(state.files[path][:5000])
+    Path(f"{part}.plan").write_text("another selection\n", encoding="ascii")
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    first, last = selected[path][0], selected[path][-1]
     end = last["warc_record_offset"] + last["warc_record_length"] - 1
-    assert warc_gets(state, path) == [f"bytes={file_rows[2]['warc_record_offset'] + 100}-{end}"]
+    assert warc_gets(state, path) == [f"bytes={first['warc_record_offset']}-{end}"]
     check_mini_warcs(state, out, selected)
 
 
