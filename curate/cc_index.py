@@ -40,11 +40,16 @@ def warc_subset(paths: list[str]) -> list[str]:
 
 
 def index_filter(
-    languages: list[str], domains: list[str] = (), url_prefixes: list[str] = (), subset: bool = True
+    languages: list[str],
+    domains: list[str] = (),
+    url_prefixes: list[str] = (),
+    subset: bool = True,
+    warc_files: list[str] | None = None,
 ) -> ds.Expression:
     """Rows fetched with status 200 whose content_languages names any of ``languages`` (anywhere in
     the list: ``zho`` matches ``eng,zho``), optionally only of ``domains`` (registered domains, e.g.
-    ``163.com``) or URLs starting with one of ``url_prefixes``."""
+    ``163.com``), URLs starting with one of ``url_prefixes`` or records of the WARC files
+    ``warc_files`` (paths in the crawl)."""
     if not languages:
         raise ValueError("give at least one language")
     # Codes are three letters between commas, so a substring test cannot match across two codes.
@@ -56,6 +61,8 @@ def index_filter(
         expression &= pc.field("url_host_registered_domain").isin(list(domains))
     if url_prefixes:
         expression &= _any(pc.starts_with(pc.field("url"), prefix) for prefix in url_prefixes)
+    if warc_files is not None:
+        expression &= pc.field("warc_filename").isin(list(warc_files))
     return expression
 
 
@@ -72,16 +79,18 @@ def query_index(
     domains: list[str] = (),
     url_prefixes: list[str] = (),
     base_dir: str | None = None,
+    warc_files: list[str] | None = None,
 ) -> pa.Table:
     """The selected records of the index files ``files`` (local paths), sorted by WARC file and
     offset. ``base_dir`` is the folder holding ``crawl=.../subset=...``: the partition columns are
-    read from the paths under it (the files do not store them)."""
+    read from the paths under it (the files do not store them). ``warc_files`` limits the records
+    to those WARC files: a crawl in batches, each holding only its records in memory."""
     if not files:
         return pa.table({name: [] for name in COLUMNS})
     partitioning = ds.partitioning(pa.schema([("crawl", pa.string()), ("subset", pa.string())]), flavor="hive")
     dataset = ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=base_dir)
     has_subset = "subset" in dataset.schema.names
-    expression = index_filter(languages, domains, url_prefixes, subset=has_subset)
+    expression = index_filter(languages, domains, url_prefixes, subset=has_subset, warc_files=warc_files)
     columns = COLUMNS + ([RECORD_ID] if RECORD_ID in dataset.schema.names else [])
     table = dataset.to_table(columns=columns, filter=expression)
     return table.sort_by([("warc_filename", "ascending"), ("warc_record_offset", "ascending")])

@@ -527,14 +527,15 @@ def fetch_cc(
     requests into NAME.CODES.warc.gz per source WARC file: each record's original bytes,
     checked to be one gzip member holding the response record for the indexed URL.
     NAME.CODES.records.jsonl maps each record's offset in it to the source file and offset.
+    --segments/--select then limit it to those WARC files of warc.paths.gz: a crawl in batches.
     """
     from curate.fetch_cc import RetryPolicy
 
     policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
     if languages is not None:
         codes = [code.strip() for code in languages.split(",") if code.strip()]
-        if not codes or segments is not None or select:
-            raise click.UsageError("--languages takes codes like zho, and neither --segments nor --select")
+        if not codes:
+            raise click.UsageError("--languages takes ISO 639-3 codes like zho (comma-separated)")
         if audit and (domains or url_prefixes):
             raise click.UsageError("--audit compares whole files: not with --domain or --url-prefix")
         if audit:
@@ -554,6 +555,8 @@ def fetch_cc(
             index_parts=index_parts,
             max_gap=max_gap,
             audit=audit,
+            segments=segments,
+            select=select,
             base_url=base_url,
             parallel=parallel,
             policy=policy,

@@ -69,6 +69,7 @@ from curate.fetch_cc import (
     file_url,
     listing_path,
     parse_content_range,
+    select_paths,
     write_manifest,
 )
 
@@ -450,6 +451,8 @@ def fetch_records(
     index_parts: int | None = None,
     max_gap: int = DEFAULT_MAX_GAP,
     audit: int | None = None,
+    segments: int | None = None,
+    select: tuple[str, ...] | list[str] = (),
     base_url: str,
     parallel: int = 4,
     policy: RetryPolicy = DEFAULT_POLICY,
@@ -458,12 +461,18 @@ def fetch_records(
 ) -> FetchSummary:
     """Download the records of ``crawl`` the index selects into one mini-WARC per source WARC file
     in ``out_dir``, and write its inputs.json; with ``audit``, also audit that many whole WARC files
-    (cc_audit). Raises FetchError if the index cannot be had."""
+    (cc_audit). ``segments``/``select`` (as for whole files) limit it to those WARC files of the
+    crawl's listing. Raises FetchError if the index cannot be had, SelectionError for a bad choice."""
     check_crawl(crawl)
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    warc_files = None
+    if segments is not None or select:
+        log = Progress(0, stream, progress_interval, bar=False)
+        warc_files = select_paths(fetch_listing(crawl, base_url, out_dir, policy, log), segments, select)
     files = fetch_index(crawl, out_dir, base_url, parallel, policy, index_parts, stream, progress_interval)
-    table = query_index(files, languages, domains, url_prefixes, base_dir=os.path.join(out_dir, INDEX_ROOT))
+    index_dir = os.path.join(out_dir, INDEX_ROOT)
+    table = query_index(files, languages, domains, url_prefixes, base_dir=index_dir, warc_files=warc_files)
     by_file = records_by_file(table)
     targets = []
     for source, records in by_file.items():
@@ -481,6 +490,8 @@ def fetch_records(
             "domains": list(domains),
             "url_prefixes": list(url_prefixes),
             "index_parts": index_parts,
+            "segments": segments,
+            "select": list(select),
             "max_gap": max_gap,
         },
         "index_files": len(files),
@@ -499,8 +510,10 @@ def fetch_records(
     finally:
         job.finish()
     if audit:
+        # Within a batch, the audit takes its first files: the index was asked about those only.
+        audited = tuple(warc_files) if warc_files is not None else ()
         summary.audit = run_audit(
-            crawl, out_dir, audit, by_file, languages, index_parts is None, base_url, parallel, policy, stream
+            crawl, out_dir, audit, audited, by_file, languages, index_parts is None, base_url, parallel, policy, stream
         )
     return summary
 
@@ -509,6 +522,7 @@ def run_audit(
     crawl: str,
     out_dir: str,
     count: int,
+    select: tuple[str, ...],
     by_file: dict[str, list[Record]],
     languages: list[str],
     complete_index: bool,
@@ -517,7 +531,8 @@ def run_audit(
     policy: RetryPolicy,
     stream: TextIO | None,
 ) -> dict[str, Any]:
-    """Download the first ``count`` WARC files of the crawl's listing whole into DIR/audit (with
+    """Download the first ``count`` WARC files of the crawl's listing (of ``select``, if given)
+    whole into DIR/audit (with
     fetch_cc's own job: its inputs.json stays apart from the mini-WARCs'), audit them, and write
     DIR/audit/report.json."""
     from curate.cc_audit import REPORT_NAME, audit
@@ -525,7 +540,14 @@ def run_audit(
 
     audit_dir = os.path.join(out_dir, "audit")
     fetched = fetch_crawl(
-        crawl, out_dir=audit_dir, segments=count, base_url=base_url, parallel=parallel, policy=policy, stream=stream
+        crawl,
+        out_dir=audit_dir,
+        segments=count,
+        select=select,
+        base_url=base_url,
+        parallel=parallel,
+        policy=policy,
+        stream=stream,
     )
     prefix = base_url.rstrip("/") + "/"
     files = {

@@ -243,6 +243,24 @@ def test_many_files_in_parallel(indexed, tmp_path: Path) -> None:
     assert state.max_active == 2
 
 
+def test_segments_and_select_make_batches(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows, "eng")
+    paths = list(state.sources)
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "eng", "--segments", "2")
+    assert code == 0, output
+    check_mini_warcs(state, out, {p: selected[p] for p in paths[:2]}, "eng")
+    assert not any(state.gets(p) for p in paths[2:])
+    # The next batch in the same folder: its own records only, the first batch's files untouched.
+    before = len(state.requests)
+    code, output = fetch(state, out, "--languages", "eng", "--select", "3", "--select", "4")
+    assert code == 0, output
+    check_mini_warcs(state, out, {p: selected[p] for p in paths[3:5]}, "eng")
+    assert {r.path for r in state.requests[before:]} == set(paths[3:5])
+    assert (out / mini_name(paths[0], "eng")).exists()
+
+
 def test_max_gap_zero_asks_per_record(indexed, tmp_path: Path) -> None:
     state, rows = indexed
     selected = chinese(rows)
@@ -405,8 +423,10 @@ def test_record_ids_in_the_index_are_checked(indexed, tmp_path: Path) -> None:
 
 def test_usage_errors(indexed, tmp_path: Path) -> None:
     state, _ = indexed
-    code, output = fetch(state, tmp_path / "cc", "--languages", "zho", "--segments", "2")
-    assert code == 2 and "--languages" in output
+    code, output = fetch(state, tmp_path / "cc", "--languages", ",")
+    assert code == 2 and "ISO 639-3" in output
+    code, output = fetch(state, tmp_path / "cc", "--languages", "zho", "--select", "no-such-file")
+    assert code == 2 and "matches no path" in output
     code, output = fetch(state, tmp_path / "cc", "--segments", "2", "--domain", "163.com")
     assert code == 2 and "go with --languages" in output
 
