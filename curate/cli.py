@@ -485,12 +485,7 @@ def fetch_cc(
     backoff: float,
     max_backoff: float,
     timeout: float,
-    languages: str | None,
-    domains: tuple[str, ...],
-    url_prefixes: tuple[str, ...],
-    index_parts: int | None,
-    max_gap: int,
-    audit: int | None,
+    **records: typing.Any,
 ) -> None:
     """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
 
@@ -501,6 +496,7 @@ def fetch_cc(
     \b
       curate fetch-cc --crawl CC-MAIN-2024-10 --segments 4
       curate fetch-cc --crawl CC-MAIN-2024-10 --select 0 --select 17 --select 1707947473347.0
+      curate fetch-cc --crawl CC-MAIN-2024-10 --languages zho --segments 100
       curate run configs/zh_web.yaml --inputs-from cc/CC-MAIN-2024-10/inputs.json
 
     Resumable: bytes go to NAME.part and a later attempt or run asks for the rest with an
@@ -520,63 +516,60 @@ def fetch_cc(
     Progress goes to stderr: a bar on a terminal, else one line per event plus a summary
     every 10 s. Exit codes: 0 all files complete, 1 some failed (listed), 2 usage error.
 
-    With --languages (and optionally --domain, --url-prefix): downloads the crawl's columnar
-    index (crawl-data/CRAWL/cc-index-table.paths.gz, its subset=warc Parquet files, into
-    DIR/cc-index/, listed in DIR/index.json), selects the records with fetch status 200 whose
-    content_languages name a code given, and fetches only those with coalesced HTTP Range
-    requests into NAME.CODES.warc.gz per source WARC file: each record's original bytes,
-    checked to be one gzip member holding the response record for the indexed URL.
-    NAME.CODES.records.jsonl maps each record's offset in it to the source file and offset.
-    --segments/--select then limit it to those WARC files of warc.paths.gz: a crawl in batches.
+    With --languages: only the records Common Crawl's columnar index selects (all of the crawl,
+    or of the files --segments/--select choose), one NAME.CODES.warc.gz of their original bytes
+    per source file, and NAME.CODES.records.jsonl mapping its offsets to the source's (README).
     """
     from curate.fetch_cc import RetryPolicy
 
     policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
-    if languages is not None:
-        codes = [code.strip() for code in languages.split(",") if code.strip()]
-        if not codes:
-            raise click.UsageError("--languages takes ISO 639-3 codes like zho (comma-separated)")
-        if audit and (domains or url_prefixes):
-            raise click.UsageError("--audit compares whole files: not with --domain or --url-prefix")
-        if audit:
-            from curate.cc_audit import prefilter_languages
-
-            try:
-                prefilter_languages(codes)
-            except ValueError as error:
-                raise click.BadParameter(str(error), param_hint="--languages") from None
-        summary = _fetch_or_exit(
-            crawl,
-            records=True,
-            out_dir=out_dir or os.path.join("cc", crawl),
-            languages=codes,
-            domains=list(domains),
-            url_prefixes=list(url_prefixes),
-            index_parts=index_parts,
-            max_gap=max_gap,
-            audit=audit,
-            segments=segments,
-            select=select,
-            base_url=base_url,
-            parallel=parallel,
-            policy=policy,
-        )
-        if summary.audit is not None:
-            _report_audit(summary.audit)
-        _report_fetch(crawl, summary)
+    common = {"out_dir": out_dir or os.path.join("cc", crawl), "segments": segments, "select": select}
+    common.update(base_url=base_url, parallel=parallel, policy=policy)
+    if records["languages"] is not None:
+        _fetch_records_command(crawl, common, **records)
         return
-    if domains or url_prefixes or index_parts is not None or audit:
+    if records["domains"] or records["url_prefixes"] or records["index_parts"] is not None or records["audit"]:
         raise click.UsageError("--domain, --url-prefix, --index-parts and --audit go with --languages")
     _check_fetch_choice(crawl, segments, select)
+    _report_fetch(crawl, _fetch_or_exit(crawl, **common))
+
+
+def _fetch_records_command(
+    crawl: str,
+    common: dict[str, typing.Any],
+    languages: str,
+    domains: tuple[str, ...],
+    url_prefixes: tuple[str, ...],
+    index_parts: int | None,
+    max_gap: int,
+    audit: int | None,
+) -> None:
+    """fetch-cc --languages: check the options, fetch, report (exits like fetch-cc)."""
+    codes = [code.strip() for code in languages.split(",") if code.strip()]
+    if not codes:
+        raise click.UsageError("--languages takes ISO 639-3 codes like zho (comma-separated)")
+    if audit and (domains or url_prefixes):
+        raise click.UsageError("--audit compares whole files: not with --domain or --url-prefix")
+    if audit:
+        from curate.cc_audit import prefilter_languages
+
+        try:
+            prefilter_languages(codes)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--languages") from None
     summary = _fetch_or_exit(
         crawl,
-        out_dir=out_dir or os.path.join("cc", crawl),
-        segments=segments,
-        select=select,
-        base_url=base_url,
-        parallel=parallel,
-        policy=policy,
+        records=True,
+        languages=codes,
+        domains=list(domains),
+        url_prefixes=list(url_prefixes),
+        index_parts=index_parts,
+        max_gap=max_gap,
+        audit=audit,
+        **common,
     )
+    if summary.audit is not None:
+        _report_audit(summary.audit)
     _report_fetch(crawl, summary)
 
 

@@ -466,34 +466,19 @@ def fetch_records(
     check_crawl(crawl)
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    warc_files = None
-    if segments is not None or select:
-        log = Progress(0, stream, progress_interval, bar=False)
-        warc_files = select_paths(fetch_listing(crawl, base_url, out_dir, policy, log), segments, select)
+    log = Progress(0, stream, progress_interval, bar=False)
+    warc_files = _chosen_files(crawl, base_url, out_dir, policy, log, segments, select)
     files = fetch_index(crawl, out_dir, base_url, parallel, policy, index_parts, stream, progress_interval)
     index_dir = os.path.join(out_dir, INDEX_ROOT)
-    table = query_index(files, languages, domains, url_prefixes, base_dir=index_dir, warc_files=warc_files)
-    by_file = records_by_file(table)
-    targets = []
-    for source, records in by_file.items():
-        name = mini_warc_name(source, languages)
-        targets.append(_MiniTarget(file_url(base_url, source), os.path.join(out_dir, name), name, source, records))
-    names = [t.name for t in targets]
-    if len(set(names)) != len(names):
-        raise FetchError("two selected WARC files share a name; Common Crawl's names are unique within a crawl")
+    by_file = records_by_file(query_index(files, languages, domains, url_prefixes, index_dir, warc_files))
+    targets = _mini_targets(by_file, languages, base_url, out_dir)
+    selection = {"languages": list(languages), "domains": list(domains), "url_prefixes": list(url_prefixes)}
+    selection.update(index_parts=index_parts, segments=segments, select=list(select), max_gap=max_gap)
     header = {
         "crawl": crawl,
         "base_url": base_url,
         "listing": file_url(base_url, listing_path(crawl, INDEX_LISTING)),
-        "selection": {
-            "languages": list(languages),
-            "domains": list(domains),
-            "url_prefixes": list(url_prefixes),
-            "index_parts": index_parts,
-            "segments": segments,
-            "select": list(select),
-            "max_gap": max_gap,
-        },
+        "selection": selection,
         "index_files": len(files),
         "records": sum(len(t.records) for t in targets),
     }
@@ -516,6 +501,33 @@ def fetch_records(
             crawl, out_dir, audit, audited, by_file, languages, index_parts is None, base_url, parallel, policy, stream
         )
     return summary
+
+
+def _chosen_files(
+    crawl: str,
+    base_url: str,
+    out_dir: str,
+    policy: RetryPolicy,
+    log: Progress,
+    segments: int | None,
+    select: tuple[str, ...] | list[str],
+) -> list[str] | None:
+    """The WARC files --segments/--select choose from warc.paths.gz, or None (the whole crawl)."""
+    if segments is None and not select:
+        return None
+    return select_paths(fetch_listing(crawl, base_url, out_dir, policy, log), segments, select)
+
+
+def _mini_targets(
+    by_file: dict[str, list[Record]], languages: list[str], base_url: str, out_dir: str
+) -> list[_MiniTarget]:
+    targets = []
+    for source, records in by_file.items():
+        name = mini_warc_name(source, languages)
+        targets.append(_MiniTarget(file_url(base_url, source), os.path.join(out_dir, name), name, source, records))
+    if len({t.name for t in targets}) != len(targets):
+        raise FetchError("two selected WARC files share a name; Common Crawl's names are unique within a crawl")
+    return targets
 
 
 def run_audit(
