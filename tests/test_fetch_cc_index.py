@@ -535,3 +535,58 @@ def test_audit_usage_errors(indexed, tmp_path: Path) -> None:
     assert code == 2 and "no pre-pass language for xyz" in output
     code, output = fetch(state, tmp_path / "cc", "--segments", "1", "--audit", "1")
     assert code == 2 and "go with --languages" in output
+
+
+def test_query_index_filters_and_partitions(tmp_path: Path) -> None:
+    from curate.cc_index import query_index, records_by_file
+
+    def row(url: str, languages: str | None, status: int = 200, offset: int = 0) -> dict:
+        host = url.split("/")[2]
+        return {
+            "url_surtkey": url,
+            "url": url,
+            "url_host_name": host,
+            "url_host_registered_domain": ".".join(host.split(".")[-2:]),
+            "fetch_status": status,
+            "content_languages": languages,
+            "warc_filename": "crawl-data/X/segments/1/warc/a.warc.gz",
+            "warc_record_offset": offset,
+            "warc_record_length": 10,
+        }
+
+    root = tmp_path / "cc-index/table/cc-main/warc"
+    files = []
+    for subset, rows in {
+        "warc": [
+            row("http://a.163.com/1", "zho", offset=30),
+            row("http://b.163.com/2", "eng,zho", offset=10),
+            row("http://c.qq.com/3", "zho,eng", offset=20),
+            row("http://d.qq.com/4", "eng", offset=40),
+            row("http://e.qq.com/5", None, offset=50),
+            row("http://f.qq.com/6", "zho", status=304, offset=60),
+        ],
+        "crawldiagnostics": [row("http://g.qq.com/7", "zho", status=200, offset=70)],
+    }.items():
+        folder = root / f"crawl={CRAWL}" / f"subset={subset}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / "part-0.parquet")
+        files.append(str(folder / "part-0.parquet"))
+
+    def urls(**options: object) -> list[str]:
+        return query_index(files, base_dir=str(root), **options).column("url").to_pylist()  # type: ignore[arg-type]
+
+    # Sorted by offset; not the 304, the English page, the page without languages nor crawldiagnostics.
+    assert urls(languages=["zho"]) == ["http://b.163.com/2", "http://c.qq.com/3", "http://a.163.com/1"]
+    assert urls(languages=["zho"], domains=["163.com"]) == ["http://b.163.com/2", "http://a.163.com/1"]
+    assert urls(languages=["zho"], url_prefixes=["http://c.", "http://a."]) == [
+        "http://c.qq.com/3",
+        "http://a.163.com/1",
+    ]
+    assert urls(languages=["zho"], warc_files=["other.warc.gz"]) == []
+    assert urls(languages=["jpn", "eng"]) == ["http://b.163.com/2", "http://c.qq.com/3", "http://d.qq.com/4"]
+    (records,) = records_by_file(query_index(files, ["zho"], base_dir=str(root))).values()
+    assert [(r.offset, r.length, r.languages) for r in records] == [
+        (10, 10, "eng,zho"),
+        (20, 10, "zho,eng"),
+        (30, 10, "zho"),
+    ]
