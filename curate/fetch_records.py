@@ -105,7 +105,7 @@ class _MiniTarget:
 
     @property
     def sidecar(self) -> str:
-        return self.final[: -len(".warc.gz")] + SIDECAR_SUFFIX
+        return sidecar_of(self.final)
 
     @property
     def total(self) -> int:
@@ -208,6 +208,18 @@ def check_record(data: bytes, record: Record) -> str:
     if record.record_id and fields["warc-record-id"] != record.record_id:
         raise RecordMismatch(f"{where}: WARC-Record-ID {fields['warc-record-id']}, the index says {record.record_id}")
     return fields["warc-record-id"]
+
+
+def read_sidecar(path: str) -> dict[int, dict[str, Any]]:
+    """A mini-WARC's sidecar by offset in the mini-WARC: what ``source_offset`` of a document read
+    from it maps to (``warc_filename``, ``warc_record_offset``, ``url``, ``record_id``)."""
+    with open(path, encoding="utf-8") as handle:
+        return {entry["offset"]: entry for entry in map(json.loads, handle)}
+
+
+def sidecar_of(mini_warc: str) -> str:
+    """The sidecar next to a mini-WARC."""
+    return mini_warc[: -len(".warc.gz")] + SIDECAR_SUFFIX
 
 
 def _attempt_records(

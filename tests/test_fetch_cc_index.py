@@ -20,7 +20,7 @@ from test_fetch_cc import CRAWL, FAST, FakeCommonCrawl, server  # noqa: F401 (se
 
 from curate.cc_index import Record, plan_requests, remaining_pieces
 from curate.cli import cli
-from curate.fetch_records import _PieceSink
+from curate.fetch_records import _PieceSink, read_sidecar, sidecar_of
 from stages.langid_prefilter import cheap_text, han_share
 
 INDEX_LISTING = f"crawl-data/{CRAWL}/cc-index-table.paths.gz"
@@ -456,6 +456,20 @@ def test_run_reads_the_mini_warcs(indexed, tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "zh_web" / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(Path(i["path"]).name for i in manifest["inputs"]) == sorted(mini_name(p) for p in selected)
     assert manifest["stages"][0]["docs_in"] == sum(len(r) for r in selected.values())
+    # Every document kept or quarantined maps back, through the sidecar, to its source record.
+    located = 0
+    for shard in (tmp_path / "zh_web").rglob("*.parquet"):
+        table = pq.read_table(shard)
+        if "source_offset" not in table.schema.names:
+            continue
+        for source, offset, url in zip(*(table.column(c).to_pylist() for c in ("source", "source_offset", "url"))):
+            entry = read_sidecar(sidecar_of(source))[offset]
+            original = state.files[entry["warc_filename"]]
+            assert entry["url"] == url
+            data = original[entry["warc_record_offset"] : entry["warc_record_offset"] + entry["length"]]
+            assert Path(source).read_bytes()[offset : offset + entry["length"]] == data
+            located += 1
+    assert located > 0
 
 
 # ---------------------------------------------------------------- planning
