@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 INDEX_LISTING = "cc-index-table.paths.gz"
 INDEX_ROOT = "cc-index/table/cc-main/warc"
@@ -73,6 +74,11 @@ def _any(expressions: object) -> ds.Expression:
     return result
 
 
+def _index_dataset(files: list[str], base_dir: str | None) -> ds.Dataset:
+    partitioning = ds.partitioning(pa.schema([("crawl", pa.string()), ("subset", pa.string())]), flavor="hive")
+    return ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=base_dir)
+
+
 def query_index(
     files: list[str],
     languages: list[str],
@@ -87,12 +93,47 @@ def query_index(
     to those WARC files: a crawl in batches, each holding only its records in memory."""
     if not files:
         return pa.table({name: [] for name in COLUMNS})
-    partitioning = ds.partitioning(pa.schema([("crawl", pa.string()), ("subset", pa.string())]), flavor="hive")
-    dataset = ds.dataset(files, format="parquet", partitioning=partitioning, partition_base_dir=base_dir)
+    dataset = _index_dataset(files, base_dir)
     has_subset = "subset" in dataset.schema.names
     expression = index_filter(languages, domains, url_prefixes, subset=has_subset, warc_files=warc_files)
     columns = COLUMNS + ([RECORD_ID] if RECORD_ID in dataset.schema.names else [])
     table = dataset.to_table(columns=columns, filter=expression)
+    return table.sort_by([("warc_filename", "ascending"), ("warc_record_offset", "ascending")])
+
+
+def write_selection(
+    files: list[str],
+    languages: list[str],
+    domains: list[str],
+    url_prefixes: list[str],
+    base_dir: str | None,
+    path: str,
+) -> int:
+    """Scan the index once and stream the selected rows (the columns fetching needs) into the
+    Parquet file ``path``; returns their number. Memory stays at a batch however large the
+    selection; later runs and batches read ``path`` (a few % of the index) instead of the index."""
+    dataset = _index_dataset(files, base_dir)
+    has_subset = "subset" in dataset.schema.names
+    expression = index_filter(languages, domains, url_prefixes, subset=has_subset)
+    columns = COLUMNS + ([RECORD_ID] if RECORD_ID in dataset.schema.names else [])
+    scanner = dataset.scanner(columns=columns, filter=expression)
+    temporary = f"{path}.tmp{os.getpid()}"
+    rows = 0
+    with pq.ParquetWriter(temporary, scanner.projected_schema) as writer:
+        for batch in scanner.to_batches():
+            if batch.num_rows:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    os.replace(temporary, path)  # only a whole selection is ever found under its name
+    return rows
+
+
+def read_selection(path: str, warc_files: list[str] | None = None) -> pa.Table:
+    """The rows of a write_selection file (of ``warc_files`` only, if given), sorted by WARC file
+    and offset."""
+    dataset = ds.dataset(path, format="parquet")
+    expression = None if warc_files is None else pc.field("warc_filename").isin(list(warc_files))
+    table = dataset.to_table(filter=expression)
     return table.sort_by([("warc_filename", "ascending"), ("warc_record_offset", "ascending")])
 
 

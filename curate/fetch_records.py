@@ -6,7 +6,9 @@
    with range requests, keeps every byte verified and resumable, and a second query (other
    languages, domains) costs no network at all; the price is the whole file, not only the columns
    read (about 40 % of an index file), which the selected WARC bytes saved dwarf.
-2. ``cc_index.query_index`` selects the records; per WARC file they are fetched in as few HTTP
+2. One scan of the index (``cc_index.write_selection``) streams the selected rows into
+   ``DIR/selection-KEY.parquet``, which re-runs and later batches (--segments/--select) read
+   instead of the index. Per WARC file the records are fetched in as few HTTP
    Range requests as ``--max-gap`` allows into ``NAME.LANGS.warc.gz``: each record's original
    bytes (Common Crawl writes every record as its own gzip member, so the concatenation is a
    valid WARC.gz), in offset order.
@@ -40,10 +42,11 @@ from curate.cc_index import (
     Record,
     mini_warc_name,
     plan_requests,
-    query_index,
+    read_selection,
     records_by_file,
     remaining_pieces,
     warc_subset,
+    write_selection,
 )
 from curate.fetch_cc import (
     COMPLETE,
@@ -481,8 +484,8 @@ def fetch_records(
     log = Progress(0, stream, progress_interval, bar=False)
     warc_files = _chosen_files(crawl, base_url, out_dir, policy, log, segments, select)
     files = fetch_index(crawl, out_dir, base_url, parallel, policy, index_parts, stream, progress_interval)
-    index_dir = os.path.join(out_dir, INDEX_ROOT)
-    by_file = records_by_file(query_index(files, languages, domains, url_prefixes, index_dir, warc_files))
+    selection_path = _selection(files, languages, domains, url_prefixes, out_dir, log)
+    by_file = records_by_file(read_selection(selection_path, warc_files))
     targets = _mini_targets(by_file, languages, base_url, out_dir)
     selection = {"languages": list(languages), "domains": list(domains), "url_prefixes": list(url_prefixes)}
     selection.update(index_parts=index_parts, segments=segments, select=list(select), max_gap=max_gap)
@@ -513,6 +516,24 @@ def fetch_records(
             crawl, out_dir, audit, audited, by_file, languages, index_parts is None, base_url, parallel, policy, stream
         )
     return summary
+
+
+def _selection(
+    files: list[str], languages: list[str], domains: list[str], url_prefixes: list[str], out_dir: str, log: Progress
+) -> str:
+    """DIR/selection-KEY.parquet: the index's rows for these filters, written by one scan of the
+    index and reused by re-runs and later batches (KEY names the filters and index files)."""
+    key = json.dumps(
+        [sorted(os.path.relpath(f, out_dir) for f in files), list(languages), list(domains), list(url_prefixes)]
+    )
+    path = os.path.join(
+        out_dir, f"selection-{hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]}.parquet"
+    )
+    if not os.path.isfile(path):
+        log.event(f"scanning {len(files)} index files for {','.join(languages)} records")
+        rows = write_selection(files, languages, domains, url_prefixes, os.path.join(out_dir, INDEX_ROOT), path)
+        log.event(f"{rows} records selected: {os.path.basename(path)}")
+    return path
 
 
 def _chosen_files(

@@ -219,6 +219,8 @@ def test_fetches_only_the_chinese_records_byte_identical(indexed, tmp_path: Path
         assert warc_gets(state, path) == [
             f"bytes={first['warc_record_offset']}-{last['warc_record_offset'] + last['warc_record_length'] - 1}"
         ]
+    (selection,) = out.glob("selection-*.parquet")  # the index scanned once, its rows kept
+    assert pq.read_table(selection).num_rows == sum(len(r) for r in selected.values())
     data = json.loads((out / "inputs.json").read_text(encoding="utf-8"))
     assert data["selection"]["languages"] == ["zho"] and data["records"] == sum(len(r) for r in selected.values())
 
@@ -258,6 +260,7 @@ def test_segments_and_select_make_batches(indexed, tmp_path: Path) -> None:
     assert code == 0, output
     check_mini_warcs(state, out, {p: selected[p] for p in paths[3:5]}, "eng")
     assert {r.path for r in state.requests[before:]} == set(paths[3:5])
+    assert len(list(out.glob("selection-*.parquet"))) == 1  # both batches read one selection
     assert (out / mini_name(paths[0], "eng")).exists()
 
 
@@ -552,7 +555,7 @@ def test_audit_usage_errors(indexed, tmp_path: Path) -> None:
 
 
 def test_query_index_filters_and_partitions(tmp_path: Path) -> None:
-    from curate.cc_index import query_index, records_by_file
+    from curate.cc_index import query_index, read_selection, records_by_file, write_selection
 
     def row(url: str, languages: str | None, status: int = 200, offset: int = 0) -> dict:
         host = url.split("/")[2]
@@ -598,6 +601,12 @@ def test_query_index_filters_and_partitions(tmp_path: Path) -> None:
     ]
     assert urls(languages=["zho"], warc_files=["other.warc.gz"]) == []
     assert urls(languages=["jpn", "eng"]) == ["http://b.163.com/2", "http://c.qq.com/3", "http://d.qq.com/4"]
+    # The streamed selection file reads back as the same rows; an empty one too.
+    for languages in (["zho"], ["jpn"]):
+        path = str(tmp_path / f"selection-{languages[0]}.parquet")
+        assert write_selection(files, languages, [], [], str(root), path) == len(urls(languages=languages))
+        assert read_selection(path).equals(query_index(files, languages, base_dir=str(root)))
+    assert read_selection(str(tmp_path / "selection-zho.parquet"), ["other.warc.gz"]).num_rows == 0
     (records,) = records_by_file(query_index(files, ["zho"], base_dir=str(root))).values()
     assert [(r.offset, r.length, r.languages) for r in records] == [
         (10, 10, "eng,zho"),
