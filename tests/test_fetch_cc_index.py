@@ -333,6 +333,20 @@ def test_faults_are_retried_and_resumed(indexed, tmp_path: Path) -> None:
     assert "connection closed after" in output and "ConnectionResetError" in output
 
 
+def test_corrupt_bytes_fail_the_record_check_and_are_fetched_again(indexed, tmp_path: Path) -> None:
+    state, rows = indexed
+    selected = chinese(rows)
+    path = max(selected, key=lambda p: len(selected[p]))
+    state.faults = {path: ["corrupt"]}  # one flipped byte, 100 bytes into the response
+    out = tmp_path / "cc"
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    assert "bad gzip" in output or "not one whole gzip member" in output
+    # The part is deleted and the records asked for again whole.
+    assert len(state.gets(path)) == 2 and len(set(warc_gets(state, path))) == 1
+    check_mini_warcs(state, out, selected)
+
+
 def test_a_part_left_by_an_earlier_run_is_resumed(indexed, tmp_path: Path) -> None:
     state, rows = indexed
     selected = chinese(rows)
