@@ -353,11 +353,18 @@ def _result(target: _MiniTarget) -> RecordsResult:
 
 
 def _already_complete(target: _MiniTarget) -> RecordsResult | None:
-    """A final mini-WARC with its sidecar and the size its records add up to is complete: it was
-    renamed into place only after every record checked out."""
+    """A final mini-WARC of this selection's size whose sidecar lists this selection's records is
+    complete: it was renamed into place only after every record checked out. (One of another
+    selection, e.g. other --domain filters, is fetched again and replaced.)"""
     if not (os.path.isfile(target.final) and os.path.isfile(target.sidecar)):
         return None
     if _size(target.final) != target.total:
+        return None
+    try:
+        listed = [(e["warc_record_offset"], e["length"]) for e in read_sidecar(target.sidecar).values()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if listed != [(r.offset, r.length) for r in target.records]:
         return None
     result = _result(target)
     result.status, result.bytes = COMPLETE, target.total

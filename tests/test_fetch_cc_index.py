@@ -229,6 +229,15 @@ def test_fetches_only_the_chinese_records_byte_identical(indexed, tmp_path: Path
     code, output = fetch(state, out, "--languages", "zho")
     assert code == 0, output
     assert state.requests[before:] == []
+    # A sidecar that lists other records (a mini-WARC of another selection) is not complete.
+    path = next(iter(selected))
+    sidecar = out / mini_name(path).replace(".warc.gz", ".records.jsonl")
+    lines = sidecar.read_text(encoding="utf-8").splitlines()
+    sidecar.write_text("\n".join(lines[1:] + lines[:1]) + "\n", encoding="utf-8")
+    code, output = fetch(state, out, "--languages", "zho")
+    assert code == 0, output
+    assert [r.path for r in state.requests[before:]] == [path]
+    check_mini_warcs(state, out, selected)
 
 
 def test_many_files_in_parallel(indexed, tmp_path: Path) -> None:
