@@ -2,10 +2,11 @@
 
 1. The crawl's index listing (``cc-index-table.paths.gz``) and the index files of its ``warc``
    subset are downloaded into ``DIR/cc-index/...`` by fetch_cc's machinery (resume, retries, size
-   and ETag checks, ``DIR/index.json``). Downloading them, rather than reading them over HTTP
-   with range requests, keeps every byte verified and resumable, and a second query (other
-   languages, domains) costs no network at all; the price is the whole file, not only the columns
-   read (about 40 % of an index file), which the selected WARC bytes saved dwarf.
+   and ETag checks, ``DIR/index.json``). Why not read them over HTTP with range requests: the
+   index is sorted by SURT key, not by language or WARC file, so a language query reads its
+   columns in every row group anyway and range reads would save only the unread columns, while
+   pyarrow's HTTP reads have no retries, resume or checksums; downloaded, every byte is verified
+   and resumable, and a later query (other languages, domains) costs no network.
 2. One scan of the index (``cc_index.write_selection``) streams the selected rows into
    ``DIR/selection-KEY.parquet``, which re-runs and later batches (--segments/--select) read
    instead of the index. Per WARC file the records are fetched in as few HTTP
