@@ -432,6 +432,48 @@ def verify(out: str) -> None:
     metavar="SECONDS",
     help="Socket timeout for connecting and for each read.",
 )
+@click.option(
+    "--languages",
+    metavar="CODES",
+    help="Fetch only the records whose CLD2 content_languages in Common Crawl's columnar index name one of "
+    "these ISO 639-3 codes (comma-separated, e.g. zho), as one mini-WARC per source WARC file.",
+)
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="DOMAIN",
+    help="With --languages: only these registered domains (url_host_registered_domain, e.g. 163.com). Repeatable.",
+)
+@click.option(
+    "--url-prefix",
+    "url_prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="With --languages: only URLs starting with PREFIX. Repeatable.",
+)
+@click.option(
+    "--index-parts",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --languages: query only the first N Parquet files of the index (a trial; ~300 make a crawl).",
+)
+@click.option(
+    "--max-gap",
+    type=click.IntRange(min=0),
+    default=64 * 1024,  # cc_index.DEFAULT_MAX_GAP, whose module would load pyarrow.dataset at start
+    show_default=True,
+    metavar="BYTES",
+    help="With --languages: records at most this far apart in a WARC file come in one Range request.",
+)
+@click.option(
+    "--audit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --languages: also download the first N WARC files whole (into DIR/audit), run curate's "
+    "language pre-pass on them and report the pages the index's language field missed "
+    "(DIR/audit/report.json).",
+)
 def fetch_cc(
     crawl: str,
     segments: int | None,
@@ -443,6 +485,7 @@ def fetch_cc(
     backoff: float,
     max_backoff: float,
     timeout: float,
+    **records: typing.Any,
 ) -> None:
     """Download Common Crawl WARC files and write DIR/inputs.json for `curate run --inputs-from`.
 
@@ -453,6 +496,7 @@ def fetch_cc(
     \b
       curate fetch-cc --crawl CC-MAIN-2024-10 --segments 4
       curate fetch-cc --crawl CC-MAIN-2024-10 --select 0 --select 17 --select 1707947473347.0
+      curate fetch-cc --crawl CC-MAIN-2024-10 --languages zho --segments 100
       curate run configs/zh_web.yaml --inputs-from cc/CC-MAIN-2024-10/inputs.json
 
     Resumable: bytes go to NAME.part and a later attempt or run asks for the rest with an
@@ -471,20 +515,61 @@ def fetch_cc(
 
     Progress goes to stderr: a bar on a terminal, else one line per event plus a summary
     every 10 s. Exit codes: 0 all files complete, 1 some failed (listed), 2 usage error.
+
+    With --languages: only the records Common Crawl's columnar index selects (all of the crawl,
+    or of the files --segments/--select choose), one NAME.CODES.warc.gz of their original bytes
+    per source file, and NAME.CODES.records.jsonl mapping its offsets to the source's (README).
     """
     from curate.fetch_cc import RetryPolicy
 
-    _check_fetch_choice(crawl, segments, select)
     policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff, timeout=timeout)
+    common = {"out_dir": out_dir or os.path.join("cc", crawl), "segments": segments, "select": select}
+    common.update(base_url=base_url, parallel=parallel, policy=policy)
+    if records["languages"] is not None:
+        _fetch_records_command(crawl, common, **records)
+        return
+    if records["domains"] or records["url_prefixes"] or records["index_parts"] is not None or records["audit"]:
+        raise click.UsageError("--domain, --url-prefix, --index-parts and --audit go with --languages")
+    _check_fetch_choice(crawl, segments, select)
+    _report_fetch(crawl, _fetch_or_exit(crawl, **common))
+
+
+def _fetch_records_command(
+    crawl: str,
+    common: dict[str, typing.Any],
+    languages: str,
+    domains: tuple[str, ...],
+    url_prefixes: tuple[str, ...],
+    index_parts: int | None,
+    max_gap: int,
+    audit: int | None,
+) -> None:
+    """fetch-cc --languages: check the options, fetch, report (exits like fetch-cc)."""
+    codes = [code.strip() for code in languages.split(",") if code.strip()]
+    if not codes:
+        raise click.UsageError("--languages takes ISO 639-3 codes like zho (comma-separated)")
+    if audit and (domains or url_prefixes):
+        raise click.UsageError("--audit compares whole files: not with --domain or --url-prefix")
+    if audit:
+        from curate.cc_audit import prefilter_languages
+
+        try:
+            prefilter_languages(codes)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--languages") from None
     summary = _fetch_or_exit(
         crawl,
-        out_dir=out_dir or os.path.join("cc", crawl),
-        segments=segments,
-        select=select,
-        base_url=base_url,
-        parallel=parallel,
-        policy=policy,
+        records=True,
+        languages=codes,
+        domains=list(domains),
+        url_prefixes=list(url_prefixes),
+        index_parts=index_parts,
+        max_gap=max_gap,
+        audit=audit,
+        **common,
     )
+    if summary.audit is not None:
+        _report_audit(summary.audit)
     _report_fetch(crawl, summary)
 
 
@@ -502,18 +587,42 @@ def _check_fetch_choice(crawl: str, segments: int | None, select: tuple[str, ...
         )
 
 
-def _fetch_or_exit(crawl: str, **options: typing.Any) -> FetchSummary:
-    """fetch_crawl's FetchSummary; a selection the listing does not fit is a usage error, a listing
-    that cannot be had exits 1."""
-    from curate.fetch_cc import FetchError, SelectionError, fetch_crawl
+def _fetch_or_exit(crawl: str, records: bool = False, **options: typing.Any) -> FetchSummary:
+    """fetch_crawl's (or with ``records`` fetch_records') FetchSummary; a selection the listing does
+    not fit is a usage error, a listing or index that cannot be had exits 1."""
+    from curate.fetch_cc import FetchError, SelectionError, check_crawl, fetch_crawl
+    from curate.fetch_records import fetch_records
 
     try:
-        return fetch_crawl(crawl, **options)
+        if records:
+            check_crawl(crawl)
+        return (fetch_records if records else fetch_crawl)(crawl, **options)
     except SelectionError as error:
         raise click.UsageError(str(error)) from None
     except FetchError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+
+
+def _report_audit(report: dict[str, typing.Any]) -> None:
+    """The audit's totals and the pages the index missed, in a few lines."""
+    totals = report["totals"]
+    saved = "n/a" if totals["bandwidth_saved"] is None else f"{totals['bandwidth_saved']:.1%}"
+    recall = "n/a" if totals["recall"] is None else f"{totals['recall']:.1%}"
+    click.echo(
+        f"audit: {totals['files']} whole files, {totals['pages']} pages; curate's pre-pass keeps "
+        f"{totals['curate_selected']}, the index selects {totals['index_selected']}, both {totals['both']}: "
+        f"recall {recall}, {totals['missed']} missed; the selected records are "
+        f"{totals['bytes_selected']} of {totals['bytes_whole']} bytes (bandwidth saved {saved})"
+    )
+    if not report["complete_index"]:
+        click.echo("audit: only --index-parts of the index was queried: records in the rest count as missed", err=True)
+    for file in report["files"]:
+        for page in file["missed"][:20]:
+            click.echo(f"audit: missed {page['url']} ({file['source']} at {page['offset']})")
+    for failed in report["failed"]:
+        click.echo(f"audit: not audited, download failed: {failed['url']}: {failed['error']}", err=True)
+    click.echo(f"audit: report {report['report']}")
 
 
 def _report_fetch(crawl: str, summary: FetchSummary) -> None:

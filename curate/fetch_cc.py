@@ -135,6 +135,8 @@ class FetchSummary:
     manifest_path: str
     results: list[FileResult] = field(default_factory=list)
     interrupted: bool = False
+    audit: dict[str, Any] | None = None
+    """fetch-cc --languages --audit N: the report (see cc_audit)."""
 
 
 # ---------------------------------------------------------------- progress
@@ -237,8 +239,8 @@ def check_crawl(crawl: str) -> str:
     return crawl
 
 
-def listing_path(crawl: str) -> str:
-    return f"crawl-data/{crawl}/{LISTING_NAME}"
+def listing_path(crawl: str, name: str = LISTING_NAME) -> str:
+    return f"crawl-data/{crawl}/{name}"
 
 
 def file_url(base_url: str, path: str) -> str:
@@ -344,10 +346,15 @@ def md5_of_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _open(url: str, policy: RetryPolicy, offset: int = 0, method: str = "GET") -> http.client.HTTPResponse:
-    """Send one request; HTTP errors come back as FetchError/RetryableError, except 416 (returned)."""
+def _open(
+    url: str, policy: RetryPolicy, offset: int = 0, method: str = "GET", end: int | None = None
+) -> http.client.HTTPResponse:
+    """Send one request for the bytes from ``offset`` (to ``end``, inclusive, if given); HTTP errors
+    come back as FetchError/RetryableError, except 416 (returned)."""
     headers = {"User-Agent": USER_AGENT}
-    if offset:
+    if end is not None:
+        headers["Range"] = f"bytes={offset}-{end}"
+    elif offset:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers, method=method)
     try:
@@ -669,11 +676,14 @@ def _manifest_entries(path: str, text: str) -> list[tuple[str, int | None]]:
 # ---------------------------------------------------------------- the whole job
 
 
-def fetch_listing(crawl: str, base_url: str, out_dir: str, policy: RetryPolicy, progress: Progress) -> list[str]:
-    """The crawl's WARC paths. The listing is kept in DIR as CRAWL.warc.paths.gz (a published
-    crawl's listing never changes; the name keeps crawls sharing a DIR apart)."""
-    name = f"{crawl}.{LISTING_NAME}"
-    target = _Target(file_url(base_url, listing_path(crawl)), os.path.join(out_dir, name), name)
+def fetch_listing(
+    crawl: str, base_url: str, out_dir: str, policy: RetryPolicy, progress: Progress, listing: str = LISTING_NAME
+) -> list[str]:
+    """The crawl's WARC paths (or those of another ``listing``, e.g. cc-index-table.paths.gz). The
+    listing is kept in DIR as CRAWL.LISTING (a published crawl's listing never changes; the name
+    keeps crawls sharing a DIR apart)."""
+    name = f"{crawl}.{listing}"
+    target = _Target(file_url(base_url, listing_path(crawl, listing)), os.path.join(out_dir, name), name)
     if not os.path.isfile(target.final):
         result = download_file(target, policy, progress, threading.Event())
         if result.status != COMPLETE:

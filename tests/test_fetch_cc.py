@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -105,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         state = self.server.state  # type: ignore[attr-defined]
-        path = self.path.lstrip("/")
+        path = urllib.parse.unquote(self.path.lstrip("/"))  # as S3 does: crawl%3D... names crawl=...
         with state.lock:
             state.requests.append(Request(self.command, path, self.headers.get("Range")))
             state.active += 1
@@ -135,12 +136,15 @@ class Handler(BaseHTTPRequestHandler):
         start, status = 0, 200
         wanted = self.headers.get("Range")
         if wanted and not head and (path, "ignore_range") not in state.modes:
-            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            # "bytes=START-" (resuming a whole file) or "bytes=START-END" (records by the index).
+            first, _, last = wanted.removeprefix("bytes=").partition("-")
+            start = int(first)
+            end = min(int(last), len(body) - 1) if last else len(body) - 1
             if start >= len(body):
                 return self._status(416, "Range Not Satisfiable", {"Content-Range": f"bytes */{len(body)}"})
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
-        sent = body[start:]
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+        sent = body[start : end + 1] if status == 206 else body
         if fault == "corrupt":
             sent = sent[:100] + bytes([sent[100] ^ 0xFF]) + sent[101:]
         self.send_response(status)
