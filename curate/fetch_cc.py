@@ -524,6 +524,23 @@ def download_file(
 ) -> FileResult:
     """Download one file with resume, retries and verification; never raises for HTTP problems."""
     result = FileResult(url=target.url, path=target.name)
+    return with_retries(
+        lambda: _attempt(target, policy, progress, stop, result), target, result, policy, progress, stop, rng
+    )
+
+
+def with_retries(
+    attempt: Callable[[], Any],
+    target: Any,
+    result: Any,
+    policy: RetryPolicy,
+    progress: Progress,
+    stop: threading.Event,
+    rng: random.Random | None = None,
+) -> Any:
+    """Run ``attempt`` until it returns, retrying a RetryableError with backoff. ``target`` has
+    ``part`` (the file being written), ``name`` and ``url``; ``result`` has ``status``, ``error``
+    and ``attempts``, and is returned with the outcome when it does not succeed."""
     failures = 0
     furthest = _size(target.part)
     while True:
@@ -532,7 +549,7 @@ def download_file(
             return result
         result.attempts += 1
         try:
-            return _attempt(target, policy, progress, stop, result)
+            return attempt()
         except KeyboardInterrupt:
             result.status, result.error = PENDING, "interrupted"
             return result

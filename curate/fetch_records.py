@@ -53,7 +53,6 @@ from curate.fetch_cc import (
     COMPLETE,
     FAILED,
     MANIFEST_NAME,
-    PENDING,
     FetchError,
     FetchSummary,
     FileResult,
@@ -74,6 +73,7 @@ from curate.fetch_cc import (
     listing_path,
     parse_content_range,
     select_paths,
+    with_retries,
     write_manifest,
 )
 
@@ -314,33 +314,15 @@ def download_records(
 ) -> RecordsResult:
     """One mini-WARC with resume, retries and verification; never raises for HTTP problems."""
     result = _result(target)
-    failures = 0
-    furthest = _size(target.part)
-    while True:
-        if stop.is_set():
-            result.status, result.error = PENDING, "interrupted"
-            return result
-        result.attempts += 1
-        try:
-            return _attempt_records(target, policy, max_gap, progress, stop, result)
-        except KeyboardInterrupt:
-            result.status, result.error = PENDING, "interrupted"
-            return result
-        except FetchError as error:
-            result.status, result.error = FAILED, str(error)
-            return result
-        except RetryableError as error:
-            size = _size(target.part)
-            if size > furthest:
-                furthest, failures = size, 0  # progress: the link works, count failures afresh
-            failures += 1
-            if failures > policy.retries:
-                result.status = FAILED
-                result.error = f"gave up after {result.attempts} attempts: {error}: {target.url}"
-                return result
-            seconds = policy.delay(failures, error.retry_after, rng)
-            progress.event(f"{target.name}: {error}; retry {failures}/{policy.retries} in {seconds:.1f} s")
-            stop.wait(seconds)
+    return with_retries(
+        lambda: _attempt_records(target, policy, max_gap, progress, stop, result),
+        target,
+        result,
+        policy,
+        progress,
+        stop,
+        rng,
+    )
 
 
 def _result(target: _MiniTarget) -> RecordsResult:
