@@ -85,6 +85,10 @@ class CategoryActionConfig:
             raise ConfigError(f"{path}.category", "required key is missing")
 
 
+HOSTS_CACHED = 65_536
+"""Hosts whose verdicts a worker keeps (a few MB); past it the cache starts over."""
+
+
 @dataclass
 class BlocklistScreenConfig:
     action: Action = "drop"
@@ -182,6 +186,7 @@ class BlocklistScreen(ScreenStage):
         self.allow = {to_unicode_host(domain) for domain in config.allow}
         self.actions = self._actions(config)
         self._hits: Counter = Counter()
+        self._hosts: dict[str, tuple[bool, list[Finding], list[Finding]] | None] = {}
 
     def _actions(self, config: BlocklistScreenConfig) -> dict[str, str]:
         actions = {c.category.lower(): c.action for c in config.category_actions}
@@ -205,19 +210,34 @@ class BlocklistScreen(ScreenStage):
             for s in index.meta["sources"]
         ]
 
+    def _host(self, host: str) -> tuple[bool, list[Finding], list[Finding]]:
+        """(allowed, domain finding, token finding) of a host: they depend on the host alone, and
+        a crawl holds many pages per host, so each is looked up once (up to HOSTS_CACHED hosts)."""
+        known = self._hosts.get(host)
+        if known is not None:
+            return known
+        suffixes = host_suffixes(host) if host else []
+        allowed = any(s in self.allow for s in suffixes)
+        domain: list[Finding] = []
+        hit = None if allowed else self.index.domain(suffixes)
+        if hit is not None:
+            domain.append(("screen.blocked_domain", f"{hit[0]}: {hit[1]}"))
+        result = (allowed, domain, [] if allowed else self._token(host))
+        if len(self._hosts) >= HOSTS_CACHED:
+            self._hosts.clear()
+        self._hosts[host] = result
+        return result
+
     def match(self, url: str) -> list[Finding]:
         try:
             parts = urlsplit(url)
             host = to_unicode_host(parts.hostname or "")
         except ValueError:
             parts, host = None, ""
-        suffixes = host_suffixes(host) if host else []
-        if any(s in self.allow for s in suffixes):
+        allowed, domain, token = self._host(host)
+        if allowed:
             return []
-        found: list[Finding] = []
-        hit = self.index.domain(suffixes)
-        if hit is not None:
-            found.append(("screen.blocked_domain", f"{hit[0]}: {hit[1]}"))
+        found: list[Finding] = list(domain)
         decoded = unquote(url).lower()
         if parts is not None and host:
             hit = self.index.url(url_prefixes(url_key(host + unquote(parts.path))))
@@ -226,8 +246,7 @@ class BlocklistScreen(ScreenStage):
         substring = next(((e, c) for e, c in self.substrings.items() if e in decoded), None)
         if substring is not None and not any(rule == "screen.blocked_url" for rule, _ in found):
             found.append(("screen.blocked_url", f"{substring[1]}: {substring[0]}"))
-        found += self._token(host)
-        return found
+        return found + token
 
     def _token(self, host: str) -> list[Finding]:
         tokens = _LETTERS.findall(host)
