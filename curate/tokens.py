@@ -62,7 +62,7 @@ class Tokenizer:
     sha256: str
     """Of the vocabulary file."""
     vocab_size: int
-    encoder: Any
+    encoder: _Encoder
     nfc: bool = False
 
     def count(self, texts: list[str | None]) -> np.ndarray:
