@@ -1,8 +1,9 @@
 """The document schema: the columns readers produce and the writer keeps.
 
 Readers emit ``READER_SCHEMA``. ``source`` and ``source_offset`` locate a
-document in its input: the byte offset of its WARC record, or its line (JSON
-lines, MNBVC), array element (WuDao) or row (Parquet), counted from 1.
+document in its input: the byte offset of its WARC record, of its line (JSON
+lines, MNBVC) or array element (WuDao) in the decompressed text, or its row
+(Parquet, from 1). None depends on how the file was cut into units.
 ``source_id`` is the source's own id and ``metadata`` a JSON object of the
 source fields a config keeps (text inputs only). Stages add their own columns (declared in
 ``Stage.writes``). ``TRANSIENT_COLUMNS`` travel between stages inside a unit

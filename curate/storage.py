@@ -16,7 +16,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
@@ -50,13 +50,74 @@ def display_name(path: str) -> str:
     return os.path.basename(urlsplit(path).path if is_uri(path) else path)
 
 
-def open_input(path: str) -> BinaryIO:
-    """A binary stream over ``path``. Remote files are read in 8 MiB ranged requests; the
-    stream can tell its position, which fastwarc needs for record offsets."""
+@dataclass(frozen=True)
+class Span:
+    """The bytes of an input file one unit reads, ``[start, end)`` (``end`` None: to the end of
+    the file). Both ends are record starts (``stages.readers.splits``); a reader given a range
+    reads the records that start in it, with the file's own offsets."""
+
+    start: int = 0
+    end: int | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.end is None
+
+
+WHOLE = Span()
+
+
+def open_input(path: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    """A binary stream over ``path``, or over its bytes ``[start, end)``. Remote files are read in
+    8 MiB ranged requests. The stream tells and seeks in the file's own offsets (fastwarc takes
+    record offsets from it); a range's stream ends at ``end``."""
     if not is_uri(path):
-        return open(local_path(path), "rb")
-    fs, inner = filesystem(path)
-    return io.BufferedReader(fs.open_input_file(inner), buffer_size=8 << 20)
+        raw: Any = open(local_path(path), "rb")
+    else:
+        fs, inner = filesystem(path)
+        raw = fs.open_input_file(inner)
+    if start == 0 and end is None:
+        return raw if not is_uri(path) else io.BufferedReader(raw, buffer_size=8 << 20)
+    raw.seek(start)
+    return io.BufferedReader(_Window(raw, end), buffer_size=8 << 20 if is_uri(path) else io.DEFAULT_BUFFER_SIZE)
+
+
+class _Window(io.RawIOBase):
+    """A seekable file seen up to ``end``: reads stop there and the end of file is there."""
+
+    def __init__(self, raw: Any, end: int | None) -> None:
+        self.raw = raw
+        if end is None:
+            position = raw.tell()
+            end = raw.seek(0, 2)
+            raw.seek(position)
+        self.end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.end - self.raw.tell())
+        if count <= 0:
+            return 0
+        data = self.raw.read(count)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 2:
+            return self.raw.seek(self.end + offset)
+        return self.raw.seek(offset, whence)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def open_random_access(path: str):
@@ -85,9 +146,10 @@ def fingerprint(path: str) -> tuple[int | None, int | None]:
     return info.size, info.mtime_ns
 
 
-def sha256(path: str) -> str:
+def sha256(path: str, start: int = 0, end: int | None = None) -> str:
+    """Of the file, or of its bytes ``[start, end)``."""
     digest = hashlib.sha256()
-    with open_input(path) as handle:
+    with open_input(path, start, end) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -139,7 +139,7 @@ def test_gz_of_newlines_is_read_in_bounded_steps(tmp_path: Path) -> None:
     assert (summary["records"], summary["rows"], summary["drops"]) == (1, 1, {})
     assert_bounded(summary)
     table, _ = read(path, "jsonl")
-    assert table.column("source_offset").to_pylist() == [64 * MiB + 1]  # its line number
+    assert table.column("source_offset").to_pylist() == [64 * MiB]  # its byte offset in the text
 
 
 def test_plain_json_line_over_the_cap_is_never_held(tmp_path: Path) -> None:
@@ -437,6 +437,11 @@ def write_damaged(path: Path, kind: str, text: bytes) -> Damage:
     return Damage(len(before) + at, len(before) + len(damaged), text_at, (bad + 1) * MEMBER_TEXT)
 
 
+def line_starts(text: bytes) -> list[int]:
+    """The byte offset of every line of ``text``."""
+    return [0, *(i + 1 for i, byte in enumerate(text) if byte == 0x0A)]
+
+
 def kept_lines(text: bytes, damage: Damage) -> tuple[list[int], int]:
     """Indexes of the lines of ``text`` a resync keeps (those ending before the damage and those
     starting in the next member; the rest of the cut line goes with it), and the cut line's."""
@@ -478,10 +483,12 @@ def test_corrupt_member_of_a_jsonl_loses_only_the_rest_of_it(tmp_path: Path, kin
     assert_adds_up(table, result)
     (error,) = result.errors
     assert error.line == cut + 1 and f"member at byte {damage.resume}" in error.error
-    # Lines after the damage number on from the cut one (line cut + 1; cut + 2 is its rest in the
-    # next member): unique and increasing, shifted from the text's.
-    lines = table.column("source_offset").to_pylist()
-    assert lines == sorted(set(lines)) and lines[cut] == cut + 3
+    # Offsets before the damage are the text's; after it they count the text decoded, the
+    # damaged stretch standing for one byte: unique and increasing, shifted from the text's.
+    offsets = table.column("source_offset").to_pylist()
+    starts = line_starts(text)
+    assert offsets[:cut] == [starts[i] for i in kept[:cut]]
+    assert offsets == sorted(set(offsets)) and offsets[cut] < starts[kept[cut]]
 
     # A file of one member has nothing to resume at: it ends there, as a cut-off file does.
     one = tmp_path / f"one.jsonl.{SUFFIX[kind]}"
@@ -505,8 +512,9 @@ def test_corrupt_frame_of_mnbvc_sample_loses_only_the_rest_of_it(tmp_path: Path)
     table, result = read(tmp_path / "mnbvc.jsonl.zst", "mnbvc")
 
     kept, _ = kept_lines(text, damage)
-    lines = clean.column("source_offset").to_pylist()  # line numbers: the sample has bad lines too
-    expected = [t for t, line in zip(clean.column("text").to_pylist(), lines) if line - 1 in kept]
+    index_at = {offset: index for index, offset in enumerate(line_starts(text))}  # the sample has bad lines too
+    offsets = clean.column("source_offset").to_pylist()
+    expected = [t for t, offset in zip(clean.column("text").to_pylist(), offsets) if index_at[offset] in kept]
     assert 0 < len(expected) < clean.num_rows
     assert table.column("text").to_pylist() == expected
     assert result.stats.drops["read.corrupt_record"] == 1 and "read.truncated" not in result.stats.drops
@@ -527,8 +535,11 @@ def test_corrupt_member_of_a_wudao_array_loses_only_the_rest_of_it(tmp_path: Pat
     assert_adds_up(table, result)
     (error,) = result.errors
     assert error.error.startswith(f"element {cut}: corrupt gzip data")
-    numbers = table.column("source_offset").to_pylist()  # element numbers go on from the cut one
-    assert numbers == sorted(set(numbers)) and numbers[cut - 1] == cut + 1
+    # Element i starts line i + 1; offsets before the damage are the text's, then go on increasing.
+    offsets = table.column("source_offset").to_pylist()
+    starts = line_starts(text)
+    assert offsets[: cut - 1] == [starts[i] for i in kept[1:cut]]
+    assert offsets == sorted(set(offsets))
 
 
 def test_corrupt_bz2_stream_is_passed_over(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 
@@ -68,8 +69,10 @@ def test_jsonl_keeps_good_lines_and_counts_bad_ones_by_line(tmp_path: Path, suff
     assert table.column("domain").to_pylist() == ["news.example.cn"] * 20
     assert json.loads(table.column("metadata")[0].as_py()) == {"meta.site": "example", "meta.year": 1998}
     assert set(table.column("source").to_pylist()) == {str(path)}
-    # Provenance is the line number: line 1 is document 0; the bad lines shift the rest.
-    assert table.column("source_offset").to_pylist()[:4] == [1, 2, 3, 5]
+    # Provenance is the line's byte offset in the (decompressed) text: lines 1, 2, 3 and 5 hold
+    # documents 0-3 (line 4 is bad JSON).
+    starts = [0, *itertools.accumulate(len(line.encode("utf-8")) + 1 for line in jsonl_lines(documents))]
+    assert table.column("source_offset").to_pylist()[:4] == [starts[0], starts[1], starts[2], starts[4]]
     assert len(set(table.column("id").to_pylist())) == 20
     assert dict(result.stats.drops) == {"read.bad_json": 2, "read.bad_field": 1, "read.missing_text": 1}
     assert [(e.line, e.error.split(":")[0]) for e in result.errors] == [

@@ -24,6 +24,7 @@ import pyarrow as pa
 from curate.config_schema import ConfigError, bounds
 from curate.document import READER_SCHEMA, document_id, host_of
 from curate.stage import StageStats
+from curate.storage import WHOLE, Span  # noqa: F401 - re-exported: every reader takes a Span
 from curate.warc_writer import sha1_b32
 
 Format = Literal["warc", "wet", "jsonl", "parquet", "wudao", "mnbvc"]
@@ -115,7 +116,8 @@ class ReadError:
     """Byte offset (WARC), or of the line in the decompressed stream (JSON inputs)."""
     error: str
     line: int | None = None
-    """1-based line (jsonl, mnbvc, wudao) or row (parquet) of the bad piece."""
+    """1-based line (jsonl, mnbvc, wudao) or row (parquet) of the bad piece; a unit reading a
+    range of a text file that starts past its beginning cannot know it and leaves it out."""
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"offset": self.offset, "error": self.error}
@@ -241,8 +243,8 @@ class BatchBuilder:
         self.rows: dict[str, list] = {name: [] for name in READER_SCHEMA.names}
 
     def add_document(self, result: ReadResult, position: int, document: Document) -> pa.RecordBatch | None:
-        """Count and add a text document found at ``position`` (its line, element or row);
-        return a full batch, if any."""
+        """Count and add a text document found at ``position`` (the byte offset of its line or
+        element in the decompressed text, or its row number); return a full batch, if any."""
         text, source_id, url, metadata = document
         result.stats.docs_in += 1
         result.stats.docs_out += 1

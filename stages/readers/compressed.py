@@ -375,13 +375,23 @@ def _inflate(kind: str, reads: Iterator[bytes], resync: bool) -> Iterator[bytes 
         raise TruncatedInput(f"{kind} stream cut off inside a frame")
 
 
-def decompressed_chunks(path: str, *, resync: bool = False) -> Iterator[bytes | Resynced]:
+def is_compressed(path: str) -> bool:
+    """Whether ``path`` is read through a decompressor (by its name's suffix)."""
+    return _compression(path) != "none"
+
+
+def decompressed_chunks(
+    path: str, *, resync: bool = False, start: int = 0, end: int | None = None
+) -> Iterator[bytes | Resynced]:
     """The decompressed bytes of ``path`` in chunks of at most ~OUTPUT_BYTES; compression
     chosen by the name's suffix (``.gz``, ``.zst``/``.zstd``, ``.bz2``, else none). With
     ``resync``, a damaged member is passed over (a ``Resynced`` in its place) when another
-    follows it; without, damage ends the stream with TruncatedInput."""
+    follows it; without, damage ends the stream with TruncatedInput. A plain file can be read
+    from ``start`` to ``end`` only (a unit's range)."""
     kind = _compression(path)
-    with open_input(path) as raw:
+    if (start or end is not None) and kind != "none":
+        raise ValueError(f"{path}: a compressed input is read whole, not from byte {start}")
+    with open_input(path, start, end) as raw:
         reads = iter(lambda: raw.read(CHUNK_BYTES), b"")
         if kind == "none":
             yield from reads
@@ -408,19 +418,23 @@ Line = tuple[int, int, bytes | LongLine | CutLine]
 """(line number, offset, the line or what stands for it), as ``numbered_lines`` yields them."""
 
 
-def numbered_lines(path: str, max_line_bytes: int | None = None, *, resync: bool = False) -> Iterator[Line]:
+def numbered_lines(
+    path: str, max_line_bytes: int | None = None, *, resync: bool = False, start: int = 0, end: int | None = None
+) -> Iterator[Line]:
     """(line number from 1, byte offset in the decompressed stream, line without its newline)
     of every non-empty line; empty lines are skipped in C (a file of a billion newlines costs
     seconds, not a Python step each). A line over ``max_line_bytes`` comes as ``LongLine``,
     and with ``resync`` a damaged stretch as ``CutLine`` (numbering as the module says).
+    A plain file's range (``start`` at a line start) is numbered from its first line, its
+    offsets are the file's.
 
     On a cut-off stream the incomplete last line is not yielded; TruncatedInput names the
     line it stopped at."""
     cap = max_line_bytes if max_line_bytes is not None else sys.maxsize
-    number, offset = 1, 0  # the line being read: its number and where it starts
+    number, offset = 1, start  # the line being read: its number and where it starts
     parts: list[bytes] | None = []  # its bytes so far; None once it is over the cap
     size = 0
-    chunks = decompressed_chunks(path, resync=resync)
+    chunks = decompressed_chunks(path, resync=resync, start=start, end=end)
     while True:
         try:
             chunk = next(chunks, None)

@@ -1,7 +1,11 @@
 """Read JSON Lines (plain, ``.gz``, ``.zst`` or ``.bz2``, streamed) into text documents.
 
 Field names come from ``input.fields`` (defaults: ``text``, ``id``, ``url``).
-Drops, each counted with its line number; reading goes on with the next line:
+A document's ``source_offset`` is its line's byte offset in the (decompressed) text, so a
+plain file read in ranges (``run.unit_max_bytes``) gives every document the offset and id it
+gets read whole. Drops, each counted with its line number (left out in a range that starts
+past the file's beginning, which cannot know it) and byte offset; reading goes on with the
+next line:
 
 - ``read.bad_json``: a line that is not a JSON object (or not UTF-8, or nested
   deeper than the parser's recursion limit);
@@ -33,12 +37,14 @@ from collections.abc import Callable, Iterator
 import pyarrow as pa
 
 from stages.readers.base import (
+    WHOLE,
     BatchBuilder,
     Document,
     InputConfig,
     MalformedRecord,
     ReadError,
     ReadResult,
+    Span,
     mapped_document,
 )
 from stages.readers.compressed import CutLine, LongLine, TruncatedInput, numbered_lines
@@ -64,10 +70,13 @@ def read_json_lines(
     builder: BatchBuilder,
     documents_of: Callable[[object], list[Document]],
     max_line_bytes: int,
+    span: Span = WHOLE,
 ) -> Iterator[pa.RecordBatch]:
     """Shared loop of the line-based readers: ``documents_of(record)`` gives
-    (text, source id, url, metadata) tuples or raises MalformedRecord."""
-    lines = numbered_lines(path, max_line_bytes, resync=True)
+    (text, source id, url, metadata) tuples or raises MalformedRecord. A document's position
+    is its line's byte offset, the same whichever range of the file it is read in."""
+    lines = numbered_lines(path, max_line_bytes, resync=True, start=span.start, end=span.end)
+    numbered = span.start == 0  # a range from further on cannot know its line numbers
     cut_line = -1  # the number of the last line a damaged stretch cut
     while True:
         try:
@@ -79,10 +88,11 @@ def read_json_lines(
         if item is None:
             break
         number, offset, line = item
+        shown = number if numbered else None
         if type(line) is LongLine:
             result.records += 1
             message = f"line of {line.size} bytes, over input.max_line_bytes ({max_line_bytes})"
-            result.skip("read.line_too_large", ReadError(offset, message, line=number))
+            result.skip("read.line_too_large", ReadError(offset, message, line=shown))
             continue
         if type(line) is CutLine:
             _count_cut(result, number, offset, line)
@@ -97,14 +107,14 @@ def read_json_lines(
             if number == cut_line + 1 and error.reason == "read.bad_json":
                 result.records -= 1  # the rest of the cut line: already counted with it
             else:
-                result.skip(error.reason, ReadError(offset, str(error), line=number))
+                result.skip(error.reason, ReadError(offset, str(error), line=shown))
             continue
         except RecursionError:
             # Parsed just under the recursion limit, then nested too deeply to re-encode as metadata.
-            result.skip("read.bad_json", ReadError(offset, "nested too deeply to convert", line=number))
+            result.skip("read.bad_json", ReadError(offset, "nested too deeply to convert", line=shown))
             continue
         for document in documents:
-            batch = builder.add_document(result, number, document)
+            batch = builder.add_document(result, offset, document)
             if batch is not None:
                 yield batch
     batch = builder.flush()
@@ -131,9 +141,9 @@ class JsonlReader:
         self.config = config
         self.names = config.field_names()
 
-    def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def read(self, path: str, result: ReadResult, span: Span = WHOLE) -> Iterator[pa.RecordBatch]:
         builder = BatchBuilder(path, self.config.batch_size)
-        yield from read_json_lines(path, result, builder, self._documents, self.config.max_line_bytes)
+        yield from read_json_lines(path, result, builder, self._documents, self.config.max_line_bytes, span)
 
     def _documents(self, record: object) -> list[Document]:
         return [mapped_document(record, self.names)]

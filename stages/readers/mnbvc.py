@@ -29,7 +29,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from stages.readers.base import BatchBuilder, Document, InputConfig, MalformedRecord, ReadResult, scalar_field
+from stages.readers.base import (
+    WHOLE,
+    BatchBuilder,
+    Document,
+    InputConfig,
+    MalformedRecord,
+    ReadResult,
+    Span,
+    scalar_field,
+)
 from stages.readers.jsonl import read_json_lines
 
 
@@ -101,6 +110,6 @@ class MnbvcReader:
     def __init__(self, config: InputConfig) -> None:
         self.config = config
 
-    def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def read(self, path: str, result: ReadResult, span: Span = WHOLE) -> Iterator[pa.RecordBatch]:
         builder = BatchBuilder(path, self.config.batch_size)
-        yield from read_json_lines(path, result, builder, mnbvc_document, self.config.max_line_bytes)
+        yield from read_json_lines(path, result, builder, mnbvc_document, self.config.max_line_bytes, span)

@@ -18,11 +18,33 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.storage import open_random_access
-from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
+from stages.readers.base import (
+    WHOLE,
+    BatchBuilder,
+    InputConfig,
+    MalformedRecord,
+    ReadError,
+    ReadResult,
+    Span,
+    mapped_document,
+)
 
 
 class ParquetSchemaError(ValueError):
     pass
+
+
+def row_group_start(metadata: pq.FileMetaData, index: int) -> int:
+    """The file offset where row group ``index`` starts (its first column chunk's first page)."""
+    column = metadata.row_group(index).column(0)
+    starts = [column.data_page_offset, column.dictionary_page_offset]
+    return min(offset for offset in starts if offset is not None and offset > 0)
+
+
+def row_groups_in(metadata: pq.FileMetaData, span: Span) -> list[int]:
+    """The row groups that start inside ``span``."""
+    end = span.end if span.end is not None else float("inf")
+    return [g for g in range(metadata.num_row_groups) if span.start <= row_group_start(metadata, g) < end]
 
 
 class ParquetReader:
@@ -52,13 +74,19 @@ class ParquetReader:
             raise ParquetSchemaError(f"{path}: column {text_column!r} is {text_type}, expected strings")
         return [name for name in schema.names if name in top]
 
-    def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def read(self, path: str, result: ReadResult, span: Span = WHOLE) -> Iterator[pa.RecordBatch]:
+        """The file's rows, or those of the row groups that start in ``span``; rows are
+        numbered in the file, whichever range they are read in."""
         builder = BatchBuilder(path, self.config.batch_size)
         with open_random_access(path) as handle:
             parquet = pq.ParquetFile(handle)
             columns = self._columns(parquet.schema_arrow, path)
-            row = 0
-            for table in parquet.iter_batches(batch_size=max(self.config.batch_size, 1024), columns=columns):
+            groups = row_groups_in(parquet.metadata, span)
+            row = sum(parquet.metadata.row_group(g).num_rows for g in range(groups[0])) if groups else 0
+            batches = parquet.iter_batches(
+                batch_size=max(self.config.batch_size, 1024), columns=columns, row_groups=groups
+            )
+            for table in batches:
                 for record in table.to_pylist():
                     row += 1
                     result.records += 1

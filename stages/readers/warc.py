@@ -38,7 +38,7 @@ from fastwarc.warc import WarcRecord, WarcRecordType
 from curate.document import READER_SCHEMA, document_id, host_of
 from curate.storage import display_name, open_input
 from curate.warc_writer import sha1_b32
-from stages.readers.base import InputConfig, ReadError, ReadResult
+from stages.readers.base import WHOLE, InputConfig, ReadError, ReadResult, Span
 from stages.readers.http_response import BodyTooLarge, HttpFramingError, HttpResponse, parse_http_response
 from stages.readers.warc_records import WarcRecords
 
@@ -86,12 +86,13 @@ class WarcReader:
     def __init__(self, config: InputConfig) -> None:
         self.config = config
 
-    def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
-        """Yield batches from ``path``; counts and errors accumulate in ``result``."""
+    def read(self, path: str, result: ReadResult, span: Span = WHOLE) -> Iterator[pa.RecordBatch]:
+        """Yield batches from ``path`` (or the records of its range ``span``); counts and errors
+        accumulate in ``result``."""
         source_name = display_name(path)
         rows: dict[str, list] = {name: [] for name in READER_SCHEMA.names}
-        with open_input(path) as stream:
-            records = WarcRecords(stream, result)
+        with open_input(path, span.start, span.end) as stream:
+            records = WarcRecords(stream, result, span.start)
             pending: tuple[int, Page | Drop | None] | None = None
             for record in records:
                 # Reading this record shows whether the one before ended where it said.
@@ -102,7 +103,7 @@ class WarcReader:
                 result.records += 1
                 page = self._page(record, records)
                 if page is not None and not isinstance(page, Drop):
-                    _add_row(rows, path, source_name, result.records, record, page)
+                    _add_row(rows, path, source_name, record, page)
                 pending = (record.stream_pos, page)
             _settle(pending, records, result, rows)
         if rows["id"]:
@@ -174,12 +175,13 @@ def _settle(
     result.stats.docs_out += 1
 
 
-def _add_row(rows: dict[str, list], path: str, source_name: str, ordinal: int, record: WarcRecord, page: Page) -> None:
+def _add_row(rows: dict[str, list], path: str, source_name: str, record: WarcRecord, page: Page) -> None:
     text, html, content_type, content_language, payload = page
     headers = record.headers
     url = (headers.get("WARC-Target-URI") or "").strip().strip("<>") or None
     offset = record.stream_pos
-    rows["id"].append(document_id(source_name, offset, f"{ordinal}\0{url or ''}"))
+    # By file and offset alone: a record read in a unit's range gets the id it gets read whole.
+    rows["id"].append(document_id(source_name, offset, url))
     rows["url"].append(url)
     rows["domain"].append(host_of(url))
     rows["source"].append(path)

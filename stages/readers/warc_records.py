@@ -52,14 +52,16 @@ class WarcRecords:
     """Iterates over the records of ``stream``; read blocks with ``read_block`` so that a
     failure there is resumed from too."""
 
-    def __init__(self, stream: BinaryIO, result: ReadResult) -> None:
+    def __init__(self, stream: BinaryIO, result: ReadResult, start: int = 0) -> None:
         self.stream = stream
         self.result = result
+        self.start = start
+        """Where the stream starts: the file's start, or a unit's range's (a record start)."""
         self._last: tuple[int, int] | None = None
         """(stream_pos, Content-Length) of the last record yielded."""
         self._broken: tuple[int, Exception] | None = None
         """Start and error of a yielded record whose block could not be read."""
-        self._resumed_at = -1
+        self._resumed_at = start - 1
         """Where the last resync resumed: the next one looks past it even if no record came."""
         self.blamed = -1
         """stream_pos of the last yielded record found corrupt after it was yielded (its
@@ -92,7 +94,7 @@ class WarcRecords:
     def _resync(self, error: Exception, damaged_at: int | None = None) -> ArchiveIterator | None:
         """An iterator from the next record start that parses; counts what was skipped to it."""
         last_start = self._last[0] if self._last else -1
-        layout = self._layout(max(last_start, 0))
+        layout = self._layout(max(last_start, self.start))
         if damaged_at is not None:
             gap, last_is_bad = damaged_at, True
         else:
@@ -106,7 +108,7 @@ class WarcRecords:
         self.result.skipped_bytes += skipped
         where = f"skipped {skipped} bytes, resumed at byte {resume}" if resume is not None else "no record after it"
         corrupt = max(1, failed + blamed)
-        self.result.skip("read.corrupt_record", ReadError(max(at, 0), f"{error}; {where}"), count=corrupt)
+        self.result.skip("read.corrupt_record", ReadError(max(at, self.start), f"{error}; {where}"), count=corrupt)
         if self._last is not None or resume is not None:
             self.result.records += corrupt - blamed  # the blamed record was counted when it was yielded
         if blamed:
@@ -146,7 +148,7 @@ class WarcRecords:
         """Where the damage after the last good record starts, and whether that record is the bad
         one (its Content-Length disagrees with where its gzip member ends)."""
         if self._last is None:
-            return 0, False
+            return self.start, False
         last_start, content_length = self._last
         if layout == "other":
             return last_start, False  # its end cannot be found: the rest counts from its start
@@ -183,6 +185,31 @@ class WarcRecords:
 
     def _file_size(self) -> int:
         return self.stream.seek(0, 2)
+
+
+def gzip_record_start(stream: BinaryIO, position: int, limit: int) -> int | None:
+    """The first record start at or after ``position`` (and before ``position + limit``) of a
+    WARC file of one gzip member per record: a member that inflates to a WARC header and that
+    fastwarc reads as a record there. Where a unit's range may start."""
+    end = position + limit
+    while position < end:
+        stream.seek(position)
+        window = stream.read(SCAN_BYTES + _PEEK_BYTES)
+        hit = _gzip_start(window)
+        if hit is None:
+            if len(window) <= SCAN_BYTES:
+                return None
+            position += SCAN_BYTES
+            continue
+        candidate = position + hit
+        stream.seek(candidate)
+        try:
+            if next(ArchiveIterator(stream, parse_http=False)).stream_pos == candidate:
+                return candidate
+        except Exception:  # StopIteration included: not a record after all
+            pass
+        position = candidate + 1
+    return None
 
 
 def _gzip_start(window: bytes) -> int | None:

@@ -7,7 +7,11 @@ already starts with it); ``id`` becomes ``source_id`` and ``dataType``,
 ``uniqueKey``, ``titleUkey`` go to ``metadata`` (all configurable in
 ``input.fields``). A file of concatenated objects or JSON lines reads too.
 
-Drops, each counted with its element number and line: ``read.bad_json`` (an
+A document's ``source_offset`` is its element's byte offset in the (decompressed) text, so
+a plain file read in ranges (``run.unit_max_bytes``, cut at element starts) gives every
+document the offset and id it gets read whole. Drops, each counted with its element number
+and line (a range that starts past the file's beginning names the element's byte offset
+instead): ``read.bad_json`` (an
 element that does not parse, is nested too deeply, or is not an object),
 ``read.line_too_large`` (an element longer than ``input.max_line_bytes``
 characters, passed over unread), ``read.bad_field``, ``read.missing_text``,
@@ -35,7 +39,17 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from stages.readers.base import BatchBuilder, InputConfig, MalformedRecord, ReadError, ReadResult, mapped_document
+from curate.storage import open_input
+from stages.readers.base import (
+    WHOLE,
+    BatchBuilder,
+    InputConfig,
+    MalformedRecord,
+    ReadError,
+    ReadResult,
+    Span,
+    mapped_document,
+)
 from stages.readers.compressed import Resynced, TruncatedInput, decompressed_chunks
 
 _SEPARATORS = re.compile(r"[\s,]*")
@@ -48,15 +62,19 @@ _BOUNDARY_CHARS = 256
 
 
 class ArrayElements:
-    """(element number from 1, line of its start, decoded object or the parse error) of a JSON array.
+    """(byte offset of the element's start in the decompressed text, line of its start, decoded
+    object or the parse error) of a JSON array, or of its range ``span`` of a plain file (which
+    starts at an element, ``stages.readers.splits``). Offsets count the text as decoded: bytes
+    that are not UTF-8 count as their replacement character's three.
 
     An element that does not parse (malformed, nested too deeply) or is longer than
     ``max_chars`` becomes a MalformedRecord; reading resumes at the next element start, and a
     long element's text is passed over chunk by chunk, never held whole."""
 
-    def __init__(self, path: str, max_chars: int) -> None:
+    def __init__(self, path: str, max_chars: int, span: Span = WHOLE) -> None:
         self.path = path
         self.max_chars = max_chars
+        self.span = span
         self.truncated: str | None = None
         """Why the stream stopped early, if it did."""
         self.skipped_bytes = 0
@@ -76,9 +94,13 @@ class ArrayElements:
         if type(chunk) is Resynced:
             # The element being read is cut: its text so far goes, as does a partial character.
             self.line += self.buffer.count("\n", self.pos) + 1
-            self.buffer, self.pos, self.cut = "", 0, chunk
+            # Offsets go on from the text decoded, the damaged stretch standing for one byte.
+            self._mark_byte += len(self.buffer[self._mark_pos :].encode()) + 1
+            self.buffer, self.pos, self.cut, self._mark_pos = "", 0, chunk, 0
             self.text.reset()
             return True
+        self._offset_at(self.pos)  # the byte mark moves to ``pos``, which becomes 0
+        self._mark_pos = 0
         rest = self.buffer[self.pos :]
         if chunk is None:
             self.at_end = True
@@ -87,6 +109,13 @@ class ArrayElements:
             self.buffer = rest + self.text.decode(chunk)
         self.pos = 0
         return True
+
+    def _offset_at(self, pos: int) -> int:
+        """The byte offset of ``buffer[pos]`` (``pos`` never behind the last one asked): the
+        text is UTF-8-encoded from the last mark on, so each byte is counted once."""
+        self._mark_byte += len(self.buffer[self._mark_pos : pos].encode())
+        self._mark_pos = pos
+        return self._mark_byte
 
     def _advance(self, end: int) -> None:
         self.line += self.buffer.count("\n", self.pos, end)
@@ -112,7 +141,8 @@ class ArrayElements:
             f"{damage.error} at compressed byte {damage.found_at}; skipped {damage.skipped} bytes"
             f" to the member at byte {damage.resumed_at}; the element it cut is dropped"
         )
-        return number, self.line, MalformedRecord("read.corrupt_record", f"element {number}: {message}")
+        offset = self._offset_at(self.pos)
+        return offset, self.line, MalformedRecord("read.corrupt_record", f"{self._element(number, offset)}: {message}")
 
     def _resume(self) -> bool:
         """After a cut, move to the first element start in the text read on; False at the end."""
@@ -126,15 +156,25 @@ class ArrayElements:
                 return True
         return bool(_ELEMENT_START.match(self.buffer, self.pos)) or self._skip_element()
 
+    def _element(self, number: int, offset: int) -> str:
+        """An element as messages name it: its number, in a range from further on its offset."""
+        return f"element {number}" if self.span.start == 0 else f"element at byte {offset}"
+
     def _failed(self, number: int, reason: str, message: str) -> tuple[int, int, MalformedRecord]:
-        return number, self.line, MalformedRecord(reason, f"element {number}: {message} (line {self.line})")
+        offset = self._offset_at(self.pos)
+        where = f" (line {self.line})" if self.span.start == 0 else ""
+        return offset, self.line, MalformedRecord(reason, f"{self._element(number, offset)}: {message}{where}")
 
     def __iter__(self) -> Iterator[tuple[int, int, object]]:
         decoder = json.JSONDecoder()
         self.text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.chunks = decompressed_chunks(self.path, resync=True)
+        span = self.span
+        self.chunks = decompressed_chunks(self.path, resync=True, start=span.start, end=span.end)
         self.buffer, self.pos, self.line, self.at_end = "", 0, 1, False
-        number, opened = 0, False
+        self._mark_pos, self._mark_byte = 0, span.start
+        # A range from further on starts inside the file's array if the file opens with one.
+        number, opened = 0, span.start > 0 and _opens_array(self.path)
+        last_range = span.end is None
         while True:
             if self.cut is not None:
                 number += 1
@@ -145,7 +185,7 @@ class ArrayElements:
             self._advance(_SEPARATORS.match(self.buffer, self.pos).end())
             if self.pos >= len(self.buffer):
                 if not self._more():
-                    if opened and self.truncated is None:
+                    if opened and last_range and self.truncated is None:
                         self.truncated = "the array is not closed"
                     return
                 continue
@@ -176,7 +216,7 @@ class ArrayElements:
                 if end - self.pos > self.max_chars:
                     yield self._failed(number, "read.line_too_large", f"{end - self.pos} chars")
                 else:
-                    yield number, self.line, value
+                    yield self._offset_at(self.pos), self.line, value
                 self._advance(end)
                 continue
             number += 1
@@ -185,29 +225,38 @@ class ArrayElements:
                 return
 
 
+def _opens_array(path: str) -> bool:
+    """Whether the file's first non-blank character is ``[``."""
+    with open_input(path, 0, 4096) as head:
+        return head.read(4096).lstrip()[:1] == b"["
+
+
 class WudaoReader:
     def __init__(self, config: InputConfig) -> None:
         self.config = config
         self.names = config.field_names()
 
-    def read(self, path: str, result: ReadResult) -> Iterator[pa.RecordBatch]:
+    def read(self, path: str, result: ReadResult, span: Span = WHOLE) -> Iterator[pa.RecordBatch]:
         builder = BatchBuilder(path, self.config.batch_size)
-        elements = ArrayElements(path, self.config.max_line_bytes)
-        for number, line, value in elements:
+        elements = ArrayElements(path, self.config.max_line_bytes, span)
+        numbered = span.start == 0  # a range from further on cannot know its line numbers
+        for offset, line, value in elements:
             result.records += 1
+            shown = line if numbered else None
             try:
                 if isinstance(value, MalformedRecord):
                     raise value
                 document = mapped_document(value, self.names)
             except MalformedRecord as error:
-                message = str(error) if str(error).startswith("element") else f"element {number}: {error}"
-                result.skip(error.reason, ReadError(0, message, line=line))
+                message = str(error) if str(error).startswith("element") else f"element at byte {offset}: {error}"
+                result.skip(error.reason, ReadError(offset, message, line=shown))
                 continue
             except RecursionError:
                 # Parsed just under the recursion limit, then nested too deeply to re-encode as metadata.
-                result.skip("read.bad_json", ReadError(0, f"element {number}: nested too deeply", line=line))
+                message = f"element at byte {offset}: nested too deeply"
+                result.skip("read.bad_json", ReadError(offset, message, line=shown))
                 continue
-            batch = builder.add_document(result, number, document)
+            batch = builder.add_document(result, offset, document)
             if batch is not None:
                 yield batch
         result.skipped_bytes += elements.skipped_bytes
