@@ -206,7 +206,7 @@ def summary_section(manifest: dict[str, Any]) -> str:
         f"{_num(outputs['rows'])} documents ({_num(outputs['bytes'])} bytes of Parquet in"
         f" {_plural(len(outputs['shards']), 'shard')} under `data/`), curated by curate"
         f" {markdown_text(manifest['curate_version'])} from {_num(first)} records in"
-        f" {_plural(len(inputs), 'input file')}. Everything below comes from the run's"
+        f" {_plural(len({str(i['path']) for i in inputs}), 'input file')}. Everything below comes from the run's"
         f" `manifest.json` (run {markdown_text(manifest['run_id'])}, {markdown_text(manifest['started_at'])} to"
         f" {markdown_text(manifest['finished_at'])}).",
     ]

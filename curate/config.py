@@ -68,6 +68,12 @@ class RunConfig:
     screens, MinHash) run in the driver process instead of as Ray tasks: for a small run a
     task per partition and phase would cost more than the work (~3 ms per document on the
     sample crawl)."""
+    unit_max_bytes: int | None = field(default=256 * 1024 * 1024, metadata=bounds(1024))
+    """Input files larger than this are cut into units of about this many bytes, at record
+    starts (``stages.readers.splits``: gzip WARC/WET at members, plain JSON Lines, MNBVC and
+    WuDao at lines and elements, Parquet at row groups; compressed JSON stays whole), so one
+    large file keeps every worker busy and a failure redoes only its range. The output is the
+    same whatever the cut (shards are written per input file). ``null``: a unit per file."""
     tokenizers: list[str] = field(default_factory=lambda: ["qwen"])
     """Tokenizers whose counts the manifest and the output's ``tokens`` column carry
     (``curate.tokens``): built-in ``qwen`` / ``qwen3.6`` (offline, from the install), or paths to

@@ -129,11 +129,19 @@ def _tokens(tokens: dict[str, Any] | None) -> list[str]:
 def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
     with_errors = [i for i in inputs if i["status"] != "ok"]
     records = sum(i["records"] for i in inputs)
-    parts = ["", f"Inputs: {len(inputs)} files, {records} records, {len(with_errors)} with errors"]
+    files = len({item["path"] for item in inputs})
+    units = f" in {len(inputs)} units" if len(inputs) != files else ""
+    parts = ["", f"Inputs: {files} files{units}, {records} records, {len(with_errors)} with errors"]
     if with_errors:
-        rows = [[item["path"], item["status"], item["error_count"] or 1, _first_error(item)] for item in with_errors]
+        rows = [[_where(item), item["status"], item["error_count"] or 1, _first_error(item)] for item in with_errors]
         parts.append(table(["path", "status", "errors", "first error"], rows, align="llrl"))
     return parts
+
+
+def _where(item: dict[str, Any]) -> str:
+    """An input's path, with its byte range when the unit read a range of the file."""
+    span = item.get("range")
+    return f"{item['path']} [{span['start']}:{span['end'] or ''}]" if span else item["path"]
 
 
 def _first_error(item: dict[str, Any]) -> str:

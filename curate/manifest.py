@@ -119,6 +119,8 @@ def _input_entry(record: dict[str, Any]) -> dict[str, Any]:
         entry["failure"] = record.get("failure", "run")
     if "note" in record:
         entry["note"] = record["note"]
+    if "range" in record:
+        entry["range"] = record["range"]
     return entry
 
 

@@ -88,10 +88,10 @@ def failed_unit_record(unit: Unit, error: str, detail: str = "", failure: str = 
     cannot be read (the run goes on without it); ``run``, the run broke around it (a worker died
     or ran out of memory, the disk filled, a stage raised), which fails the run."""
     try:
-        size = storage.file_size(unit.path)
+        size = _unit_size(unit)
     except OSError:
         size = None
-    return {
+    return _range(unit) | {
         "unit": unit.key,
         "path": unit.path,
         "size": size,
@@ -194,7 +194,7 @@ def _closing_before(config: PipelineConfig, plan: Pass) -> list[int]:
 
 
 def _read_input(config: PipelineConfig, unit: Unit, read_result: ReadResult) -> Iterator[pa.RecordBatch]:
-    batches = reader_for(config.input).read(unit.path, read_result)
+    batches = reader_for(config.input).read(unit.path, read_result, unit.span)
     while True:
         with Timer(read_result.stats):
             try:
@@ -235,6 +235,19 @@ def _run_stages(
     return batch
 
 
+def _unit_size(unit: Unit) -> int | None:
+    """The bytes the unit reads: its file's size, or its range's."""
+    size = storage.file_size(unit.path)
+    if size is None:
+        return None
+    return (size if unit.end is None else unit.end) - unit.start
+
+
+def _range(unit: Unit) -> dict[str, Any]:
+    """The record's ``range`` when the unit is a range of its file."""
+    return {} if unit.span.whole else {"range": {"start": unit.start, "end": unit.end}}
+
+
 def _input_record(unit: Unit, read_result: ReadResult) -> dict[str, Any]:
     errors = read_result.errors
     listed = [e.to_dict() for e in errors[:MAX_ERRORS_LISTED]]
@@ -242,18 +255,22 @@ def _input_record(unit: Unit, read_result: ReadResult) -> dict[str, Any]:
         # Not a single record could be read: the file is not a WARC file (or is empty garbage).
         failed = failed_unit_record(unit, f"unreadable input: {errors[0].error}", failure="input")
         return failed | {
-            "sha256": storage.sha256(unit.path),
+            "sha256": storage.sha256(unit.path, unit.start, unit.end),
             "errors": listed,
             "error_count": read_result.error_count,
             "skipped_bytes": read_result.skipped_bytes,
         }
     record: dict[str, Any] = {"note": "the file holds no records"} if read_result.records == 0 else {}
-    return record | {
-        "size": storage.file_size(unit.path),
-        "sha256": storage.sha256(unit.path),
-        "status": "ok" if not errors else "partial",
-        "records": read_result.records,
-        "error_count": read_result.error_count,
-        "skipped_bytes": read_result.skipped_bytes,
-        "errors": listed,
-    }
+    return (
+        record
+        | _range(unit)
+        | {
+            "size": _unit_size(unit),
+            "sha256": storage.sha256(unit.path, unit.start, unit.end),
+            "status": "ok" if not errors else "partial",
+            "records": read_result.records,
+            "error_count": read_result.error_count,
+            "skipped_bytes": read_result.skipped_bytes,
+            "errors": listed,
+        }
+    )

@@ -479,7 +479,7 @@ def _run_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "inputs",
-            f"{len(inputs)} files, {_num(records, ',')} records, {with_errors} with errors ({failed} failed),"
+            f"{_files(inputs)}, {_num(records, ',')} records, {with_errors} with errors ({failed} failed),"
             f" {empty} with a note, {_num(skipped, ',')} damaged bytes passed over",
         ),
         ("output", f"{_num(outputs['rows'], ',')} documents in {len(outputs['shards'])} shards"),
@@ -522,6 +522,12 @@ def _stage_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     return items
 
 
+def _files(inputs: list[dict[str, Any]]) -> str:
+    """How many input files, and in how many units when some were cut into ranges."""
+    files = len({str(i["path"]) for i in inputs})
+    return f"{_num(files, ',')} files" + (f" in {_num(len(inputs), ',')} units" if len(inputs) != files else "")
+
+
 def _input_items(inputs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(label, HTML) rows for the first inputs with errors or a note, each with its first error,
     why a failed one failed (the file, or the run around it) and the damaged bytes passed over."""
@@ -532,7 +538,11 @@ def _input_items(inputs: list[dict[str, Any]]) -> list[tuple[str, str]]:
         if error is not None:
             where = f" (line {_num(error['line'], '')})" if "line" in error else f" (byte {_num(error['offset'], '')})"
         first = _text(item["error"]) if item.get("error") else (f"{_text(error['error'])}{where}" if error else "")
-        summary = f"{_text(item['path'])}: {_num(item['error_count'], '')} errors; first: {first}"
+        span = item.get("range")
+        where_in = (
+            f" bytes {_num(span['start'], '')}..{_num(span['end'], '') if span['end'] else 'end'}" if span else ""
+        )
+        summary = f"{_text(item['path'])}{where_in}: {_num(item['error_count'], '')} errors; first: {first}"
         if item.get("failure"):
             summary += f"; failure: {_text(item['failure'])}"
         if item.get("skipped_bytes"):

@@ -8,9 +8,10 @@ The stage list splits into passes (``curate.passes``). Each pass has two phases:
 2. global: each global stage closing the pass resolves its keys into decisions
    (``curate.global_stage``), in config order, one task per partition (and phase).
 
-Then one write task per unit (``curate.write_task``) writes the final shards, and the
-driver writes the manifest. Tasks run on an executor (``curate.executor``: Ray, or in
-this process); the driver only moves small records, documents stay in files.
+A unit is a whole input file or a range of one (``curate.units``). Then one write task per
+input file (``curate.write_task``) writes the final shards, and the driver writes the
+manifest. Tasks run on an executor (``curate.executor``: Ray, or in this process); the
+driver only moves small records, documents stay in files.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from curate.samples import merged_top_domains, publish_samples
 from curate.stage import StageStats
 from curate.storage import is_uri
 from curate.tokens import load_tokenizers, token_section, tokens_field
+from curate.units import plan_units
 from curate.workdir import (
     Unit,
     first_pass_dir,
@@ -53,9 +55,8 @@ from curate.workdir import (
     remove_stale_units,
     run_dir,
     run_key,
-    unit_key,
 )
-from curate.write_task import WriteTask, write_unit
+from curate.write_task import WriteTask, write_input
 
 log = logging.getLogger("curate")
 
@@ -101,7 +102,7 @@ def _run(
     # Hashed before the workers load them: the manifest names the files this run read.
     models = model_records(config)
     lists = list_records(config)
-    units = [Unit(i, path, unit_key(config.hash, path)) for i, path in enumerate(config.inputs)]
+    units = plan_units(config)
     remove_stale_units(first_pass_dir(config.local_output), {unit.key for unit in units})
     workers = workers or config.run.workers
     tasks = make_executor(
@@ -160,6 +161,7 @@ class PipelineRun:
     resolve_seconds: dict[str, float] = field(default_factory=dict)
     summaries: dict[str, tuple[str | None, dict[str, Any]]] = field(default_factory=dict)
     writes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per input file, its write task's result."""
     resumed: int = 0
     key: str | None = None
 
@@ -268,17 +270,24 @@ class PipelineRun:
         decided = tuple(self.stage_folder(last, position) for position in last.closing)
         # Shard names are deterministic; a previous run's files would otherwise mix with this one's.
         remove_published(self.config.local_output)
-        jobs = [
-            (unit, (self.config_ref, WriteTask(unit, tuple(self.folders[unit.key]), last.closing, decided)))
-            for unit in self.good
-        ]
+        jobs = []
+        for path, units in self.good_by_input().items():
+            folders = tuple(tuple(self.folders[unit.key]) for unit in units)
+            jobs.append((path, (self.config_ref, WriteTask(tuple(units), folders, last.closing, decided))))
         self.executor.map(
             "write",
-            write_unit,
+            write_input,
             jobs,
-            lambda unit, result: self.writes.__setitem__(unit.key, result),
+            lambda path, result: self.writes.__setitem__(path, result),
             raise_on_error("write"),
         )
+
+    def good_by_input(self) -> dict[str, list[Unit]]:
+        """The good units of each input file, in order: a file's shards are written together."""
+        grouped: dict[str, list[Unit]] = {}
+        for unit in self.good:
+            grouped.setdefault(unit.path, []).append(unit)
+        return grouped
 
     def stage_stats(self) -> list[StageStats]:
         names = ["read"] + [spec.name for spec in self.config.stages]
@@ -328,7 +337,8 @@ def _token_section(
 def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], lists: list[dict[str, Any]]) -> RunSummary:
     config, out = run.config, run.config.local_output
     good = run.good
-    shards = [shard for unit in good for shard in run.writes[unit.key]["shards"]]
+    writes = [run.writes[path] for path in run.good_by_input()]
+    shards = [shard for write in writes for shard in write["shards"]]
     # The schema as Parquet stores it (seconds become milliseconds, list items are "element"),
     # so that readers and `curate verify` see what the manifest says.
     if shards:
@@ -340,7 +350,7 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], list
             schema = schema.append(tokens_field(tokenizers))
     unit_dirs = [folder for unit in good for folder in run.folders[unit.key]]
     stages = run.stage_stats()
-    tokens = _token_section(config, stages, [run.writes[u.key] for u in good])
+    tokens = _token_section(config, stages, writes)
     manifest = build_manifest(
         config,
         run_id=uuid.uuid4().hex,
@@ -352,7 +362,7 @@ def _finish(run: PipelineRun, started: float, models: list[dict[str, Any]], list
         schema=schema,
         resumed_units=run.resumed,
         summaries=run.summaries,
-        quarantine=[run.writes[u.key]["quarantine"] for u in good if run.writes[u.key]["quarantine"]],
+        quarantine=[write["quarantine"] for write in writes if write["quarantine"]],
         samples=publish_samples(out, unit_dirs, config.output.samples_per_reason),
         top_domains=merged_top_domains(unit_dirs),
         models=models,

@@ -30,18 +30,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import storage
+from curate.storage import Span
 
 
 @dataclass(frozen=True)
 class Unit:
+    """A piece of the input that one map task reads: a whole file, or a range of one."""
+
     index: int
-    """Position in the sorted input list; decides which duplicate is kept."""
+    """Position among the units, which follow the sorted inputs and each file's ranges in file
+    order; decides which duplicate is kept."""
     path: str
     key: str
-    """Names the unit's work folder; changes when the config or the file changes."""
+    """Names the unit's work folder; changes when the config, the file or the range changes."""
+    start: int = 0
+    end: int | None = None
+    """The file's bytes ``[start, end)`` (``end`` None: to the end), cut at record starts."""
 
     def __str__(self) -> str:
-        return os.path.basename(self.path)
+        name = os.path.basename(self.path)
+        if self.start == 0 and self.end is None:
+            return name
+        return f"{name}[{self.start}:{'' if self.end is None else self.end}]"
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
 
     @property
     def prefix(self) -> str:
@@ -55,9 +69,9 @@ LAYOUT = 2
 differently is not resumed (its key differs) but mapped again."""
 
 
-def unit_key(config_hash: str, path: str) -> str:
+def unit_key(config_hash: str, path: str, start: int = 0, end: int | None = None) -> str:
     size, mtime_ns = storage.fingerprint(path)
-    material = f"{config_hash}\0{path}\0{size}\0{mtime_ns}\0{LAYOUT}"
+    material = f"{config_hash}\0{path}\0{size}\0{mtime_ns}\0{LAYOUT}\0{start}\0{end}"
     return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 

@@ -1,14 +1,15 @@
 """Write kept documents as zstd Parquet shards with deterministic names.
 
 Shards roll over at ``shard_max_rows`` rows or ``shard_max_bytes`` uncompressed
-bytes. Each shard is written under a temporary name and renamed when complete,
-so a reader never sees half a file; its sha256 goes into the manifest.
+bytes, and hold row groups of ``ROW_GROUP_ROWS`` rows. Each shard is written under a
+temporary name and renamed when complete, so a reader never sees half a file; its sha256
+goes into the manifest.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -29,15 +30,51 @@ class ShardInfo:
         return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
 
 
+ROW_GROUP_ROWS = 1024
+"""Rows per row group, whatever the batches they arrive in: the shards' bytes then depend only
+on the documents, not on how units or batches cut them (an input read in ranges writes the
+same shards as read whole)."""
+
+
+def fixed_batches(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` re-cut into batches of exactly ``rows`` rows (the last one shorter)."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        held.append(batch)
+        count += batch.num_rows
+        if count < rows:
+            continue
+        table = pa.Table.from_batches(held)
+        start = 0
+        while count - start >= rows:
+            yield table.slice(start, rows).combine_chunks().to_batches()[0]
+            start += rows
+        held = table.slice(start).to_batches() if start < count else []
+        count -= start
+    if count:
+        yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+
+
 class ParquetShardWriter:
     def __init__(
-        self, out_dir: str, schema: pa.Schema, *, max_rows: int, max_bytes: int, compression_level: int
+        self,
+        out_dir: str,
+        schema: pa.Schema,
+        *,
+        max_rows: int,
+        max_bytes: int,
+        compression_level: int,
+        row_group_rows: int = ROW_GROUP_ROWS,
     ) -> None:
         self.out_dir = out_dir
         self.schema = schema
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.compression_level = compression_level
+        self.row_group_rows = row_group_rows
 
     def write(self, batches: Iterable[pa.RecordBatch], prefix: str) -> list[ShardInfo]:
         """Write ``batches`` as ``data/{prefix}-00000.parquet``, ``-00001`` ...; return the shards."""
@@ -63,7 +100,7 @@ class ParquetShardWriter:
                 )
             )
 
-        for batch in batches:
+        for batch in fixed_batches(batches, self.row_group_rows):
             offset = 0
             while offset < batch.num_rows:
                 if writer is None:

@@ -37,7 +37,12 @@ def test_shards_roll_over_by_rows(tmp_path: Path) -> None:
 def test_shards_roll_over_by_bytes(tmp_path: Path) -> None:
     data = batches(10, 10)
     writer = ParquetShardWriter(
-        str(tmp_path), data[0].schema, max_rows=10**6, max_bytes=data[0].nbytes * 3, compression_level=3
+        str(tmp_path),
+        data[0].schema,
+        max_rows=10**6,
+        max_bytes=data[0].nbytes * 3,
+        compression_level=3,
+        row_group_rows=10,
     )
     shards = writer.write(data, "u")
     assert [s.rows for s in shards] == [30, 30, 30, 10]

@@ -1,0 +1,42 @@
+"""The units of a run: each input file whole, or cut into ranges of about ``run.unit_max_bytes``
+at record starts (``stages.readers.splits``), so one large file keeps every worker busy.
+
+Units follow the sorted inputs, and each file's ranges in file order: their index orders the
+documents for the global stages (which duplicate is kept) exactly as the file read whole would.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from curate import storage
+from curate.config import PipelineConfig
+from curate.workdir import Unit, unit_key
+from stages.readers.splits import cut_points
+
+log = logging.getLogger("curate")
+
+
+def plan_units(config: PipelineConfig) -> list[Unit]:
+    """Every unit of the run, in order."""
+    units: list[Unit] = []
+    for path in config.inputs:
+        starts = _starts(config, path)
+        for start, end in zip(starts, [*starts[1:], None]):
+            units.append(Unit(len(units), path, unit_key(config.hash, path, start, end), start, end))
+    return units
+
+
+def _starts(config: PipelineConfig, path: str) -> list[int]:
+    every = config.run.unit_max_bytes
+    size = storage.file_size(path)
+    if not every or size is None or size <= every:
+        return [0]
+    try:
+        starts = cut_points(config.input, path, size, every)
+    except Exception as error:  # noqa: BLE001 - the file's own map task reports what is wrong with it
+        log.warning("%s is read as one unit: looking for places to cut it failed: %s", path, error)
+        return [0]
+    if len(starts) > 1:
+        log.info("%s: %d units of about %d MiB", storage.display_name(path), len(starts), every >> 20)
+    return starts
