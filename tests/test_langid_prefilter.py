@@ -6,9 +6,10 @@ import pyarrow as pa
 from conftest import _all_html_pages_warc
 
 from curate.stage import StageStats
+from stages.charset import decode_html
 from stages.extract import Extract, ExtractConfig
 from stages.langid import LangId, LangIdConfig
-from stages.langid_prefilter import LangIdPrefilter, LangIdPrefilterConfig, han_share
+from stages.langid_prefilter import LangIdPrefilter, LangIdPrefilterConfig, han_share, may_hold_han
 from stages.readers import InputConfig, ReadResult
 from stages.readers.warc import WarcReader
 
@@ -57,3 +58,23 @@ def test_headers_only_add_candidates() -> None:
     )
     assert kept == ["zh-declared-en"]
     assert han_share("中文 text") == 2 / 6
+
+
+def test_pages_without_han_are_dropped_as_the_full_check_would() -> None:
+    """The shortcut (no Han character, no reference to one, in the decoded HTML: dropped unrendered)
+    changes no decision on 1,400 real pages of many languages and charsets, GB2312/GBK ones included."""
+    pages = read_all(_all_html_pages_warc())
+    shortcut = LangIdPrefilter(LangIdPrefilterConfig())
+    full = LangIdPrefilter(LangIdPrefilterConfig())
+    full.han_only = False
+    assert shortcut.han_only
+    decided = [
+        [(reason.reason if reason else None) for reason in stage.annotate(pages)[1]] for stage in (shortcut, full)
+    ]
+    assert decided[0] == decided[1]
+    html = pages.column("html").to_pylist()
+    content_types = pages.column("http_content_type").to_pylist()
+    han_free = sum(not may_hold_han(decode_html(h, c).text) for h, c in zip(html, content_types))
+    assert han_free >= 500  # the shortcut is taken, not just harmless
+    # References to Han characters count as Han: they render as Han text.
+    assert may_hold_han("&#x4E2D;&#25991;") and not may_hold_han("caf&eacute; &#8217; &#x2014;")
