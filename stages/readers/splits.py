@@ -14,9 +14,10 @@ is its place in the decompressed text, which a member or frame further on cannot
 inflating everything before it), a WARC file of one gzip member for the whole file, or an
 uncompressed WARC file (a ``WARC/1.1`` line can sit inside a payload).
 
-Cuts are looked for from every multiple of the unit size; one not found within
-``SEARCH_BYTES`` of its target is not made. The units' documents, ids, offsets and output are
-the same whatever the cuts (``tests/test_unit_ranges.py``).
+A file is cut into equal parts no larger than the unit size, each cut at the first record
+start from its target offset; one not found within ``SEARCH_BYTES`` of its target is not
+made. The units' documents, ids, offsets and output are the same whatever the cuts
+(``tests/test_unit_ranges.py``).
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ Finder = Callable[[BinaryIO, int], "int | None"]
 
 
 def cut_points(config: InputConfig, path: str, size: int, every: int) -> list[int]:
-    """The start of every unit of ``path``: 0, then a record start at or after each multiple of
-    ``every``; ``[0]`` when the file is small or its format cannot be cut."""
+    """The start of every unit of ``path``: 0, then the first record start at or after each of
+    the offsets that cut the file into equal parts of at most ``every`` bytes; ``[0]`` when the
+    file is small or its format cannot be cut."""
     if size <= every:
         return [0]
     if config.format == "parquet":
@@ -53,9 +55,10 @@ def cut_points(config: InputConfig, path: str, size: int, every: int) -> list[in
     finder = _finder(config, path)
     if finder is None:
         return [0]
+    parts = -(-size // every)
     starts = [0]
     with open_input(path) as stream:
-        for target in range(every, size, every):
+        for target in (size * k // parts for k in range(1, parts)):
             if target <= starts[-1]:
                 continue
             found = finder(stream, target)
