@@ -19,6 +19,7 @@ from curate.decoded_columns import column_values
 from curate.global_stage import GlobalStage, read_decisions
 from curate.samples import Sampler, signals_of
 from curate.stage import StageStats
+from curate.tokens import counted_tokens
 
 SAMPLED_COLUMNS = ("id", "url", "domain", "source", "text")
 
@@ -71,8 +72,11 @@ def apply_decisions(
             if found.stage.tokenizers and "text" in batch.schema.names:
                 texts = column_values(batch, "text")
                 dropped = np.flatnonzero(drops).tolist()
+                # The last pass's documents arrive counted (the text marks change comes after the drops).
+                known = {t.name: counted_tokens(batch, t.name) for t in found.stage.tokenizers}
+                counted = {name: c[dropped].tolist() for name, c in known.items() if c is not None}
                 found.stats.count_drop_tokens(
-                    found.stage.tokenizers, [texts[i] for i in dropped], [found.stage.rule] * len(dropped)
+                    found.stage.tokenizers, [texts[i] for i in dropped], [found.stage.rule] * len(dropped), counted
                 )
             if sampler is not None:
                 offer(

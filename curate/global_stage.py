@@ -78,6 +78,8 @@ class GlobalStage(Stage):
     """The field of a sampled dropped document that holds its decision's evidence."""
     summary_key: ClassVar[str | None] = None
     """The manifest key of ``resolve``'s summary, when it returns one."""
+    rewrites_text: ClassVar[bool] = False
+    """True when ``mark`` changes the kept documents' text (their token counts then change)."""
     evaluates_population: ClassVar[bool] = False
     """True when ``evaluate`` treats its batch as the whole population and applies the stage's
     global decisions in memory (the quality evaluation then runs it with the map stages)."""

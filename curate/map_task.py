@@ -39,7 +39,7 @@ from curate.passes import Pass
 from curate.quarantine import QUARANTINE_FILE, QuarantineWriter
 from curate.samples import MAP_DOMAINS_FILE, MAP_SAMPLES_FILE, Sampler, unit_sampler
 from curate.stage import Stage, StageStats, Timer
-from curate.tokens import load_tokenizers
+from curate.tokens import Tokenizer, load_tokenizers, tokens_field, with_tokens
 from curate.workdir import Unit, publish_folder, temporary, write_json_atomically
 from stages.readers import ReadResult, reader_for
 
@@ -134,11 +134,7 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
         stage.tokenizers = tokenizers
     setup_seconds = time.perf_counter() - setup_started
     stats = [StageStats(stage.name) for stage in stages]
-    end = plan.stages[-1] + 1
-    # The page's HTML (and other transient columns) is kept only for later passes that read it.
-    later = {column for spec in config.stages[end:] for column in spec.stage_class.reads}
-    schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages[:end]]), keep=later)
-    output = UnitOutput(config, tmp, schema)
+    output, count = _unit_output(config, plan, tokenizers, tmp)
     keys = KeyWriter([s for s in stages if s.is_global], [s.name for s in stages], stats, tmp, task.unit.index)
     for stage in stages:
         stage.sampler = output.sampler
@@ -157,7 +153,7 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
         batch = _run_stages(batch, stages, stats, keys, output.quarantine)
         if batch.num_rows:
             keys.written(batch, output.rows)
-            output.write(batch)
+            output.write(with_tokens(count, batch) if count else batch)
     output.close()
     keys.close()
     for stage, stage_stats in zip(stages, stats):
@@ -181,6 +177,21 @@ def _map_into(config: PipelineConfig, plan: Pass, task: UnitTask, tmp: str) -> d
     else:
         record["status"] = "ok"
     return record | {"worker_pid": os.getpid()}
+
+
+def _unit_output(
+    config: PipelineConfig, plan: Pass, tokenizers: list[Tokenizer], tmp: str
+) -> tuple[UnitOutput, list[Tokenizer]]:
+    """Where the pass's documents go, and the tokenizers that count them there (the last pass
+    counts the documents it keeps, in parallel, rather than the input file's one write task)."""
+    end = plan.stages[-1] + 1
+    # The page's HTML (and other transient columns) is kept only for later passes that read it.
+    later = {column for spec in config.stages[end:] for column in spec.stage_class.reads}
+    schema = output_schema(pipeline_schema([spec.stage_class for spec in config.stages[:end]]), keep=later)
+    count = tokenizers if end == len(config.stages) else []
+    if count:
+        schema = schema.append(tokens_field(count))
+    return UnitOutput(config, tmp, schema), count
 
 
 def _closing_before(config: PipelineConfig, plan: Pass) -> list[int]:

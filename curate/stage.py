@@ -61,11 +61,19 @@ class StageStats:
     """Per tokenizer, the tokens of the dropped documents by reason, counted on their text as it
     was when they were dropped (``run.tokenizers``)."""
 
-    def count_drop_tokens(self, tokenizers: Sequence[Any], texts: list[str | None], reasons: list[str]) -> None:
-        """Add the tokens of dropped documents (``texts``, each with its reason)."""
+    def count_drop_tokens(
+        self,
+        tokenizers: Sequence[Any],
+        texts: list[str | None],
+        reasons: list[str],
+        counted: dict[str, list[int]] | None = None,
+    ) -> None:
+        """Add the tokens of dropped documents (``texts``, each with its reason); ``counted``: their
+        counts per tokenizer, when already known."""
         for tokenizer in tokenizers:
             counts = self.drop_tokens.setdefault(tokenizer.name, Counter())
-            for reason, tokens in zip(reasons, tokenizer.count(texts).tolist()):
+            known = counted.get(tokenizer.name) if counted else None
+            for reason, tokens in zip(reasons, known if known is not None else tokenizer.count(texts).tolist()):
                 counts[reason] += tokens
 
     def record_value(self, reason: str, value: float) -> None:

@@ -239,30 +239,51 @@ def tokens_field(tokenizers: Sequence[Tokenizer]) -> pa.Field:
     return pa.field(TOKENS_COLUMN, pa.struct([pa.field(t.name, pa.int32()) for t in tokenizers]))
 
 
-class TokenTotals:
-    """Counts the kept documents of a write task: their ``tokens`` column, and the totals."""
+def with_tokens(tokenizers: Sequence[Tokenizer], batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with its ``tokens`` column (counted on its text), added or replaced."""
+    texts = column_values(batch, "text")
+    field = tokens_field(tokenizers)
+    columns = [pa.array(tokenizer.count(texts), pa.int32()) for tokenizer in tokenizers]
+    column = pa.StructArray.from_arrays(columns, fields=list(field.type))
+    if TOKENS_COLUMN in batch.schema.names:
+        return batch.set_column(batch.schema.get_field_index(TOKENS_COLUMN), field, column)
+    return batch.append_column(field, column)
 
-    def __init__(self, tokenizers: Sequence[Tokenizer]) -> None:
+
+def counted_tokens(batch: pa.RecordBatch, name: str) -> np.ndarray | None:
+    """The ``tokens`` column's counts of tokenizer ``name``, when the batch has them."""
+    if TOKENS_COLUMN not in batch.schema.names:
+        return None
+    return batch.column(TOKENS_COLUMN).field(name).to_numpy(zero_copy_only=False)
+
+
+class TokenTotals:
+    """Counts the kept documents of a write task: their ``tokens`` column, and the totals.
+
+    The last pass's map tasks count the documents they keep (in parallel, ``curate.map_task``);
+    the write task counts again only when a global stage it applies rewrites text."""
+
+    def __init__(self, tokenizers: Sequence[Tokenizer], recount: bool = True) -> None:
         self.tokenizers = list(tokenizers)
+        self.recount = recount
         self.tokens = {t.name: 0 for t in self.tokenizers}
         self.han = 0
 
     def schema(self, schema: pa.Schema) -> pa.Schema:
-        return schema.append(tokens_field(self.tokenizers)) if self.tokenizers else schema
+        if not self.tokenizers or TOKENS_COLUMN in schema.names:
+            return schema
+        return schema.append(tokens_field(self.tokenizers))
 
     def add_column(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.tokenizers:
             return batch
-        texts = column_values(batch, "text")
-        columns = []
+        if self.recount or TOKENS_COLUMN not in batch.schema.names:
+            batch = with_tokens(self.tokenizers, batch)
         for tokenizer in self.tokenizers:
-            counts = tokenizer.count(texts)
-            self.tokens[tokenizer.name] += int(counts.sum())
-            columns.append(pa.array(counts, pa.int32()))
-        self.han += han_chars(texts)
-        field = tokens_field(self.tokenizers)
-        column = pa.StructArray.from_arrays(columns, fields=list(field.type))
-        return batch.append_column(field, column)
+            counts = counted_tokens(batch, tokenizer.name)
+            self.tokens[tokenizer.name] += int(counts.sum()) if counts is not None else 0
+        self.han += han_chars(column_values(batch, "text"))
+        return batch
 
     def totals(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "han_chars": self.han} if self.tokenizers else {}

@@ -49,7 +49,7 @@ def write_input(config: PipelineConfig, task: WriteTask) -> dict[str, Any]:
     for stage in stages:
         stage.tokenizers = tokenizers
     sampler = unit_sampler(config.output.samples_per_reason, config.output.sample_seed)
-    counted = TokenTotals(tokenizers)
+    counted = TokenTotals(tokenizers, recount=any(stage.rewrites_text for stage in stages))
     files = [pq.ParquetFile(os.path.join(folders[-1], DOCS_FILE)) for folders in task.folders]
     applied: list[dict[str, Any]] = []
 

@@ -283,3 +283,35 @@ def test_the_card_of_a_run_carries_its_token_totals_and_they_add_up(flagship) ->
         assert number(row["tokens in (qwen)"]) == number(row["tokens out (qwen)"]) + dropped.get(stage, 0), stage
         if following is not None:
             assert number(row["tokens out (qwen)"]) == number(following["tokens in (qwen)"])
+
+
+def test_a_global_stage_that_rewrites_text_last_gets_its_documents_counted_again(tmp_path: Path) -> None:
+    """The last pass counts its documents in the map tasks; when the global stage closing it cuts
+    text at the write (line_dedup last), the write counts the cut text instead."""
+    texts = peoples_daily_documents(40, paragraphs=2)
+    footer = "本网站所有内容版权归原作者所有，未经授权禁止转载或者镜像复制。"
+    inputs = tmp_path / "docs.jsonl"
+    inputs.write_text(
+        "".join(
+            json.dumps({"id": str(i), "url": f"https://site{i % 10}.example.cn/{i}", "text": f"{t}\n{footer}"}) + "\n"
+            for i, t in enumerate(texts)
+        ),
+        encoding="utf-8",
+    )
+    config = tmp_path / "cut.yaml"
+    config.write_text(
+        "name: cut\n"
+        f"input: {{format: jsonl, paths: ['{inputs}']}}\n"
+        f"output: {{path: '{tmp_path / 'out'}'}}\n"
+        "run: {executor: local, tokenizers: [qwen]}\n"
+        "stages: [langid, line_dedup]\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["run", str(config)])
+    assert result.exit_code == 0, result.output
+    rows = shard_rows(tmp_path / "out", "data/*.parquet")
+    assert rows and all(footer not in r["text"] and r["boilerplate_chars"] > 0 for r in rows)
+    qwen = load_tokenizer("qwen")
+    assert [r["tokens"]["qwen"] for r in rows] == qwen.count([r["text"] for r in rows]).tolist()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tokens"]["output"]["qwen"] == sum(r["tokens"]["qwen"] for r in rows)

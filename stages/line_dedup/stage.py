@@ -101,6 +101,7 @@ class LineDedup(GlobalStage):
     reads = ("text", "domain")
     writes = (pa.field("boilerplate_chars", pa.int32()),)
     rule = "dedup.boilerplate_empty"
+    rewrites_text = True
     key_schema = pa.schema(
         [
             pa.field("unit_hash", pa.uint64()),
