@@ -218,3 +218,27 @@ def test_damage_inside_a_range_costs_what_it_costs_read_whole(tmp_path: Path, da
     assert stage_counts(cut) == stage_counts(whole)
     damaged = [entry for entry in cut["inputs"] if entry["error_count"]]
     assert len(damaged) == 1 and damaged[0]["range"]["start"] == cuts[damaged_range]
+
+
+def test_a_small_run_is_cut_finer_but_never_below_the_floor() -> None:
+    from curate.units import UNIT_MIN_BYTES, unit_bytes
+
+    config = load_config(str(REPO / "configs" / "zh_web.yaml"))
+    assert (config.run.unit_max_bytes, config.run.min_units) == (256 * MiB, 16)
+    # One 1.1 GB WARC file: 16 units of ~70 MB rather than 4 of 256 MB and a remainder.
+    assert unit_bytes(config, 1_114_209_102) == -(-1_114_209_102 // 16)
+    # A dump of many files: the configured size.
+    assert unit_bytes(config, 90 * 1024 * MiB) == 256 * MiB
+    # A small run is not cut into slivers: their fixed costs would outweigh their work.
+    assert unit_bytes(config, 600_000) == UNIT_MIN_BYTES
+    config.run.unit_max_bytes = None
+    assert unit_bytes(config, 1_114_209_102) is None
+
+
+def test_cuts_make_parts_of_about_equal_size() -> None:
+    config = InputConfig(paths=[str(SAMPLE_WARC)])
+    size = SAMPLE_WARC.stat().st_size
+    cuts = cut_points(config, str(SAMPLE_WARC), size, size // 7 + 1)
+    lengths = [b - a for a, b in zip(cuts, [*cuts[1:], size])]
+    longest_record = max(b - a for a, b in zip(record_starts(SAMPLE_WARC), record_starts(SAMPLE_WARC)[1:]))
+    assert len(cuts) == 7 and max(lengths) - min(lengths) <= 2 * longest_record
