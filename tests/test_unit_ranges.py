@@ -242,3 +242,23 @@ def test_cuts_make_parts_of_about_equal_size() -> None:
     lengths = [b - a for a, b in zip(cuts, [*cuts[1:], size])]
     longest_record = max(b - a for a, b in zip(record_starts(SAMPLE_WARC), record_starts(SAMPLE_WARC)[1:]))
     assert len(cuts) == 7 and max(lengths) - min(lengths) <= 2 * longest_record
+
+
+def test_a_record_longer_than_several_parts_makes_no_empty_unit(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    lines = [json.dumps({"text": "短文本"}, ensure_ascii=False)] * 3
+    lines.insert(1, json.dumps({"text": "长" * 60_000}, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = InputConfig(paths=[str(path)], format="jsonl")
+    cuts = cut_points(config, str(path), path.stat().st_size, 16 * 1024)
+    assert cuts == sorted(set(cuts)) and len(cuts) == 2  # the long line's end is the only cut
+    texts = []
+    for start, end in zip(cuts, [*cuts[1:], None]):
+        found = [
+            t
+            for b in reader_for(config).read(str(path), ReadResult(), Span(start, end))
+            for t in b["text"].to_pylist()
+        ]
+        assert found
+        texts += found
+    assert [len(t) for t in texts] == [3, 60_000, 3, 3]

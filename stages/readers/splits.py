@@ -62,7 +62,7 @@ def cut_points(config: InputConfig, path: str, size: int, every: int) -> list[in
             if target <= starts[-1]:
                 continue
             found = finder(stream, target)
-            if found is not None and found < size:
+            if found is not None and starts[-1] < found < size:
                 starts.append(found)
     return starts
 
