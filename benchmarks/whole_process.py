@@ -15,6 +15,8 @@ pages by default):
   into 2 files (``vs_datatrove.shard_warc``): its best case; curate reads the single file;
 - the ratio of documents (response records) per second, curate / datatrove, both whole
   processes on 2 workers;
+- one more 2-worker pass with ``unit_max_bytes: null``, the file as one unit (as before units
+  could be ranges), whose shards must be the same bytes as every other pass's;
 - with ``--profile``, the profile of the last 2-worker pass (``OUT/profile.txt``).
 
     python benchmarks/whole_process.py [--warc /tmp/bench_005_40k.warc.gz] [--passes 3]
@@ -47,6 +49,17 @@ def build_warc(path: str, records: int, share: float) -> None:
     script = os.path.join(REPO, "benchmarks", "build_bench_warc.py")
     command = [sys.executable, script, "--out", path, "--zh-share", str(share), "--records", str(records)]
     subprocess.run(command, check=True, cwd=REPO)
+
+
+def config_with(config: str, unit_max_bytes: str) -> str:
+    """A copy of ``config`` with ``run.unit_max_bytes`` set, next to it (its relative paths hold)."""
+    text = open(config, encoding="utf-8").read()
+    if "  unit_max_bytes: 268435456" not in text:
+        raise SystemExit(f"{config}: no 'unit_max_bytes: 268435456' line to replace")
+    path = os.path.join(os.path.dirname(config), f".whole_process_{os.getpid()}_{unit_max_bytes}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("  unit_max_bytes: 268435456", f"  unit_max_bytes: {unit_max_bytes}"))
+    return path
 
 
 def curate_pass(warc: str, workers: int, out: str, config: str, profile: bool) -> dict[str, Any]:
@@ -124,12 +137,8 @@ def main() -> None:
     if not os.path.exists(args.warc):
         build_warc(args.warc, args.records, args.zh_share)
     os.makedirs(args.work, exist_ok=True)
-    config = args.config
-    if args.unit_max_bytes is not None:
-        config = os.path.join(REPO, "configs", f".whole_process_{os.getpid()}.yaml")
-        text = open(args.config, encoding="utf-8").read()
-        with open(config, "w", encoding="utf-8") as handle:
-            handle.write(text.replace("  unit_max_bytes: 268435456", f"  unit_max_bytes: {args.unit_max_bytes}"))
+    config = args.config if args.unit_max_bytes is None else config_with(args.config, str(args.unit_max_bytes))
+    whole_files = config_with(args.config, "null")
     _, records, _ = vs_datatrove.shard_warc(args.warc, 1, os.path.join(args.work, "count"))
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     try:
@@ -139,13 +148,15 @@ def main() -> None:
                 last = args.profile and workers == 2 and index == args.passes - 1
                 run = curate_pass(args.warc, workers, out, config, last)
                 runs[workers].append(run)
-                print(
-                    f"pass {index + 1}, {workers} worker(s): {run['wall_seconds']} s, {run['units']} units", flush=True
-                )
+                seconds, units = run["wall_seconds"], run["units"]
+                print(f"pass {index + 1}, {workers} worker(s): {seconds} s, {units} units", flush=True)
+        # As before units could be ranges: the file is one unit, whatever the workers.
+        one_unit = curate_pass(args.warc, 2, os.path.join(args.work, "curate_n2_one_unit"), whole_files, False)
+        print(f"2 workers, the file as one unit: {one_unit['wall_seconds']} s", flush=True)
     finally:
-        if config != args.config:
-            os.remove(config)
-    digests = {json.dumps(run["shards"], sort_keys=True) for rs in runs.values() for run in rs}
+        for written in {config, whole_files} - {args.config}:
+            os.remove(written)
+    digests = {json.dumps(run["shards"], sort_keys=True) for rs in [*runs.values(), [one_unit]] for run in rs}
     curate = {workers: summarise([r["wall_seconds"] for r in rs], records) for workers, rs in runs.items()}
     result: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -157,6 +168,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "curate": {str(w): s | {"units": runs[w][0]["units"], "rows": runs[w][0]["rows"]} for w, s in curate.items()},
         "same_shards_every_pass": len(digests) == 1,
+        "one_unit_2_workers": {"wall_seconds": one_unit["wall_seconds"], "phases": one_unit["phases"]},
         "speedup_2_workers": {
             "best": round(curate[1]["best"] / curate[2]["best"], 3),
             "median": round(curate[1]["median"] / curate[2]["median"], 3),
