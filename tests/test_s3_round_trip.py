@@ -182,3 +182,29 @@ def test_missing_s3_input_fails_before_any_output(s3_env) -> None:
     assert done.returncode == 2
     assert "--input[0]: no input file matches 's3://empty/nothing/*.warc.gz'" in done.stderr + done.stdout
     assert s3(s3_env).get_file_info("empty/out").type == pafs.FileType.NotFound
+
+
+def test_a_remote_file_cut_into_ranges_writes_what_it_writes_whole(s3_env, tmp_path: Path) -> None:
+    """Units read their byte ranges of an S3 object with ranged requests; the shards are the bytes a
+    single unit writes."""
+    fs = s3(s3_env)
+    fs.create_dir("ranges")
+    sample = REPO / "samples" / "zh_web_sample.warc.gz"
+    with fs.open_output_stream("ranges/crawl/sample.warc.gz", compression=None) as out:
+        out.write(sample.read_bytes())
+    text = (REPO / "configs" / "zh_web.yaml").read_text(encoding="utf-8")
+    digests = {}
+    for size in ("null", "131072"):
+        config = tmp_path / f"zh_web_{size}.yaml"
+        config.write_text(text.replace("  unit_max_bytes: 268435456", f"  unit_max_bytes: {size}"), encoding="utf-8")
+        done = curate(
+            s3_env, "run", str(config), "--input", "s3://ranges/crawl/sample.warc.gz",
+            "--output", f"s3://ranges/out-{size}", "--executor", "local",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        manifest = json.loads(fs.open_input_stream(f"ranges/out-{size}/manifest.json").read())
+        digests[size] = [(s["path"], s["sha256"]) for s in manifest["outputs"]["shards"]]
+        if size != "null":
+            ranges = [i["range"] for i in manifest["inputs"]]
+            assert len(ranges) >= 4 and ranges[-1]["end"] is None
+    assert digests["null"] == digests["131072"] and digests["null"]
