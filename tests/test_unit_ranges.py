@@ -65,6 +65,13 @@ def test_sample_crawl_writes_the_same_shards_whatever_the_unit_size(tmp_path: Pa
     manifests = {size: run_with(REPO / "configs" / "zh_web.yaml", tmp_path / f"out-{size}", size) for size in sizes}
     assert_same_output(manifests, 128 * 1024)
     assert len(manifests[8 * MiB]["inputs"]) == 1  # 0.6 MB: not cut
+    # The report and `curate inspect` count files, and the units they were cut into.
+    from curate.inspect_manifest import render
+    from curate.report import build_report
+
+    units = len(manifests[128 * 1024]["inputs"])
+    assert f"1 files in {units} units" in build_report(str(tmp_path / "out-131072"), manifests[128 * 1024])
+    assert f"Inputs: 1 files in {units} units" in render(manifests[128 * 1024])
 
 
 def test_wudao_input_writes_the_same_shards_whatever_the_unit_size(tmp_path: Path) -> None:
