@@ -109,6 +109,16 @@ def test_jsonl_input_writes_the_same_shards_whatever_the_unit_size(tmp_path: Pat
     assert all(("line" in e) == (where["start"] == 0) for e, where in errors)
 
 
+def read_ranges(config: InputConfig, path: Path, cuts: list[int], column: str) -> list[tuple[list, ReadResult]]:
+    """Per range of ``path`` cut at ``cuts``: the values of ``column`` its reader gives, and its result."""
+    reader, found = reader_for(config), []
+    for start, end in zip(cuts, [*cuts[1:], None]):
+        result = ReadResult()
+        values = [v for batch in reader.read(str(path), result, Span(start, end)) for v in batch[column].to_pylist()]
+        found.append((values, result))
+    return found
+
+
 def record_starts(path: Path) -> list[int]:
     with open(path, "rb") as stream:
         return [record.stream_pos for record in ArchiveIterator(stream, parse_http=False)]
@@ -121,17 +131,11 @@ def test_warc_cuts_are_verified_record_starts() -> None:
     starts = record_starts(SAMPLE_WARC)
     assert len(cuts) >= 8 and set(cuts) <= set(starts)
     # Each range reads exactly the records that start in it, with the file's offsets.
-    reader = reader_for(config)
-    offsets = []
-    for start, end in zip(cuts, [*cuts[1:], None]):
-        result = ReadResult()
-        for batch in reader.read(str(SAMPLE_WARC), result, Span(start, end)):
-            offsets.extend(batch.column("source_offset").to_pylist())
+    ranges = read_ranges(config, SAMPLE_WARC, cuts, "source_offset")
+    for (_, result), start, end in zip(ranges, cuts, [*cuts[1:], None]):
         assert result.records == len([s for s in starts if s >= start and (end is None or s < end)])
-    whole: list[int] = []
-    for batch in reader.read(str(SAMPLE_WARC), ReadResult()):
-        whole.extend(batch.column("source_offset").to_pylist())
-    assert offsets == whole
+    ((whole, _),) = read_ranges(config, SAMPLE_WARC, [0], "source_offset")
+    assert [offset for values, _ in ranges for offset in values] == whole
 
 
 def test_inputs_that_cannot_be_cut_stay_whole(tmp_path: Path) -> None:
@@ -164,14 +168,9 @@ def test_wudao_cuts_skip_objects_nested_in_an_element(tmp_path: Path) -> None:
     data = path.read_bytes()
     assert len(cuts) > 5
     assert all(data[cut:].startswith(b'{"id": ') for cut in cuts[1:])
-    reader = reader_for(config)
-    ids = []
-    for start, end in zip(cuts, [*cuts[1:], None]):
-        result = ReadResult()
-        for batch in reader.read(str(path), result, Span(start, end)):
-            ids.extend(batch.column("source_id").to_pylist())
-        assert not result.errors
-    assert ids == [str(i) for i in range(40)]
+    ranges = read_ranges(config, path, cuts, "source_id")
+    assert not any(result.errors for _, result in ranges)
+    assert [i for values, _ in ranges for i in values] == [str(i) for i in range(40)]
 
 
 def test_parquet_is_cut_at_row_groups_and_rows_keep_their_numbers(tmp_path: Path) -> None:
@@ -182,12 +181,9 @@ def test_parquet_is_cut_at_row_groups_and_rows_keep_their_numbers(tmp_path: Path
     config = InputConfig(paths=[str(path)], format="parquet")
     cuts = cut_points(config, str(path), path.stat().st_size, 10 * 1024)
     assert len(cuts) > 3
-    reader = reader_for(config)
-    rows = []
-    for start, end in zip(cuts, [*cuts[1:], None]):
-        for batch in reader.read(str(path), ReadResult(), Span(start, end)):
-            rows.extend(zip(batch.column("source_offset").to_pylist(), batch.column("source_id").to_pylist()))
-    assert rows == [(i + 1, str(i)) for i in range(len(texts))]
+    offsets = [o for values, _ in read_ranges(config, path, cuts, "source_offset") for o in values]
+    ids = [i for values, _ in read_ranges(config, path, cuts, "source_id") for i in values]
+    assert list(zip(offsets, ids)) == [(i + 1, str(i)) for i in range(len(texts))]
 
 
 def test_a_range_resumes_on_its_own(tmp_path: Path) -> None:
@@ -259,13 +255,6 @@ def test_a_record_longer_than_several_parts_makes_no_empty_unit(tmp_path: Path) 
     config = InputConfig(paths=[str(path)], format="jsonl")
     cuts = cut_points(config, str(path), path.stat().st_size, 16 * 1024)
     assert cuts == sorted(set(cuts)) and len(cuts) == 2  # the long line's end is the only cut
-    texts = []
-    for start, end in zip(cuts, [*cuts[1:], None]):
-        found = [
-            t
-            for b in reader_for(config).read(str(path), ReadResult(), Span(start, end))
-            for t in b["text"].to_pylist()
-        ]
-        assert found
-        texts += found
-    assert [len(t) for t in texts] == [3, 60_000, 3, 3]
+    ranges = read_ranges(config, path, cuts, "text")
+    assert all(values for values, _ in ranges)
+    assert [len(t) for values, _ in ranges for t in values] == [3, 60_000, 3, 3]
