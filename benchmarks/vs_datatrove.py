@@ -17,10 +17,11 @@ and writes to ``benchmarks/results/vs_datatrove_<label>.json``:
 ``--zh-share`` without ``--warc`` builds ``/tmp/bench_<share>.warc.gz`` first with
 ``benchmarks/build_bench_warc.py`` (with ``--warc`` it only labels the result file).
 
-Input sharding. curate maps one Ray task per input file and datatrove's WarcReader gives each
-task whole files, so at N workers the WARC is first split into N WARC files (gzip members
-copied byte for byte, response records dealt round-robin, the warcinfo record at the head of
-every shard); both tools read the same N files. At N=1 the original file is used.
+Input sharding. datatrove's WarcReader gives each task whole files, so at N workers the WARC is
+first split into N WARC files (gzip members copied byte for byte, response records dealt
+round-robin, the warcinfo record at the head of every shard); both tools read the same N
+files. At N=1 the original file is used. (curate also cuts one file into ranges,
+``run.unit_max_bytes``; ``benchmarks/whole_process.py`` measures it on one file.)
 
 (a) curate: ``configs/zh_web.yaml`` through ``curate.runner.run_pipeline`` (what ``curate run
 --input ... --output ... --workers N --fresh`` calls), in a child process of this script that
