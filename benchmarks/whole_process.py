@@ -15,6 +15,8 @@ pages by default):
   into 2 files (``vs_datatrove.shard_warc``): its best case; curate reads the single file;
 - the ratio of documents (response records) per second, curate / datatrove, both whole
   processes on 2 workers;
+- per pass, this machine's own ceiling for any 2-process speed-up (``scaling.ceiling_pass``:
+  trafilatura on 40 real pages in two processes at once against one alone);
 - one more 2-worker pass with ``unit_max_bytes: null``, the file as one unit (as before units
   could be ranges), whose shards must be the same bytes as every other pass's;
 - with ``--profile``, the profile of the last 2-worker pass (``OUT/profile.txt``).
@@ -38,6 +40,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import datatrove_venv  # sibling modules: benchmarks run as scripts
+import scaling
 import vs_datatrove
 from bench_results import write_result
 
@@ -141,6 +144,7 @@ def main() -> None:
     whole_files = config_with(args.config, "null")
     _, records, _ = vs_datatrove.shard_warc(args.warc, 1, os.path.join(args.work, "count"))
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    ceilings: list[float] = []
     try:
         for index in range(args.passes):
             for workers in (1, 2):
@@ -150,6 +154,8 @@ def main() -> None:
                 runs[workers].append(run)
                 seconds, units = run["wall_seconds"], run["units"]
                 print(f"pass {index + 1}, {workers} worker(s): {seconds} s, {units} units", flush=True)
+            ceilings.append(round(scaling.ceiling_pass(), 3))
+            print(f"pass {index + 1}, machine ceiling {ceilings[-1]}x", flush=True)
         # As before units could be ranges: the file is one unit, whatever the workers.
         one_unit = curate_pass(args.warc, 2, os.path.join(args.work, "curate_n2_one_unit"), whole_files, False)
         print(f"2 workers, the file as one unit: {one_unit['wall_seconds']} s", flush=True)
@@ -169,6 +175,13 @@ def main() -> None:
         "curate": {str(w): s | {"units": runs[w][0]["units"], "rows": runs[w][0]["rows"]} for w, s in curate.items()},
         "same_shards_every_pass": len(digests) == 1,
         "one_unit_2_workers": {"wall_seconds": one_unit["wall_seconds"], "phases": one_unit["phases"]},
+        "machine_ceiling": {"passes": ceilings, "median": statistics.median(ceilings)},
+        "map_phase_speedup_per_pass": [
+            round(one["phases"]["map"] / two["phases"]["map"], 3) for one, two in zip(runs[1], runs[2])
+        ],
+        "speedup_2_workers_per_pass": [
+            round(one["wall_seconds"] / two["wall_seconds"], 3) for one, two in zip(runs[1], runs[2])
+        ],
         "speedup_2_workers": {
             "best": round(curate[1]["best"] / curate[2]["best"], 3),
             "median": round(curate[1]["median"] / curate[2]["median"], 3),
