@@ -119,6 +119,26 @@ def connect_ray(address: str | None, workers: int | None, retries: int = 2) -> b
     return True
 
 
+def stop_local_ray() -> None:
+    """``ray.shutdown()`` of the Ray this process started, without its one-second wait.
+
+    Ray stops the raylet and the GCS before the autoscaler monitor, whose SIGTERM handler then
+    reports to the GCS that is gone and hangs until Ray kills it a second later (the order
+    ray-project/ray#30672 fixed for ``ray stop``, not for ``ray.shutdown``). A local Ray of fixed
+    size leaves the monitor nothing to do, so it is killed first: shutdown 1.3 -> 0.14 s."""
+    import ray
+
+    # Private API: in a Ray without it the monitor is left to ray.shutdown, as before.
+    node = getattr(getattr(ray, "_private", None), "worker", None)
+    kill_monitor = getattr(getattr(node, "_global_node", None), "kill_monitor", None)
+    if kill_monitor is not None:
+        try:
+            kill_monitor(check_alive=False)
+        except Exception as error:  # noqa: BLE001 - shutdown below still stops it
+            log.debug("could not stop Ray's autoscaler monitor first: %s", error)
+    ray.shutdown()
+
+
 class RayExecutor(Executor):
     name = "ray tasks"
 
@@ -174,12 +194,10 @@ class RayExecutor(Executor):
                 progress.advance(str(job))
 
     def close(self) -> None:
-        import ray
-
         if self._watch is not None:
             self._watch.set()
         if self.started:
-            ray.shutdown()
+            stop_local_ray()
 
 
 def node_id() -> str | None:

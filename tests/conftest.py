@@ -46,10 +46,12 @@ def ray_session():
     """One local Ray for the whole test session (startup costs seconds)."""
     import ray
 
+    from curate.executor import stop_local_ray
+
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
-    ray.shutdown()
+    stop_local_ray()
 
 
 @functools.lru_cache(maxsize=1)

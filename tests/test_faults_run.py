@@ -386,6 +386,54 @@ def test_a_dead_raylet_ends_the_run_with_an_error_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
+STOP_RAY_SCRIPT = """
+import json, os, sys
+from curate.executor import RayExecutor, node_id
+
+def descendants():
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+                args = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\\0", b" ").decode()
+            except OSError:
+                continue
+            parents[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), args)
+    found, grew = {os.getpid()}, True
+    while grew:
+        more = {pid for pid, (parent, _) in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return {pid: parents[pid][1] for pid in found if pid != os.getpid()}
+
+executor = RayExecutor(address=None, workers=1, retries=0, max_in_flight=None)
+assert executor.run("probe", node_id, [("a", ())])["a"]
+before = descendants()
+executor.close()
+print(json.dumps(before))
+"""
+
+
+def test_closing_a_local_ray_stops_every_process_it_started_without_an_autoscaler_error() -> None:
+    """The autoscaler monitor is stopped before ray.shutdown (which would otherwise wait a
+    second for it): nothing may be left running, and no error reaches the user."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), RAY_ADDRESS="")
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_RAY_SCRIPT], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    started = {int(pid): args for pid, args in json.loads(done.stdout).items()}
+    assert any("autoscaler/_private/monitor.py" in args for args in started.values())
+    assert any("raylet" in args for args in started.values())
+    deadline = time.time() + 30
+    while (left := [pid for pid in started if os.path.exists(f"/proc/{pid}")]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not left, {pid: started[pid] for pid in left}
+    assert "autoscaler failed" not in done.stderr.lower()
+    assert "Terminated with signal" not in done.stderr
+
+
 def test_a_unit_folder_missing_its_documents_is_redone_not_resumed(tmp_path: Path, plugins: None) -> None:
     """What two unlocked runs once left behind: a completion record without its docs.parquet."""
     config = fault_config(tmp_path, source_contains="nothing-matches")
