@@ -35,12 +35,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.shuffle import PartitionedWriter, part_name, read_parts
 from curate.sorted_rows import find_sorted
 from curate.stage import Reason, Stage
-from curate.workdir import Unit, finished, mark_finished, write_parquet_atomically
+from curate.workdir import Unit, finished, mark_finished, read_parquet, write_parquet_atomically
 
 DOC_FIELD = pa.field("doc", pa.int64())
 """The key column naming a document: its number among the unit's observed documents."""
@@ -241,12 +240,18 @@ def read_unit_keys(unit_dir: str, stage_name: str, kind: str, partition: int, sc
     paths = PartitionedWriter.paths(key_folder(unit_dir, stage_name, kind), partition)
     if not paths:
         return None
-    keys = pa.concat_tables([pq.read_table(path, schema=schema) for path in paths])
+    keys = pa.concat_tables([read_parquet(path, schema) for path in paths])
     docs = keys.column("doc").to_numpy()
     doc_rows_path = os.path.join(unit_dir, "keys", stage_name, DOC_ROWS_FILE)
     if os.path.isfile(doc_rows_path):
-        docs = pq.read_table(doc_rows_path).column("row").to_numpy()[docs]
+        docs = _doc_rows(doc_rows_path, os.stat(doc_rows_path).st_mtime_ns)[docs]
     return keys.append_column("row", pa.array(docs, pa.int64()))
+
+
+@functools.lru_cache(maxsize=64)
+def _doc_rows(path: str, mtime_ns: int) -> np.ndarray:
+    """A unit's doc -> row map, read once per process rather than once per partition."""
+    return read_parquet(path).column("row").to_numpy()
 
 
 def decisions_path(folder: str, unit: int, partition: int) -> str:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import storage
-from curate.workdir import temporary, write_parquet_atomically
+from curate.workdir import read_parquet, temporary, write_parquet_atomically
 
 QUARANTINE_FILE = "quarantine.parquet"
 QUARANTINE_SCHEMA = pa.schema(
@@ -71,6 +71,6 @@ def publish_quarantine(output: str, unit_dirs: list[str], prefix: str) -> dict[s
         shutil.copyfile(sources[0], tmp)
         os.replace(tmp, target)
     else:
-        write_parquet_atomically(pa.concat_tables([pq.read_table(s) for s in sources]), target)
+        write_parquet_atomically(pa.concat_tables([read_parquet(s) for s in sources]), target)
     rows = pq.ParquetFile(target).metadata.num_rows
     return {"path": relative, "rows": rows, "bytes": os.path.getsize(target), "sha256": storage.sha256(target)}

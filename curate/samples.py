@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from curate import storage
 from curate.untrusted import inside, read_rows
-from curate.workdir import write_parquet_atomically
+from curate.workdir import read_parquet, write_parquet_atomically
 
 TEXT_CHARS = 20_000
 """Sampled texts are cut here: enough to read a page, bounded per sample."""
@@ -201,7 +201,7 @@ def unit_sampler(samples_per_reason: int, seed: int) -> Sampler:
 
 def _unit_tables(unit_dirs: list[str], names: tuple[str, ...], schema: pa.Schema) -> list[pa.Table]:
     paths = [os.path.join(folder, name) for folder in unit_dirs for name in names]
-    return [pq.read_table(path, schema=schema) for path in paths if os.path.isfile(path)]
+    return [read_parquet(path, schema) for path in paths if os.path.isfile(path)]
 
 
 def publish_samples(output: str, unit_dirs: list[str], samples_per_reason: int) -> dict | None:

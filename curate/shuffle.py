@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from curate.workdir import write_parquet_atomically
+from curate.workdir import read_parquet, write_parquet_atomically
 
 BUFFER_ROWS = 1 << 18
 """Key rows a writer buffers before writing them out: a unit's keys are never all in memory."""
@@ -39,7 +38,7 @@ def write_partitioned(
 
 
 def read_parts(paths: list[str], schema: pa.Schema) -> pa.Table:
-    tables = [pq.read_table(p, schema=schema) for p in paths if os.path.isfile(p)]
+    tables = [read_parquet(p, schema) for p in paths if os.path.isfile(p)]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 

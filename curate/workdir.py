@@ -130,6 +130,20 @@ def write_parquet_atomically(table: pa.Table, path: str) -> None:
     os.replace(tmp, path)
 
 
+def read_parquet(path: str, schema: pa.Schema | None = None, columns: list[str] | None = None) -> pa.Table:
+    """A whole small local Parquet file (work files: keys, decisions, labels), as ``schema``.
+
+    ``ParquetFile.read`` skips the dataset layer of ``pq.read_table``: 0.13 ms a file instead of
+    0.37, and no pandas import. The global phases of a run read thousands of such files."""
+    table = pq.ParquetFile(path).read(columns=columns)
+    if schema is None or table.schema.equals(schema):
+        return table
+    if not set(schema.names) <= set(table.schema.names):
+        # Columns the file lacks come back as nulls, as the dataset layer does.
+        return pq.read_table(path, schema=schema, columns=columns)
+    return table.select(schema.names).cast(schema)
+
+
 def write_json_atomically(data: Any, path: str, **options: Any) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = temporary(path)

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate.executor import node_id
 from curate.global_stage import GlobalJob, PhaseRunner, read_unit_keys
 from curate.shuffle import part_name, read_parts
-from curate.workdir import finished, mark_finished, write_parquet_atomically
+from curate.workdir import finished, mark_finished, read_parquet, write_parquet_atomically
 from stages.line_dedup.lines import split_units
 
 UNITS = pa.list_(pa.int32())
@@ -223,7 +222,7 @@ def _example(
     first seen in (each unit's documents read once)."""
     if row["unit"] not in texts:
         path = os.path.join(job.unit_dirs[row["unit"]], "docs.parquet")
-        texts[row["unit"]] = pq.read_table(path, columns=["text", "domain"])
+        texts[row["unit"]] = read_parquet(path, columns=["text", "domain"])
     table = texts[row["unit"]]
     text, domain = table.column("text")[row["row"]].as_py() or "", table.column("domain")[row["row"]].as_py()
     unit = split_units(text, stage.config.max_unit_chars)[row["place"]]

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from curate.global_stage import GlobalJob
 from curate.shuffle import part_name, read_parts, write_partitioned
-from curate.workdir import finished, mark_finished, write_parquet_atomically
+from curate.workdir import finished, mark_finished, read_parquet, write_parquet_atomically
 from stages.minhash.signatures import exact_jaccard
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -244,8 +244,8 @@ def propagation_round(work: str, partition: int, partitions: int, iteration: int
         labels = nodes.copy()
         changed = np.ones(len(nodes), dtype=bool)
     else:
-        previous = pq.read_table(
-            os.path.join(work, "cc", f"round-{iteration - 1:04d}", part_name(partition)), schema=LABEL_SCHEMA
+        previous = read_parquet(
+            os.path.join(work, "cc", f"round-{iteration - 1:04d}", part_name(partition)), LABEL_SCHEMA
         )
         nodes, labels = previous.column("node").to_numpy(), previous.column("label").to_numpy().copy()
         messages = read_parts(
@@ -283,9 +283,7 @@ def propagation_round(work: str, partition: int, partitions: int, iteration: int
 def publish_labels(work: str, iteration: int, partition: int) -> None:
     """The converged round's labels become ``labels/part-P``."""
     source = os.path.join(work, "cc", f"round-{iteration:04d}", part_name(partition))
-    write_parquet_atomically(
-        pq.read_table(source, schema=LABEL_SCHEMA), os.path.join(work, "labels", part_name(partition))
-    )
+    write_parquet_atomically(read_parquet(source, LABEL_SCHEMA), os.path.join(work, "labels", part_name(partition)))
 
 
 # --- 4 and 5. clusters and keepers -------------------------------------------------------------
@@ -331,7 +329,7 @@ def keepers_partition(job: GlobalJob, partition: int, keep: str, decision_schema
     member_schema = member_schema.append(NODE_SCHEMA.field("quality")).append(NODE_SCHEMA.field("fetch_time"))
     paths = sorted(glob.glob(os.path.join(work, "members", "from-*", part_name(partition))))
     members = (
-        pa.concat_tables([pq.read_table(p).select(member_schema.names) for p in paths])
+        pa.concat_tables([read_parquet(p, columns=member_schema.names) for p in paths])
         if paths
         else member_schema.empty_table()
     )
