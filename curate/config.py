@@ -77,8 +77,9 @@ class RunConfig:
     min_units: int = field(default=16, metadata=bounds(1))
     """A run whose inputs would make fewer units is cut finer (down to 16 MiB units), so that a
     few large files still spread evenly over the workers: a 1 GB WARC becomes 16 units of 70 MB
-    rather than 4 of 256 MB and a remainder. Depends on the inputs only, so resuming on another
-    cluster finds the same units."""
+    rather than 4 of 256 MB and a remainder. The run's last two units' worth of bytes is cut in
+    quarters (``curate.units``). Depends on the inputs only, so resuming on another cluster
+    finds the same units."""
     tokenizers: list[str] = field(default_factory=lambda: ["qwen"])
     """Tokenizers whose counts the manifest and the output's ``tokens`` column carry
     (``curate.tokens``): built-in ``qwen`` / ``qwen3.6`` (offline, from the install), or paths to

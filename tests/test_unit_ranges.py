@@ -23,7 +23,7 @@ from curate.config import load_config
 from curate.runner import run_pipeline
 from curate.storage import Span
 from stages.readers import InputConfig, ReadResult, reader_for
-from stages.readers.splits import cut_points
+from stages.readers.splits import cut_points, cut_targets
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_WARC = REPO / "samples" / "zh_web_sample.warc.gz"
@@ -258,3 +258,41 @@ def test_a_record_longer_than_several_parts_makes_no_empty_unit(tmp_path: Path) 
     ranges = read_ranges(config, path, cuts, "text")
     assert all(values for values, _ in ranges)
     assert [len(t) for values, _ in ranges for t in values] == [3, 60_000, 3, 3]
+
+
+def test_cut_targets_make_equal_parts_and_a_finer_tail() -> None:
+    assert cut_targets(1000, 250) == [250, 500, 750]
+    assert cut_targets(1000, 300) == [250, 500, 750]  # 4 equal parts, not 3 of 300 and a remainder
+    # Before byte 600, parts of at most 300; a cut at 600 itself; after it, parts of at most 100.
+    assert cut_targets(1000, 300, 600, 100) == [300, 600, 700, 800, 900]
+    assert cut_targets(1000, 300, 0, 250) == [250, 500, 750]  # the whole file in the tail
+    assert cut_targets(200, 300, 0, 50) == [50, 100, 150]  # smaller than a unit, but in the tail
+    assert cut_targets(200, 300) == []
+
+
+def test_the_runs_tail_is_cut_finer_and_writes_the_same_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guided scheduling: the last TAIL_UNITS units' worth of bytes are cut TAIL_DIVISOR times
+    finer, so workers finish together. The floor is lowered so the 0.6 MB sample has a tail."""
+    import curate.units as units
+
+    monkeypatch.setattr(units, "UNIT_MIN_BYTES", 8 * 1024)
+    config = load_config(str(REPO / "configs" / "zh_web.yaml"))
+    config.run.unit_max_bytes = 64 * 1024
+    size = SAMPLE_WARC.stat().st_size
+    every = units.unit_bytes(config, size)
+    assert every is not None and every >= 4 * units.UNIT_MIN_BYTES
+    planned = units.plan_units(config)
+    lengths = [(u.end or size) - u.start for u in planned]
+    tail_from = size - units.TAIL_UNITS * every
+    head = [n for u, n in zip(planned, lengths) if u.start < tail_from]
+    tail = [n for u, n in zip(planned, lengths) if u.start >= tail_from]
+    assert len(tail) >= units.TAIL_UNITS * units.TAIL_DIVISOR - 2
+    assert sum(tail) / len(tail) < sum(head) / len(head) / 2
+    assert [u.start for u in planned] == sorted({u.start for u in planned})
+    whole = run_with(REPO / "configs" / "zh_web.yaml", tmp_path / "whole", None)
+    cut = run_with(REPO / "configs" / "zh_web.yaml", tmp_path / "cut", 64 * 1024)
+    assert [entry["range"]["start"] for entry in cut["inputs"]] == [u.start for u in planned]
+    assert shard_digests(cut) == shard_digests(whole)
+    assert stage_counts(cut) == stage_counts(whole)

@@ -14,9 +14,10 @@ is its place in the decompressed text, which a member or frame further on cannot
 inflating everything before it), a WARC file of one gzip member for the whole file, or an
 uncompressed WARC file (a ``WARC/1.1`` line can sit inside a payload).
 
-A file is cut into equal parts no larger than the unit size, each cut at the first record
-start from its target offset; one not found within ``SEARCH_BYTES`` of its target is not
-made. The units' documents, ids, offsets and output are the same whatever the cuts
+A file is cut into equal parts no larger than the unit size, and the part of it in the run's
+tail (``curate.units``) into equal parts of the smaller tail size; each cut is at the first
+record start from its target offset, and one not found within ``SEARCH_BYTES`` of its
+target is not made. The units' documents, ids, offsets and output are the same whatever the cuts
 (``tests/test_unit_ranges.py``).
 """
 
@@ -44,27 +45,43 @@ _VERIFY_BYTES = 1 << 20
 Finder = Callable[[BinaryIO, int], "int | None"]
 
 
-def cut_points(config: InputConfig, path: str, size: int, every: int) -> list[int]:
+def cut_points(
+    config: InputConfig, path: str, size: int, every: int, tail_from: int | None = None, tail_every: int = 0
+) -> list[int]:
     """The start of every unit of ``path``: 0, then the first record start at or after each of
-    the offsets that cut the file into equal parts of at most ``every`` bytes; ``[0]`` when the
-    file is small or its format cannot be cut."""
-    if size <= every:
+    ``cut_targets``; ``[0]`` when the file is small or its format cannot be cut."""
+    targets = cut_targets(size, every, tail_from, tail_every)
+    if not targets:
         return [0]
     if config.format == "parquet":
-        return _row_group_cuts(path, every)
+        return _row_group_cuts(path, targets)
     finder = _finder(config, path)
     if finder is None:
         return [0]
-    parts = -(-size // every)
     starts = [0]
     with open_input(path) as stream:
-        for target in (size * k // parts for k in range(1, parts)):
+        for target in targets:
             if target <= starts[-1]:
                 continue
             found = finder(stream, target)
             if found is not None and starts[-1] < found < size:
                 starts.append(found)
     return starts
+
+
+def cut_targets(size: int, every: int, tail_from: int | None = None, tail_every: int = 0) -> list[int]:
+    """Offsets that cut ``size`` bytes into equal parts of at most ``every`` bytes, the bytes
+    from ``tail_from`` on into equal parts of at most ``tail_every``."""
+    head = size if tail_from is None else min(size, max(0, tail_from))
+    targets = _equal_parts(0, head, every)
+    if head < size:
+        targets += ([head] if head else []) + _equal_parts(head, size, tail_every)
+    return targets
+
+
+def _equal_parts(start: int, end: int, every: int) -> list[int]:
+    parts = -(-(end - start) // every)
+    return [start + (end - start) * k // parts for k in range(1, parts)]
 
 
 def _finder(config: InputConfig, path: str) -> Finder | None:
@@ -133,12 +150,14 @@ def _is_element(stream: BinaryIO, start: int, text_field: str) -> bool:
     return False
 
 
-def _row_group_cuts(path: str, every: int) -> list[int]:
+def _row_group_cuts(path: str, targets: list[int]) -> list[int]:
+    """The first row group starting at or after each target."""
     with open_random_access(path) as handle:
         metadata = pq.ParquetFile(handle).metadata
+    groups = [row_group_start(metadata, group) for group in range(1, metadata.num_row_groups)]
     starts = [0]
-    for group in range(1, metadata.num_row_groups):
-        offset = row_group_start(metadata, group)
-        if offset - starts[-1] >= every:
-            starts.append(offset)
+    for target in targets:
+        found = next((offset for offset in groups if offset >= target), None)
+        if found is not None and found > starts[-1]:
+            starts.append(found)
     return starts
