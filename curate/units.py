@@ -75,5 +75,8 @@ def _starts(
         log.warning("%s is read as one unit: looking for places to cut it failed: %s", path, error)
         return [0]
     if len(starts) > 1:
-        log.info("%s: %d units of about %d MiB", storage.display_name(path), len(starts), size // len(starts) >> 20)
+        lengths = [end - start for start, end in zip(starts, [*starts[1:], size])]
+        low, high = min(lengths) >> 20, max(lengths) >> 20
+        sizes = f"{high} MiB" if low == high else f"{low}-{high} MiB"
+        log.info("%s: %d units of %s", storage.display_name(path), len(starts), sizes)
     return starts
